@@ -1,0 +1,130 @@
+"""How many threads the kernels use: the one place that decides.
+
+Order of precedence, first match wins:
+
+1. a ``with limit_threads(n):`` block (per Python thread and per asyncio task,
+   through a context variable);
+2. ``set_num_threads(n)`` (process-wide);
+3. the OpenMP runtime: ``omp_get_max_threads()``, which reflects
+   ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits``; without
+   ``OMP_NUM_THREADS`` it is capped at the CPUs this process may run on
+   (affinity masks, as set by taskset or a container).
+
+A build without OpenMP always answers 1.  A forked child always answers 1:
+GNU OpenMP hangs in a child forked after the parent ran a parallel region,
+so kernels in forked children run serially (use the "spawn" or
+"forkserver" start methods for parallel workers).
+
+Kernels never parallelise small work: ``threads_for(n_items, grain)`` gives 1
+below two grains of work and at most one thread per grain above, because a
+parallel region costs microseconds and, on a 2-vCPU machine that also runs
+OpenBLAS's threads, contention can cost milliseconds.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from collections.abc import Iterator
+
+from . import _openmp
+
+__all__ = ["get_num_threads", "set_num_threads", "limit_threads"]
+
+_block_threads: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "zk_layers_block_threads", default=None
+)
+_process_threads: int | None = None
+_in_forked_child = False
+
+# OpenMP reads OMP_NUM_THREADS once, when the runtime starts.
+_OMP_NUM_THREADS_SET = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+_USABLE_CPUS = _usable_cpus()
+
+
+def _check_thread_count(n: object, name: str = "n") -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        # numpy integers are accepted through __index__.
+        try:
+            n = int(n.__index__())  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            raise TypeError(
+                f"{name} must be a positive integer, got {type(n).__name__} {n!r}"
+            ) from None
+    if n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n}")
+    return n
+
+
+def get_num_threads() -> int:
+    """Number of threads the kernels may use for large work, here and now.
+
+    See the module documentation for the order of precedence.  Small work
+    always runs on one thread regardless of this number.
+    """
+    if _in_forked_child or not _openmp.openmp_enabled():
+        return 1
+    block = _block_threads.get()
+    if block is not None:
+        return block
+    if _process_threads is not None:
+        return _process_threads
+    omp = _openmp.omp_max_threads()
+    return omp if _OMP_NUM_THREADS_SET else min(omp, _USABLE_CPUS)
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set the process-wide thread count for the kernels.
+
+    Parameters
+    ----------
+    n : int or None
+        A positive number of threads, or None to go back to the default
+        (``OMP_NUM_THREADS`` / threadpoolctl / usable CPUs).  Numbers above
+        the CPU count are allowed (as with ``OMP_NUM_THREADS``) but rarely
+        help.  In a build without OpenMP the setting is kept but the kernels
+        stay serial.
+    """
+    global _process_threads
+    _process_threads = None if n is None else _check_thread_count(n)
+
+
+@contextlib.contextmanager
+def limit_threads(n: int) -> Iterator[None]:
+    """Use at most ``n`` threads inside a ``with`` block.
+
+    The limit applies to the current Python thread (or asyncio task) only
+    and is undone on exit, exceptions included::
+
+        with zk_layers.limit_threads(1):
+            y = relu.forward(x)
+    """
+    token = _block_threads.set(_check_thread_count(n))
+    try:
+        yield
+    finally:
+        _block_threads.reset(token)
+
+
+def threads_for(n_items: int, grain: int) -> int:
+    """Threads to use for ``n_items`` units of work of the given grain size."""
+    if n_items < 2 * grain:
+        return 1
+    return min(get_num_threads(), n_items // grain)
+
+
+def _after_fork_in_child() -> None:
+    global _in_forked_child
+    _in_forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

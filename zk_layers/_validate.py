@@ -1,0 +1,214 @@
+"""Input checks shared by the fast layers and the reference.
+
+Both implementations raise the same exceptions with the same messages, so
+the reference stays a faithful oracle for the error behaviour as well.
+Every check runs before any kernel sees the data: the kernels are compiled
+without bounds checks and trust what they are given.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+FLOAT32 = np.dtype(np.float32)
+FLOAT64 = np.dtype(np.float64)
+NATIVE_FLOATS = (FLOAT32, FLOAT64)
+
+
+class ForwardNotCalledError(RuntimeError, ValueError):
+    """``backward`` was called on a layer whose ``forward`` has not run."""
+
+
+def require_forward(layer: object, state: object) -> None:
+    if state is None:
+        raise ForwardNotCalledError(
+            f"{type(layer).__name__}.backward() called before forward(): "
+            "there is nothing to differentiate yet"
+        )
+
+
+def _describe(x: object) -> str:
+    if isinstance(x, np.ndarray):
+        return f"array of dtype {x.dtype} and shape {x.shape}"
+    return f"{type(x).__name__}"
+
+
+def as_float_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as an ndarray of float32 or float64, copying only if needed.
+
+    float32 and float64 (native byte order) pass through untouched; other
+    real dtypes (integers, float16, long double, byte-swapped floats) are
+    converted to float64.  Booleans, complex numbers, strings, objects and
+    structured arrays raise TypeError.
+    """
+    if type(x) is np.ndarray and x.dtype in NATIVE_FLOATS:
+        return x
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be a real-valued array, got {_describe(x)}: {exc}") from None
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.dtype in NATIVE_FLOATS:
+            return arr
+        target = FLOAT32 if arr.dtype.itemsize == 4 else FLOAT64
+        return arr.astype(target)
+    if kind in "iu":
+        return arr.astype(FLOAT64)
+    what = {
+        "b": "booleans (convert with .astype(float) if you mean 0/1)",
+        "c": "complex numbers",
+        "O": "Python objects",
+        "V": "a structured/void dtype",
+        "U": "strings",
+        "S": "bytes",
+        "M": "datetimes",
+        "m": "timedeltas",
+    }.get(kind, f"dtype {arr.dtype}")
+    raise TypeError(
+        f"{name} must hold real numbers (float32, float64 or integers), "
+        f"got {what}: dtype {arr.dtype}"
+    )
+
+
+def require_ndim(arr: np.ndarray, name: str, ndims: tuple[int, ...], what: str) -> None:
+    if arr.ndim not in ndims:
+        raise ValueError(
+            f"{name} must be {what}, got an array of {arr.ndim} dimension(s) "
+            f"with shape {arr.shape}"
+        )
+
+
+def require_batch(arr: np.ndarray, name: str) -> None:
+    if arr.ndim < 2:
+        raise ValueError(
+            f"{name} must be a batch of shape (N, ...) with at least 2 dimensions, "
+            f"got shape {arr.shape} (reshape one sample to (1, -1))"
+        )
+
+
+def require_shape(arr: np.ndarray, name: str, shape: tuple[int, ...], why: str) -> None:
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} ({why}), got shape {arr.shape}")
+
+
+def require_parameter(value: Any, name: str, ndim: int) -> np.ndarray:
+    """Affine's W and b: a float32/float64 ndarray of the given ndim, kept as is.
+
+    Parameters are never copied or converted: the layer must keep the
+    caller's array so that in-place updates reach it.
+    """
+    if not isinstance(value, np.ndarray):
+        raise TypeError(
+            f"{name} must be a NumPy array (the layer keeps it without copying, "
+            f"so in-place updates reach it), got {type(value).__name__}"
+        )
+    if value.dtype.kind != "f" or value.dtype.itemsize not in (4, 8):
+        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(
+            f"{name} must be {ndim}-D, got an array of {value.ndim} dimension(s) "
+            f"with shape {value.shape}"
+        )
+    return value
+
+
+def scalar_dout(dout: Any) -> float:
+    """The upstream gradient of a scalar loss, as a Python float."""
+    if np.ndim(dout) != 0:
+        raise ValueError(
+            f"dout must be a scalar (the loss is a scalar), got shape {np.shape(dout)}"
+        )
+    kind = np.asarray(dout).dtype.kind
+    if kind not in "iuf":
+        raise TypeError(f"dout must be a real number, got {_describe(dout)} {dout!r}")
+    return float(dout)
+
+
+def real_operand(value: Any, name: str) -> Any:
+    """MulLayer/AddLayer operands: real scalars or arrays, kept as given."""
+    kind = np.asarray(value).dtype.kind if not isinstance(value, (int, float)) else "f"
+    if isinstance(value, bool) or kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or array, got {_describe(value)} {value!r}")
+    return value
+
+
+def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -> np.ndarray:
+    """Labels of SoftmaxWithLoss as an intp array of shape (n_samples,).
+
+    ``t`` holds class indices (any integer dtype; shape (N,), or a scalar for
+    a single sample) or one-hot rows (shape (N, C), or (C,) for a single
+    sample).  One-hot rows must contain only 0 and 1 with exactly one 1.
+    Range checks of the indices are done by the caller (see
+    ``check_label_range``), which knows how to do them fast.
+    """
+    t_arr = np.asarray(t)
+    kind = t_arr.dtype.kind
+    if single_sample:
+        # A scalar or a 1-element array is an index; C elements are one-hot.
+        is_one_hot = t_arr.ndim == 1 and not (t_arr.shape == (1,) and n_classes != 1)
+        index_ndims: tuple[int, ...] = (0, 1)
+    else:
+        is_one_hot = t_arr.ndim == 2
+        index_ndims = (1,)
+    if is_one_hot:
+        expected = (n_classes,) if single_sample else (n_samples, n_classes)
+        if t_arr.shape != expected:
+            raise ValueError(
+                f"one-hot t must have shape {expected} (one row of {n_classes} classes "
+                f"per sample of x), got shape {t_arr.shape}"
+            )
+        if kind not in "biuf":
+            raise TypeError(f"one-hot t must be numeric, got dtype {t_arr.dtype}")
+        rows = t_arr.reshape(n_samples, n_classes)
+        ones = rows == 1
+        valid = np.all(ones | (rows == 0), axis=1) & (np.count_nonzero(ones, axis=1) == 1)
+        if not valid.all():
+            bad = int(np.flatnonzero(~valid)[0])
+            raise ValueError(
+                "one-hot t must have exactly one 1 and zeros elsewhere in every row; "
+                f"row {bad} is {rows[bad].tolist()}"
+            )
+        return np.argmax(ones, axis=1).astype(np.intp, copy=False)
+    if t_arr.ndim not in index_ndims:
+        raise ValueError(
+            f"t must be class indices of shape ({n_samples},) or one-hot of shape "
+            f"{(n_classes,) if single_sample else (n_samples, n_classes)}, got shape {t_arr.shape}"
+        )
+    if kind not in "iu":
+        raise TypeError(
+            f"class indices t must have an integer dtype, got {t_arr.dtype}"
+            + (" (convert with t.astype(int) if the values are whole numbers)" if kind == "f" else "")
+        )
+    if t_arr.size != n_samples:
+        raise ValueError(
+            f"t must have one label per sample: expected {n_samples}, got {t_arr.size} "
+            f"(shape {t_arr.shape})"
+        )
+    flat = t_arr.reshape(-1)
+    if kind == "u" and flat.dtype.itemsize >= np.dtype(np.intp).itemsize:
+        # Values beyond intp's range would wrap around to negative numbers.
+        check_label_range(flat, n_classes, first_invalid_label)
+    return np.ascontiguousarray(flat, dtype=np.intp)
+
+
+def first_invalid_label(labels: np.ndarray, n_classes: int) -> int:
+    """Index of the first label outside [0, n_classes), or -1 (NumPy version)."""
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    return int(bad[0]) if bad.size else -1
+
+
+def check_label_range(labels: np.ndarray, n_classes: int, finder: Any) -> None:
+    """Raise ValueError naming the first out-of-range label, if any.
+
+    ``finder(labels, n_classes)`` returns that label's index or -1: the
+    reference passes the NumPy ``first_invalid_label``, the fast layers the
+    compiled loop, and both report the same message.
+    """
+    index = finder(labels, n_classes)
+    if index >= 0:
+        raise ValueError(
+            f"label t[{index}] = {labels[index]} is out of range: class indices "
+            f"must satisfy 0 <= t < {n_classes} (the number of columns of x)"
+        )

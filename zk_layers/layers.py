@@ -1,0 +1,281 @@
+"""The fast layers: the book's classes on compiled Cython/OpenMP kernels.
+
+Same class names, constructor arguments, attributes and call signatures as
+the book's ``common/layers.py`` and as :mod:`zk_layers.reference`; the
+results agree with the reference to rounding (float64: rtol 1e-12; float32:
+rtol 1e-5) and do not depend on the number of threads.
+
+Each method validates its input, allocates the outputs, calls one kernel
+and stores what ``backward`` needs.  Kernels work on contiguous memory:
+C- and Fortran-ordered arrays are used in place, other layouts (strided
+views) are copied once.  Outputs of the elementwise layers keep the input's
+memory order.  Inputs are never modified and every call returns fresh
+arrays.
+
+Dtypes: float32 and float64 are computed natively; other real dtypes are
+converted to float64.  When two operands differ (``x`` float32 with ``W``
+float64, say) the computation runs in NumPy's result type, float64, and
+so do the outputs; parameters are never converted in place.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _activations, _affine, _softmax_loss
+from ._threads import threads_for
+from ._validate import (
+    as_float_array,
+    check_label_range,
+    class_indices,
+    require_batch,
+    require_forward,
+    require_shape,
+    scalar_dout,
+)
+from .reference import (
+    AddLayer,
+    MulLayer,
+    _check_eps,
+    _check_inner_dimension,
+    _checked_parameters,
+    _softmax_input,
+)
+
+__all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
+
+# Work sizes (in elements) per thread below which a parallel region does not
+# pay for itself; see benchmarks/ for how they were measured.
+ELEMENTWISE_GRAIN = 1 << 16
+EXP_GRAIN = 1 << 14
+ROWWISE_GRAIN = 1 << 16
+
+
+def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, str]:
+    """``arr`` in C or Fortran order (copied only if it is neither)."""
+    if arr.flags.c_contiguous:
+        return arr, "C"
+    if arr.flags.f_contiguous:
+        return arr, "F"
+    return np.ascontiguousarray(arr), "C"
+
+
+def _flat(arr: np.ndarray, order: str) -> np.ndarray:
+    """1-D view of a contiguous array, in memory order."""
+    return arr.reshape(-1, order=order)
+
+
+def _like(arr: np.ndarray, order: str, dtype: Any) -> np.ndarray:
+    """``arr`` converted to ``dtype`` and laid out in ``order`` (C or F)."""
+    return np.asarray(arr, dtype=dtype, order=order)
+
+
+class Relu:
+    """Rectified linear unit, ``max(0, x)``, elementwise.
+
+    ``forward(x)`` returns an array of x's shape and dtype (float32/float64;
+    other real dtypes become float64) and sets ``mask``, the boolean array
+    ``x <= 0``, in the same pass.  ``backward(dout)`` returns ``dout`` with
+    zeros where ``mask`` is true (the gradient at x == 0 is 0, as in the
+    book); ``dout`` must have x's shape.
+    """
+
+    def __init__(self) -> None:
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x: Any) -> np.ndarray:
+        x, order = _contiguous(as_float_array(x, "x"))
+        out = np.empty(x.shape, x.dtype, order=order)
+        mask = np.empty(x.shape, np.bool_, order=order)
+        _activations.relu_forward(
+            _flat(x, order), _flat(out, order), _flat(mask, order).view(np.uint8),
+            threads_for(x.size, ELEMENTWISE_GRAIN),
+        )
+        self.mask = mask
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray:
+        require_forward(self, self.mask)
+        mask = self.mask
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", mask.shape, "the shape of the forward input")
+        order = "F" if mask.flags.f_contiguous and not mask.flags.c_contiguous else "C"
+        dout = _like(dout, order, dout.dtype)
+        dx = np.empty(mask.shape, dout.dtype, order=order)
+        _activations.relu_backward(
+            _flat(dout, order), _flat(mask, order).view(np.uint8), _flat(dx, order),
+            threads_for(dx.size, ELEMENTWISE_GRAIN),
+        )
+        return dx
+
+
+class Sigmoid:
+    """Logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise.
+
+    ``forward(x)`` returns an array of x's shape and dtype and keeps it as
+    ``out``; it never overflows, warns or returns inf/NaN for finite x.
+    ``backward(dout)`` returns ``dout * (1 - out) * out``.
+    """
+
+    def __init__(self) -> None:
+        self.out: np.ndarray | None = None
+
+    def forward(self, x: Any) -> np.ndarray:
+        x, order = _contiguous(as_float_array(x, "x"))
+        out = np.empty(x.shape, x.dtype, order=order)
+        _activations.sigmoid_forward(
+            _flat(x, order), _flat(out, order), threads_for(x.size, EXP_GRAIN)
+        )
+        self.out = out
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray:
+        require_forward(self, self.out)
+        out = self.out
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", out.shape, "the shape of the forward input")
+        dtype = np.result_type(dout.dtype, out.dtype)
+        order = "F" if out.flags.f_contiguous and not out.flags.c_contiguous else "C"
+        dout = _like(dout, order, dtype)
+        out = _like(out, order, dtype)
+        dx = np.empty(out.shape, dtype, order=order)
+        _activations.sigmoid_backward(
+            _flat(dout, order), _flat(out, order), _flat(dx, order),
+            threads_for(dx.size, ELEMENTWISE_GRAIN),
+        )
+        return dx
+
+
+class Affine:
+    """Fully connected layer, ``out = x @ W + b``.
+
+    Parameters
+    ----------
+    W : ndarray of shape (D, M), float32 or float64
+        Kept as given, never copied: an in-place update such as
+        ``W -= lr * dW`` is what the next ``forward`` uses.  Any memory
+        layout works.
+    b : ndarray of shape (M,), same rules as W.
+    need_dx : bool, default True
+        When False, ``backward`` skips the product ``dout @ W.T`` and
+        returns None: the first layer of a net needs no ``dx``.
+
+    Attributes
+    ----------
+    x : ndarray of shape (N, D)
+        The last input, flattened to 2-D (not copied: do not modify it
+        between ``forward`` and ``backward``).
+    original_x_shape : tuple
+        Shape of the last input before flattening; ``dx`` has this shape.
+    dW, db : ndarray
+        Gradients from the last ``backward``.
+
+    Notes
+    -----
+    ``forward(x)`` takes a batch of shape (N, D) or (N, d1, d2, ...) with
+    ``d1 * d2 * ... == D``.  The product goes through BLAS (NumPy's matmul);
+    the bias add and the ``db`` reduction run in the compiled kernels.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True) -> None:
+        self.W = W
+        self.b = b
+        _checked_parameters(self)
+        self.need_dx = need_dx
+        self.x: np.ndarray | None = None
+        self.original_x_shape: tuple[int, ...] | None = None
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
+
+    def forward(self, x: Any) -> np.ndarray:
+        W, b = _checked_parameters(self)
+        x = as_float_array(x, "x")
+        require_batch(x, "x")
+        self.original_x_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        _check_inner_dimension(x, W)
+        dtype = np.result_type(x.dtype, W.dtype, b.dtype)
+        if x.dtype != dtype:
+            x = x.astype(dtype)
+        out = np.empty((x.shape[0], W.shape[1]), dtype)
+        np.matmul(x, W, out=out)
+        _affine.bias_add_inplace(
+            out, np.ascontiguousarray(b, dtype=dtype), threads_for(out.size, ELEMENTWISE_GRAIN)
+        )
+        self.x = x
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray | None:
+        require_forward(self, self.x)
+        W, _ = _checked_parameters(self)
+        x = self.x
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
+        dtype = np.result_type(dout.dtype, x.dtype)
+        dout = np.ascontiguousarray(dout, dtype=dtype)
+        dW = np.empty(W.shape, dtype)
+        np.matmul(x.T, dout, out=dW)
+        db = np.empty(W.shape[1], dtype)
+        _affine.bias_gradient(dout, db, threads_for(dout.size, ELEMENTWISE_GRAIN))
+        self.dW, self.db = dW, db
+        if not self.need_dx:
+            return None
+        dx = np.matmul(dout, W.T)
+        return dx.reshape(self.original_x_shape)
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by the cross-entropy loss, averaged over the batch.
+
+    Parameters
+    ----------
+    eps : float, default 1e-7
+        ``forward`` returns ``mean(-log(y[t] + eps))``, the book's formula and
+        numbers.  ``eps=0`` gives the exact cross-entropy, computed stably
+        as ``logsumexp(x) - x[t]`` (no overflow for huge logits).
+
+    Notes
+    -----
+    ``forward(x, t)`` takes scores ``x`` of shape (N, C) (or (C,) for one
+    sample) and labels ``t``: class indices of shape (N,) with any integer
+    dtype, or one-hot rows of shape (N, C) (exactly one 1 per row).  It
+    stores ``y`` (the softmax, x's shape and dtype), ``t`` (as given) and
+    ``loss`` (a Python float), and returns the loss.  An empty batch raises
+    ValueError.  ``backward(dout=1)`` returns ``dout * (y - onehot(t)) / N``
+    in y's dtype.  Each row is computed in one fused pass and the batch
+    total is added serially, so results do not depend on the thread count.
+    """
+
+    def __init__(self, eps: float = 1e-7) -> None:
+        self.eps = _check_eps(eps)
+        self.loss: float | None = None
+        self.y: np.ndarray | None = None
+        self.t: np.ndarray | None = None
+
+    def forward(self, x: Any, t: Any) -> float:
+        x2d, single = _softmax_input(x)
+        n, n_classes = x2d.shape
+        labels = class_indices(t, n, n_classes, single)
+        check_label_range(labels, n_classes, _softmax_loss.first_invalid_label)
+        x2d = np.ascontiguousarray(x2d)
+        y = np.empty(x2d.shape, x2d.dtype)
+        losses = np.empty(n, np.float64)
+        total = _softmax_loss.softmax_cross_entropy_forward(
+            x2d, labels, y, losses, self.eps, threads_for(x2d.size, ROWWISE_GRAIN)
+        )
+        self.t = np.asarray(t)
+        self._labels = labels
+        self.y = y.reshape(np.shape(x)) if single else y
+        self.loss = total / n
+        return self.loss
+
+    def backward(self, dout: Any = 1) -> np.ndarray:
+        require_forward(self, self.y)
+        scale = scalar_dout(dout)
+        y = self.y.reshape(-1, self.y.shape[-1])
+        dx = np.empty(y.shape, y.dtype)
+        _softmax_loss.softmax_cross_entropy_backward(
+            y, self._labels, scale / y.shape[0], dx, threads_for(dx.size, ROWWISE_GRAIN)
+        )
+        return dx.reshape(self.y.shape)

@@ -1,0 +1,308 @@
+"""The layers of chapter 5 in plain NumPy: the oracle for tests and benchmarks.
+
+This module follows the book's code (Deep Learning from Scratch, chapter 5,
+``common/layers.py``) line for line where it can, so that it reads like the
+book.  It differs from the book in four places, each on purpose:
+
+* inputs are never modified: the book's ``Relu.backward`` writes zeros into
+  ``dout`` and ``Affine`` may hand back views of its input; here every
+  ``backward`` returns a fresh array;
+* ``SoftmaxWithLoss.backward`` applies the chain rule with ``dout`` (the book
+  ignores it; the results agree at the default ``dout=1``);
+* ``Sigmoid`` silences NumPy's overflow warning: ``exp(-x)`` overflows to inf
+  for very negative x and ``1 / (1 + inf)`` is exactly 0, the right answer;
+* ``SoftmaxWithLoss(eps=0)`` computes the exact cross-entropy as
+  ``logsumexp(x) - x[t]``, which cannot overflow or take ``log(0)``.
+
+Inputs are validated exactly as in the fast layers (same exceptions, same
+messages), through ``zk_layers._validate``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validate import (
+    as_float_array,
+    check_label_range,
+    class_indices,
+    first_invalid_label,
+    real_operand,
+    require_batch,
+    require_forward,
+    require_ndim,
+    require_parameter,
+    require_shape,
+    scalar_dout,
+)
+
+__all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
+
+
+def _sum_to_shape(grad: Any, like: Any) -> Any:
+    """Undo broadcasting: sum ``grad`` down to the shape of the operand ``like``."""
+    shape = np.shape(like)
+    if np.shape(grad) == shape:
+        return grad
+    grad = np.asarray(grad)
+    extra = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(extra))) if extra > 0 else grad
+    kept = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if kept:
+        grad = grad.sum(axis=kept, keepdims=True)
+    return grad[()] if shape == () else grad
+
+
+def _check_upstream(dout: Any, out_shape: tuple[int, ...]) -> None:
+    if np.shape(dout) != out_shape:
+        raise ValueError(
+            f"dout must have the shape of the forward output {out_shape}, "
+            f"got shape {np.shape(dout)}"
+        )
+
+
+class MulLayer:
+    """Multiplication node of a computational graph: ``out = x * y``.
+
+    Works on Python scalars (the book's shopping example) and on arrays;
+    with broadcasting, each gradient is summed back to its operand's shape.
+    The fast and reference packages share this class: there is nothing to
+    compile in one multiplication.
+    """
+
+    def __init__(self) -> None:
+        self.x: Any = None
+        self.y: Any = None
+
+    def forward(self, x: Any, y: Any) -> Any:
+        """Return ``x * y`` and remember both operands for ``backward``."""
+        self.x = real_operand(x, "x")
+        self.y = real_operand(y, "y")
+        out = x * y
+        self._out_shape = np.shape(out)
+        return out
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        """Return ``(dout * y, dout * x)``: swap the operands, as in the book."""
+        require_forward(self, self.x)
+        _check_upstream(real_operand(dout, "dout"), self._out_shape)
+        dx = _sum_to_shape(dout * self.y, self.x)
+        dy = _sum_to_shape(dout * self.x, self.y)
+        return dx, dy
+
+
+class AddLayer:
+    """Addition node of a computational graph: ``out = x + y``.
+
+    The gradient passes through unchanged to both operands (summed back to
+    each operand's shape when they were broadcast).
+    """
+
+    def __init__(self) -> None:
+        self.x: Any = None
+        self.y: Any = None
+
+    def forward(self, x: Any, y: Any) -> Any:
+        """Return ``x + y``."""
+        self.x = real_operand(x, "x")
+        self.y = real_operand(y, "y")
+        out = x + y
+        self._out_shape = np.shape(out)
+        return out
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        """Return ``(dout, dout)``, each summed to its operand's shape."""
+        require_forward(self, self.x)
+        _check_upstream(real_operand(dout, "dout"), self._out_shape)
+        dx = _sum_to_shape(dout * 1, self.x)
+        dy = _sum_to_shape(dout * 1, self.y)
+        return dx, dy
+
+
+class Relu:
+    """Rectified linear unit, ``max(0, x)``, elementwise.
+
+    ``mask`` is the boolean array ``x <= 0`` from the last forward; the
+    gradient is 0 there (at x == 0 too, as in the book).
+    """
+
+    def __init__(self) -> None:
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = as_float_array(x, "x")
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray:
+        require_forward(self, self.mask)
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", self.mask.shape, "the shape of the forward input")
+        dx = dout.copy()
+        dx[self.mask] = 0
+        return dx
+
+
+class Sigmoid:
+    """Logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise; ``out`` is kept."""
+
+    def __init__(self) -> None:
+        self.out: np.ndarray | None = None
+
+    def forward(self, x: Any) -> np.ndarray:
+        x = as_float_array(x, "x")
+        with np.errstate(over="ignore"):
+            out = 1 / (1 + np.exp(-x))
+        self.out = out
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray:
+        require_forward(self, self.out)
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", self.out.shape, "the shape of the forward input")
+        dx = dout * (1.0 - self.out) * self.out
+        return dx
+
+
+class Affine:
+    """Fully connected layer, ``out = x @ W + b``.
+
+    Parameters
+    ----------
+    W : ndarray of shape (D, M), float32 or float64
+        Kept as given, never copied: in-place updates reach the layer.
+    b : ndarray of shape (M,), same rules as W.
+    need_dx : bool, default True
+        When False, ``backward`` computes only ``dW`` and ``db`` and returns
+        None (the first layer of a net needs no ``dx``).
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True) -> None:
+        self.W = require_parameter(W, "W", 2)
+        self.b = require_parameter(b, "b", 1)
+        self.need_dx = need_dx
+        self.x: np.ndarray | None = None
+        self.original_x_shape: tuple[int, ...] | None = None
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
+
+    def forward(self, x: Any) -> np.ndarray:
+        W, b = _checked_parameters(self)
+        x = as_float_array(x, "x")
+        require_batch(x, "x")
+        self.original_x_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        _check_inner_dimension(x, W)
+        self.x = x
+        out = np.dot(self.x, W) + b
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray | None:
+        require_forward(self, self.x)
+        W, _ = _checked_parameters(self)
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", (self.x.shape[0], W.shape[1]), "the shape of the forward output")
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        if not self.need_dx:
+            return None
+        dx = np.dot(dout, W.T)
+        dx = dx.reshape(*self.original_x_shape)
+        return dx
+
+
+def _checked_parameters(layer: Any) -> tuple[np.ndarray, np.ndarray]:
+    """W and b as they are now (the attributes may have been reassigned)."""
+    W = require_parameter(layer.W, "W", 2)
+    b = require_parameter(layer.b, "b", 1)
+    if b.shape[0] != W.shape[1]:
+        raise ValueError(
+            f"b must have shape ({W.shape[1]},) to match W of shape {W.shape}, got shape {b.shape}"
+        )
+    return W, b
+
+
+def _check_inner_dimension(x2d: np.ndarray, W: np.ndarray) -> None:
+    if x2d.shape[1] != W.shape[0]:
+        raise ValueError(
+            f"x has {x2d.shape[1]} features per sample but W has shape {W.shape}: "
+            f"W must have {x2d.shape[1]} rows, or x {W.shape[0]} features"
+        )
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, shifted by the row maximum for stability."""
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by the cross-entropy loss, averaged over the batch.
+
+    Parameters
+    ----------
+    eps : float, default 1e-7
+        The loss is ``mean(-log(y[t] + eps))``, the book's formula and
+        numbers.  ``eps=0`` gives the exact cross-entropy, computed as
+        ``logsumexp(x) - x[t]``.
+    """
+
+    def __init__(self, eps: float = 1e-7) -> None:
+        self.eps = _check_eps(eps)
+        self.loss: float | None = None
+        self.y: np.ndarray | None = None
+        self.t: np.ndarray | None = None
+
+    def forward(self, x: Any, t: Any) -> float:
+        x2d, single = _softmax_input(x)
+        n, n_classes = x2d.shape
+        labels = class_indices(t, n, n_classes, single)
+        check_label_range(labels, n_classes, first_invalid_label)
+        self.t = np.asarray(t)
+        self._labels = labels
+        y = softmax(x2d)
+        rows = np.arange(n)
+        if self.eps:
+            losses = -np.log(y[rows, labels] + self.eps)
+        else:
+            shift = np.max(x2d, axis=1)
+            log_sum = np.log(np.sum(np.exp(x2d - shift[:, None]), axis=1))
+            losses = (log_sum + shift) - x2d[rows, labels]
+        self.y = y.reshape(np.shape(x))
+        self.loss = float(np.sum(losses.astype(np.float64)) / n)
+        return self.loss
+
+    def backward(self, dout: Any = 1) -> np.ndarray:
+        require_forward(self, self.y)
+        scale = scalar_dout(dout)
+        y = self.y.reshape(-1, self.y.shape[-1])
+        batch_size = y.shape[0]
+        dx = y.copy()
+        dx[np.arange(batch_size), self._labels] -= 1
+        dx *= scale / batch_size
+        return dx.reshape(self.y.shape)
+
+
+def _check_eps(eps: Any) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
+        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
+    eps = float(eps)
+    if not (eps >= 0 and np.isfinite(eps)):
+        raise ValueError(f"eps must be finite and >= 0, got {eps}")
+    return eps
+
+
+def _softmax_input(x: Any) -> tuple[np.ndarray, bool]:
+    """x as a 2-D (N, C) float array, and whether it was a single sample."""
+    x = as_float_array(x, "x")
+    require_ndim(x, "x", (1, 2), "scores of shape (N, C), or (C,) for one sample")
+    single = x.ndim == 1
+    x2d = x.reshape(1, -1) if single else x
+    if x2d.shape[0] == 0:
+        raise ValueError("x is an empty batch (N = 0): the mean loss of no samples is undefined")
+    if x2d.shape[1] == 0:
+        raise ValueError(f"x must have at least one class column, got shape {x.shape}")
+    return x2d, single
