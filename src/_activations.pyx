@@ -59,14 +59,15 @@ cdef inline void _sigmoid_forward_range(const floating* x, floating* out,
                                         Py_ssize_t start,
                                         Py_ssize_t stop) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating e
+    # A typed 1 keeps float32 arithmetic in float32, as in NumPy (Cython
+    # would turn a literal 1 into the double 1.0).
+    cdef floating e, one = 1
     for i in range(start, stop):
         if floating is float:
             e = zk_expf(-x[i])
         else:
             e = zk_exp(-x[i])
-        # Integer literals keep float32 arithmetic in float32, as NumPy does.
-        out[i] = 1 / (1 + e)
+        out[i] = one / (one + e)
 
 
 cdef inline void _sigmoid_backward_range(const floating* dout,
@@ -74,9 +75,10 @@ cdef inline void _sigmoid_backward_range(const floating* dout,
                                          Py_ssize_t start,
                                          Py_ssize_t stop) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating one = 1
     for i in range(start, stop):
         # Same association as the book's `dout * (1.0 - self.out) * self.out`.
-        dx[i] = (dout[i] * (1 - out[i])) * out[i]
+        dx[i] = (dout[i] * (one - out[i])) * out[i]
 
 
 def relu_forward(const floating[::1] x, floating[::1] out,

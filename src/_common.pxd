@@ -4,7 +4,6 @@
 cdef extern from "_openmp_shim.h":
     int ZK_OPENMP_ENABLED
     int zk_omp_get_max_threads() noexcept nogil
-    void zk_omp_set_num_threads(int n) noexcept nogil
 
 cdef extern from "_exp.h":
     double zk_exp(double x) noexcept nogil

@@ -15,11 +15,9 @@
 #include <omp.h>
 #define ZK_OPENMP_ENABLED 1
 static inline int zk_omp_get_max_threads(void) { return omp_get_max_threads(); }
-static inline void zk_omp_set_num_threads(int n) { omp_set_num_threads(n); }
 #else
 #define ZK_OPENMP_ENABLED 0
 static inline int zk_omp_get_max_threads(void) { return 1; }
-static inline void zk_omp_set_num_threads(int n) { (void)n; }
 #endif
 
 #endif /* ZK_OPENMP_SHIM_H */

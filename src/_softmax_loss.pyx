@@ -61,7 +61,9 @@ cdef inline void _softmax_cross_entropy_rows(
         for j in range(n_classes):
             y_row[j] = y_row[j] / total_as_floating
         if eps != 0.0:
-            losses[i] = -log(<double>y_row[t[i]] + eps)
+            # y + eps rounded in y's dtype, as NumPy rounds it in the book's
+            # formula (for float32, 1 + 1e-7 is 1.0000001192...).
+            losses[i] = -log(<double>(y_row[t[i]] + <floating>eps))
         else:
             losses[i] = (log(total) + row_max) - row[t[i]]
 
@@ -70,12 +72,13 @@ cdef inline void _softmax_cross_entropy_backward_rows(
         const floating* y, const Py_ssize_t* t, floating scale, floating* dx,
         Py_ssize_t n_classes, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef Py_ssize_t i, j, base
+    cdef floating one = 1  # typed, so float32 stays float32 (as in NumPy)
     for i in range(start, stop):
         base = i * n_classes
         for j in range(base, base + n_classes):
             dx[j] = y[j] * scale
         # (y - 1) first, then the scale: the same rounding as the reference.
-        dx[base + t[i]] = (y[base + t[i]] - 1) * scale
+        dx[base + t[i]] = (y[base + t[i]] - one) * scale
 
 
 def softmax_cross_entropy_forward(const floating[:, ::1] x,

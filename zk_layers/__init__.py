@@ -11,7 +11,7 @@ plain NumPy, written like the book, live in :mod:`zk_layers.reference`::
     zk.reference.Relu()        # the NumPy oracle, same API
 """
 try:
-    from . import _openmp  # noqa: F401  (the compiled core)
+    from . import _platform  # noqa: F401  (the compiled core)
 except ImportError as exc:  # pragma: no cover - only in an unbuilt source tree
     raise ImportError(
         "zk_layers' compiled kernels are missing: install the package with "

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _openmp
+from . import _kernels, _platform, layers
 from ._threads import _USABLE_CPUS, get_num_threads
 from ._version import __version__
 
@@ -23,7 +23,9 @@ def config_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "numpy": np.__version__,
-        "openmp": _openmp.openmp_enabled(),
+        "openmp": _platform.openmp_enabled(),
+        "kernels": layers._KERNELS.level,
+        "kernels_available": _kernels.available_levels(),
         "threads": get_num_threads(),
         "usable_cpus": _USABLE_CPUS,
         "openmp_runtimes": [p for p in pools if p.get("user_api") == "openmp"],
@@ -45,6 +47,7 @@ def show_config(file: TextIO | None = None) -> None:
         f"  numpy:      {info['numpy']}",
         f"  openmp:     {'enabled' if info['openmp'] else 'DISABLED (kernels run serially)'}",
         f"  threads:    {info['threads']} (usable CPUs: {info['usable_cpus']})",
+        f"  kernels:    {info['kernels']} (this CPU and build: {', '.join(info['kernels_available'])})",
     ]
     for pool in info["openmp_runtimes"]:
         lines.append(f"  openmp lib: {pool.get('filepath')} (num_threads={pool.get('num_threads')})")

@@ -27,7 +27,9 @@ import contextvars
 import os
 from collections.abc import Iterator
 
-from . import _openmp
+import numpy as np
+
+from . import _platform
 
 __all__ = ["get_num_threads", "set_num_threads", "limit_threads"]
 
@@ -51,8 +53,10 @@ _USABLE_CPUS = _usable_cpus()
 
 
 def _check_thread_count(n: object, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        # numpy integers are accepted through __index__.
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive integer, got bool {n!r}")
+    if not isinstance(n, int):
+        # NumPy integers are accepted through __index__.
         try:
             n = int(n.__index__())  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
@@ -70,14 +74,14 @@ def get_num_threads() -> int:
     See the module documentation for the order of precedence.  Small work
     always runs on one thread regardless of this number.
     """
-    if _in_forked_child or not _openmp.openmp_enabled():
+    if _in_forked_child or not _platform.openmp_enabled():
         return 1
     block = _block_threads.get()
     if block is not None:
         return block
     if _process_threads is not None:
         return _process_threads
-    omp = _openmp.omp_max_threads()
+    omp = _platform.omp_max_threads()
     return omp if _OMP_NUM_THREADS_SET else min(omp, _USABLE_CPUS)
 
 

@@ -19,11 +19,12 @@ so do the outputs; parameters are never converted in place.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from . import _activations, _affine, _softmax_loss
+from ._kernels import selected as _KERNELS
 from ._threads import threads_for
 from ._validate import (
     as_float_array,
@@ -88,7 +89,7 @@ class Relu:
         x, order = _contiguous(as_float_array(x, "x"))
         out = np.empty(x.shape, x.dtype, order=order)
         mask = np.empty(x.shape, np.bool_, order=order)
-        _activations.relu_forward(
+        _KERNELS.activations.relu_forward(
             _flat(x, order), _flat(out, order), _flat(mask, order).view(np.uint8),
             threads_for(x.size, ELEMENTWISE_GRAIN),
         )
@@ -103,7 +104,7 @@ class Relu:
         order = "F" if mask.flags.f_contiguous and not mask.flags.c_contiguous else "C"
         dout = _like(dout, order, dout.dtype)
         dx = np.empty(mask.shape, dout.dtype, order=order)
-        _activations.relu_backward(
+        _KERNELS.activations.relu_backward(
             _flat(dout, order), _flat(mask, order).view(np.uint8), _flat(dx, order),
             threads_for(dx.size, ELEMENTWISE_GRAIN),
         )
@@ -124,7 +125,7 @@ class Sigmoid:
     def forward(self, x: Any) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
         out = np.empty(x.shape, x.dtype, order=order)
-        _activations.sigmoid_forward(
+        _KERNELS.activations.sigmoid_forward(
             _flat(x, order), _flat(out, order), threads_for(x.size, EXP_GRAIN)
         )
         self.out = out
@@ -140,7 +141,7 @@ class Sigmoid:
         dout = _like(dout, order, dtype)
         out = _like(out, order, dtype)
         dx = np.empty(out.shape, dtype, order=order)
-        _activations.sigmoid_backward(
+        _KERNELS.activations.sigmoid_backward(
             _flat(dout, order), _flat(out, order), _flat(dx, order),
             threads_for(dx.size, ELEMENTWISE_GRAIN),
         )
@@ -193,14 +194,14 @@ class Affine:
         x = as_float_array(x, "x")
         require_batch(x, "x")
         self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], math.prod(x.shape[1:]))  # also for N = 0
         _check_inner_dimension(x, W)
         dtype = np.result_type(x.dtype, W.dtype, b.dtype)
         if x.dtype != dtype:
             x = x.astype(dtype)
         out = np.empty((x.shape[0], W.shape[1]), dtype)
         np.matmul(x, W, out=out)
-        _affine.bias_add_inplace(
+        _KERNELS.affine.bias_add_inplace(
             out, np.ascontiguousarray(b, dtype=dtype), threads_for(out.size, ELEMENTWISE_GRAIN)
         )
         self.x = x
@@ -217,7 +218,7 @@ class Affine:
         dW = np.empty(W.shape, dtype)
         np.matmul(x.T, dout, out=dW)
         db = np.empty(W.shape[1], dtype)
-        _affine.bias_gradient(dout, db, threads_for(dout.size, ELEMENTWISE_GRAIN))
+        _KERNELS.affine.bias_gradient(dout, db, threads_for(dout.size, ELEMENTWISE_GRAIN))
         self.dW, self.db = dW, db
         if not self.need_dx:
             return None
@@ -257,11 +258,11 @@ class SoftmaxWithLoss:
         x2d, single = _softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
-        check_label_range(labels, n_classes, _softmax_loss.first_invalid_label)
+        check_label_range(labels, n_classes, _KERNELS.softmax_loss.first_invalid_label)
         x2d = np.ascontiguousarray(x2d)
         y = np.empty(x2d.shape, x2d.dtype)
         losses = np.empty(n, np.float64)
-        total = _softmax_loss.softmax_cross_entropy_forward(
+        total = _KERNELS.softmax_loss.softmax_cross_entropy_forward(
             x2d, labels, y, losses, self.eps, threads_for(x2d.size, ROWWISE_GRAIN)
         )
         self.t = np.asarray(t)
@@ -275,7 +276,7 @@ class SoftmaxWithLoss:
         scale = scalar_dout(dout)
         y = self.y.reshape(-1, self.y.shape[-1])
         dx = np.empty(y.shape, y.dtype)
-        _softmax_loss.softmax_cross_entropy_backward(
+        _KERNELS.softmax_loss.softmax_cross_entropy_backward(
             y, self._labels, scale / y.shape[0], dx, threads_for(dx.size, ROWWISE_GRAIN)
         )
         return dx.reshape(self.y.shape)

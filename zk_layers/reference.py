@@ -19,6 +19,7 @@ messages), through ``zk_layers._validate``.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -194,7 +195,7 @@ class Affine:
         x = as_float_array(x, "x")
         require_batch(x, "x")
         self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], math.prod(x.shape[1:]))  # also for N = 0
         _check_inner_dimension(x, W)
         self.x = x
         out = np.dot(self.x, W) + b

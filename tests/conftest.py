@@ -1,0 +1,72 @@
+"""Shared fixtures: dtypes, memory layouts, thread counts, both implementations."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zk_layers as zk
+from zk_layers import layers as fast_layers
+
+TOLERANCES = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
+LAYOUTS = ["C", "F", "strided", "readonly"]
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture(params=LAYOUTS)
+def layout(request):
+    return request.param
+
+
+@pytest.fixture(params=[zk, zk.reference], ids=["fast", "reference"])
+def impl(request):
+    """Run one test body against both implementations."""
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def arrange(arr: np.ndarray, layout: str) -> np.ndarray:
+    """A copy of ``arr`` with the same values in the requested memory layout."""
+    if layout == "C":
+        return np.ascontiguousarray(arr)
+    if layout == "F":
+        return np.asfortranarray(arr)
+    if layout == "strided":
+        # Every other element of a larger buffer, along every axis.
+        big = np.zeros(tuple(2 * n for n in arr.shape), dtype=arr.dtype)
+        view = big[tuple(slice(None, None, 2) for _ in arr.shape)]
+        view[...] = arr
+        assert arr.ndim == 0 or not (view.flags.c_contiguous or view.flags.f_contiguous) or arr.size <= 1
+        return view
+    if layout == "readonly":
+        out = arr.copy()
+        out.flags.writeable = False
+        return out
+    raise ValueError(layout)
+
+
+def tolerance(dtype) -> dict:
+    return TOLERANCES[np.dtype(dtype).type]
+
+
+@pytest.fixture
+def tiny_grain(monkeypatch):
+    """Make every kernel parallelise from 2 elements up, to test chunking."""
+    for name in ("ELEMENTWISE_GRAIN", "EXP_GRAIN", "ROWWISE_GRAIN"):
+        monkeypatch.setattr(fast_layers, name, 1)
+
+
+@pytest.fixture
+def threads(request):
+    """Set a process-wide thread count for one test, then restore the default."""
+    def _set(n):
+        zk.set_num_threads(n)
+    yield _set
+    zk.set_num_threads(None)

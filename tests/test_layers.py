@@ -1,0 +1,346 @@
+"""The fast layers against the NumPy reference: values, dtypes, layouts, shapes."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import arrange, tolerance
+from numpy.testing import assert_allclose, assert_array_equal
+
+import zk_layers as zk
+from zk_layers import reference as ref
+
+ELEMENTWISE_SHAPES = [(1,), (1, 1), (7,), (1, 50), (100, 50), (97, 101), (3, 4, 5), (2, 3, 5, 7), (0, 5)]
+
+
+def _inputs(rng, shape, dtype, layout):
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[::7] = 0  # exact zeros: the Relu kink
+    dout = rng.standard_normal(shape).astype(dtype)
+    return arrange(x, layout), arrange(dout, layout)
+
+
+@pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=str)
+def test_relu_matches_reference(rng, shape, dtype, layout):
+    x, dout = _inputs(rng, shape, dtype, layout)
+    fast, oracle = zk.Relu(), ref.Relu()
+    out = fast.forward(x)
+    assert out.dtype == dtype and out.shape == shape
+    assert_array_equal(out, oracle.forward(x))
+    assert_array_equal(fast.mask, oracle.mask)
+    assert fast.mask.dtype == np.bool_
+    dx = fast.backward(dout)
+    assert dx.dtype == dtype
+    assert_array_equal(dx, oracle.backward(dout))
+
+
+@pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES, ids=str)
+def test_sigmoid_matches_reference(rng, shape, dtype, layout):
+    x, dout = _inputs(rng, shape, dtype, layout)
+    x = x * 8  # reach the saturated tails too
+    fast, oracle = zk.Sigmoid(), ref.Sigmoid()
+    out = fast.forward(x)
+    assert out.dtype == dtype and out.shape == shape
+    assert_allclose(out, oracle.forward(x), **tolerance(dtype))
+    assert_allclose(fast.out, oracle.out, **tolerance(dtype))
+    dx = fast.backward(dout)
+    assert dx.dtype == dtype
+    assert_allclose(dx, oracle.backward(dout), **tolerance(dtype))
+
+
+def test_relu_known_values():
+    relu = zk.Relu()
+    x = np.array([[1.0, -0.5], [-2.0, 3.0], [0.0, -0.0]])
+    assert_array_equal(relu.forward(x), [[1.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
+    assert_array_equal(relu.mask, [[False, True], [True, False], [True, True]])
+    # Gradient 0 at x == 0, as in the book.
+    assert_array_equal(relu.backward(np.full((3, 2), 5.0)), [[5.0, 0.0], [0.0, 5.0], [0.0, 0.0]])
+
+
+def test_relu_nan_passes_through_like_numpy():
+    x = np.array([np.nan, -np.inf, np.inf, -1.0])
+    for layer in (zk.Relu(), ref.Relu()):
+        assert_array_equal(layer.forward(x), [np.nan, 0.0, np.inf, 0.0])
+        assert_array_equal(layer.backward(np.full(4, np.nan)), [np.nan, 0.0, np.nan, 0.0])
+
+
+def test_sigmoid_known_values():
+    out = zk.Sigmoid().forward(np.array([0.0, np.log(3.0), -np.log(3.0)]))
+    assert_allclose(out, [0.5, 0.75, 0.25], rtol=1e-15)
+
+
+@pytest.mark.parametrize("magnitude", [30.0, 88.0, 100.0, 710.0, 1e4, 1e30, 3e38])
+def test_sigmoid_extreme_inputs_no_warning_no_nan(dtype, magnitude):
+    x = np.array([-magnitude, -magnitude / 2, 0.0, magnitude / 2, magnitude], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = zk.Sigmoid().forward(x)
+        expected = ref.Sigmoid().forward(x)
+    assert np.all(np.isfinite(out))
+    assert np.all((out >= 0) & (out <= 1))
+    assert_allclose(out, expected, rtol=tolerance(dtype)["rtol"], atol=0)
+    assert out[2] == 0.5
+
+
+def test_sigmoid_over_whole_exponent_range_float64():
+    """Dense grid through every regime of the compiled exp: normal, subnormal, 0, inf."""
+    x = np.linspace(-800, 800, 400_001)
+    assert_allclose(zk.Sigmoid().forward(x), ref.Sigmoid().forward(x), rtol=1e-15, atol=0)
+
+
+def test_sigmoid_over_whole_exponent_range_float32():
+    x = np.linspace(-120, 120, 200_001, dtype=np.float32)
+    fast, expected = zk.Sigmoid().forward(x), ref.Sigmoid().forward(x)
+    # Relative where NumPy's float32 exp is normal; absolute below (subnormal outputs).
+    assert_allclose(fast, expected, rtol=3e-7, atol=1e-44)
+
+
+def test_sigmoid_nan_propagates():
+    out = zk.Sigmoid().forward(np.array([np.nan, np.inf, -np.inf]))
+    assert np.isnan(out[0]) and out[1] == 1.0 and out[2] == 0.0
+
+
+AFFINE_CASES = [
+    # (x shape, output size)
+    ((1, 784), 50),
+    ((100, 784), 50),
+    ((8, 50), 10),
+    ((13, 7), 1),
+    ((5, 2, 3, 4), 6),  # image-shaped input flattened to (5, 24)
+    ((0, 9), 4),  # empty batch
+    ((61, 97), 101),
+]
+
+
+def assert_products_close(actual, expected, dtype):
+    """Matrix products: BLAS may sum in another order for another layout, so
+    float32 errors scale with the size of the terms, not of the result."""
+    tol = tolerance(dtype)
+    scale = float(np.max(np.abs(expected))) if np.size(expected) else 0.0
+    assert_allclose(actual, expected, rtol=tol["rtol"], atol=tol["rtol"] * scale + tol["atol"])
+
+
+@pytest.mark.parametrize("x_shape,m", AFFINE_CASES, ids=str)
+def test_affine_matches_reference(rng, x_shape, m, dtype, layout):
+    d = int(np.prod(x_shape[1:]))
+    W = arrange(rng.standard_normal((d, m)).astype(dtype), layout if layout != "readonly" else "C")
+    b = rng.standard_normal(m).astype(dtype)
+    x = arrange(rng.standard_normal(x_shape).astype(dtype), layout)
+    dout = arrange(rng.standard_normal((x_shape[0], m)).astype(dtype), layout)
+    fast, oracle = zk.Affine(W, b), ref.Affine(W, b)
+    out = fast.forward(x)
+    assert out.dtype == dtype and out.shape == (x_shape[0], m)
+    assert_products_close(out, oracle.forward(x), dtype)
+    assert fast.original_x_shape == x_shape
+    assert fast.x.shape == (x_shape[0], d)
+    dx = fast.backward(dout)
+    assert dx.shape == x_shape and dx.dtype == dtype
+    assert_products_close(dx, oracle.backward(dout), dtype)
+    assert_products_close(fast.dW, oracle.dW, dtype)
+    assert_products_close(fast.db, oracle.db, dtype)
+    assert fast.dW.shape == W.shape and fast.db.shape == b.shape
+
+
+def test_affine_bias_and_db_are_exact_like_numpy(rng):
+    """The bias add and db reduction add in NumPy's order: bitwise equal."""
+    W, b = rng.standard_normal((30, 17)), rng.standard_normal(17)
+    x, dout = rng.standard_normal((211, 30)), rng.standard_normal((211, 17))
+    fast, oracle = zk.Affine(W, b), ref.Affine(W, b)
+    assert_array_equal(fast.forward(x), oracle.forward(x))
+    fast.backward(dout)
+    oracle.backward(dout)
+    assert_array_equal(fast.db, oracle.db)
+    assert_array_equal(fast.dW, oracle.dW)
+
+
+def test_affine_keeps_parameters_without_copy(rng):
+    W, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    layer = zk.Affine(W, b)
+    assert layer.W is W and layer.b is b
+    x = rng.standard_normal((2, 4))
+    before = layer.forward(x)
+    W -= 0.5  # in-place SGD-style updates reach the layer
+    b += 1.0
+    assert_allclose(layer.forward(x), x @ W + b, rtol=1e-14)
+    assert not np.allclose(before, layer.forward(x))
+
+
+def test_affine_need_dx_false_skips_dx_and_keeps_parameter_gradients(rng):
+    W, b = rng.standard_normal((6, 4)), rng.standard_normal(4)
+    x, dout = rng.standard_normal((5, 6)), rng.standard_normal((5, 4))
+    full, lean = zk.Affine(W, b), zk.Affine(W, b, need_dx=False)
+    full.forward(x)
+    lean.forward(x)
+    assert full.backward(dout) is not None
+    assert lean.backward(dout) is None
+    assert_array_equal(lean.dW, full.dW)
+    assert_array_equal(lean.db, full.db)
+
+
+@pytest.mark.parametrize("x_dtype,w_dtype", [(np.float32, np.float64), (np.float64, np.float32), (np.int64, np.float32)])
+def test_affine_mixed_dtypes_follow_numpy_result_type(rng, x_dtype, w_dtype):
+    W = rng.standard_normal((5, 3)).astype(w_dtype)
+    b = rng.standard_normal(3).astype(w_dtype)
+    x = (rng.standard_normal((4, 5)) * 3).astype(x_dtype)
+    fast, oracle = zk.Affine(W, b), ref.Affine(W, b)
+    out, expected = fast.forward(x), oracle.forward(x)
+    assert out.dtype == expected.dtype == np.result_type(np.asarray(x, dtype=np.result_type(x_dtype, np.float16)).dtype if x_dtype is np.int64 else x_dtype, w_dtype) or out.dtype == np.float64
+    assert_allclose(out, expected, rtol=1e-6)
+    dout = rng.standard_normal((4, 3))
+    assert_allclose(fast.backward(dout), oracle.backward(dout), rtol=1e-6)
+    assert_allclose(fast.dW, oracle.dW, rtol=1e-6)
+    assert W.dtype == w_dtype  # parameters are never converted in place
+
+
+SOFTMAX_SHAPES = [(1, 1), (1, 10), (8, 10), (100, 10), (33, 257), (3, 2)]
+
+
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES, ids=str)
+@pytest.mark.parametrize("eps", [1e-7, 0.0])
+def test_softmax_with_loss_matches_reference(rng, shape, dtype, layout, eps):
+    n, c = shape
+    x = arrange((rng.standard_normal(shape) * 3).astype(dtype), layout)
+    t = rng.integers(0, c, n)
+    fast, oracle = zk.SoftmaxWithLoss(eps=eps), ref.SoftmaxWithLoss(eps=eps)
+    loss = fast.forward(x, t)
+    assert isinstance(loss, float) and fast.loss == loss
+    assert_allclose(loss, oracle.forward(x, t), rtol=tolerance(dtype)["rtol"])
+    assert fast.y.dtype == dtype and fast.y.shape == shape
+    assert_allclose(fast.y, oracle.y, **tolerance(dtype))
+    assert_allclose(fast.y.sum(axis=1), 1.0, rtol=1e-5 if dtype == np.float32 else 1e-13)
+    for dout in (1, 0.5, -3.0):
+        dx = fast.backward(dout)
+        assert dx.dtype == dtype
+        assert_allclose(dx, oracle.backward(dout), **tolerance(dtype))
+
+
+def test_softmax_with_loss_book_numbers():
+    """The book's cross_entropy_error example (section 4.2.2): 0.510825... and 2.302584..."""
+    t = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    y_good = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+    y_bad = np.array([0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0])
+    for impl in (zk, ref):
+        # log(y) as logits reproduces y exactly through the softmax.
+        with np.errstate(divide="ignore"):
+            good, bad = np.log(y_good), np.log(y_bad)
+        assert impl.SoftmaxWithLoss().forward(good, t) == pytest.approx(0.510825457099338, rel=1e-12)
+        assert impl.SoftmaxWithLoss().forward(bad, t) == pytest.approx(2.302584092994546, rel=1e-12)
+
+
+def test_softmax_with_loss_huge_logits(dtype):
+    x = np.array([[1e4, 0.0, -1e4], [-3e38, 3e38, 0.0]], dtype=dtype)
+    t = np.array([1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exact = zk.SoftmaxWithLoss(eps=0).forward(x, t)
+        book = zk.SoftmaxWithLoss().forward(x, t)
+    assert exact == pytest.approx((1e4 + 0.0) / 2, rel=1e-6)  # row 0: 1e4, row 1: 0
+    assert book == pytest.approx((-np.log(1e-7) + -np.log(1 + 1e-7)) / 2, rel=1e-5)
+    assert np.isfinite(exact) and np.isfinite(book)
+
+
+def test_softmax_with_loss_one_hot_equals_indices(rng, impl):
+    x = rng.standard_normal((6, 4))
+    t = np.array([0, 3, 2, 1, 3, 0])
+    one_hot = np.eye(4)[t]
+    a, b = impl.SoftmaxWithLoss(), impl.SoftmaxWithLoss()
+    assert a.forward(x, t) == b.forward(x, one_hot)
+    assert_array_equal(a.backward(), b.backward())
+    assert b.t is not None and b.t.shape == (6, 4)
+
+
+def test_softmax_with_loss_single_sample(rng, impl):
+    x = rng.standard_normal(5)
+    layer = impl.SoftmaxWithLoss()
+    loss = layer.forward(x, 2)
+    assert layer.y.shape == (5,)
+    expected = -np.log(np.exp(x[2]) / np.exp(x).sum() + 1e-7)
+    assert loss == pytest.approx(expected, rel=1e-12)
+    dx = layer.backward()
+    assert dx.shape == (5,)
+    assert_allclose(dx, layer.y - np.eye(5)[2], rtol=1e-12)
+    assert impl.SoftmaxWithLoss().forward(x, np.eye(5)[2]) == loss
+
+
+@pytest.mark.parametrize("label_dtype", [np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint64])
+def test_softmax_with_loss_any_integer_label_dtype(rng, label_dtype):
+    x = rng.standard_normal((4, 7))
+    t = np.array([0, 6, 3, 1], dtype=label_dtype)
+    assert zk.SoftmaxWithLoss().forward(x, t) == pytest.approx(ref.SoftmaxWithLoss().forward(x, t.astype(int)), rel=1e-13)
+
+
+def test_softmax_with_loss_nan_row_is_nan_like_reference():
+    x = np.array([[np.nan, 1.0, 2.0], [0.0, np.nan, 1.0], [1.0, 2.0, 3.0]])
+    t = np.array([0, 1, 2])
+    fast, oracle = zk.SoftmaxWithLoss(), ref.SoftmaxWithLoss()
+    assert np.isnan(fast.forward(x, t)) and np.isnan(oracle.forward(x, t))
+    assert_array_equal(np.isnan(fast.y), np.isnan(oracle.y))
+    assert_allclose(fast.y[2], oracle.y[2], rtol=1e-15)
+
+
+@pytest.mark.parametrize("make_layer,args", [
+    (lambda rng: zk.Relu(), lambda rng: (rng.standard_normal((5, 4)),)),
+    (lambda rng: zk.Sigmoid(), lambda rng: (rng.standard_normal((5, 4)),)),
+    (lambda rng: zk.Affine(rng.standard_normal((4, 3)), rng.standard_normal(3)), lambda rng: (rng.standard_normal((5, 4)),)),
+], ids=["Relu", "Sigmoid", "Affine"])
+def test_no_input_mutation_and_fresh_outputs(rng, make_layer, args):
+    layer = make_layer(rng)
+    inputs = args(rng)
+    saved = [a.copy() for a in inputs]
+    params = [p.copy() for p in (getattr(layer, "W", None), getattr(layer, "b", None)) if p is not None]
+    out = layer.forward(*inputs)
+    dout = rng.standard_normal(out.shape)
+    dout_saved = dout.copy()
+    dx1 = layer.backward(dout)
+    dx2 = layer.backward(dout)
+    for a, s in zip(inputs, saved):
+        assert_array_equal(a, s)
+    assert_array_equal(dout, dout_saved)
+    for p, s in zip([p for p in (getattr(layer, "W", None), getattr(layer, "b", None)) if p is not None], params):
+        assert_array_equal(p, s)
+    assert dx1 is not dx2 and not np.shares_memory(dx1, dx2)
+    assert not np.shares_memory(dx1, dout) and not np.shares_memory(out, inputs[0])
+
+
+def test_softmax_backward_fresh_and_no_mutation(rng):
+    x = rng.standard_normal((5, 3))
+    t = np.array([0, 1, 2, 1, 0])
+    x_saved, t_saved = x.copy(), t.copy()
+    layer = zk.SoftmaxWithLoss()
+    layer.forward(x, t)
+    y_saved = layer.y.copy()
+    dx1, dx2 = layer.backward(), layer.backward()
+    assert not np.shares_memory(dx1, dx2) and not np.shares_memory(dx1, layer.y)
+    assert_array_equal(x, x_saved)
+    assert_array_equal(t, t_saved)
+    assert_array_equal(layer.y, y_saved)
+
+
+def test_scalars_and_integer_inputs(impl):
+    """0-d inputs work where the book allows them; integers become float64."""
+    relu, sig = impl.Relu(), impl.Sigmoid()
+    assert relu.forward(np.float64(-2.0)) == 0.0
+    assert relu.forward(3).dtype == np.float64
+    assert sig.forward(0.0) == 0.5
+    assert sig.backward(1.0) == 0.25
+    assert_array_equal(relu.forward([[1, -1]]), [[1.0, 0.0]])
+    assert relu.forward(np.array([1, -1], dtype=np.int32)).dtype == np.float64
+    assert sig.forward(np.array([0], dtype=np.float16)).dtype == np.float64
+
+
+def test_elementwise_output_keeps_fortran_layout(rng):
+    x = np.asfortranarray(rng.standard_normal((6, 5)))
+    out = zk.Relu().forward(x)
+    assert out.flags.f_contiguous
+    relu = zk.Relu()
+    relu.forward(x)
+    dout_c = np.ascontiguousarray(rng.standard_normal((6, 5)))
+    assert_array_equal(relu.backward(dout_c), np.where(x > 0, dout_c, 0))
+
+
+def test_big_endian_input(rng):
+    x = rng.standard_normal((4, 3))
+    swapped = x.astype(">f8")
+    assert_array_equal(zk.Relu().forward(swapped), ref.Relu().forward(x))
+    assert_allclose(zk.Sigmoid().forward(swapped), ref.Sigmoid().forward(x), rtol=1e-15)

@@ -1,0 +1,214 @@
+"""Thread settings, determinism across thread counts, threadpoolctl, fork safety."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import zk_layers as zk
+from zk_layers import _platform
+from zk_layers._threads import threads_for
+
+needs_openmp = pytest.mark.skipif(not _platform.openmp_enabled(), reason="built without OpenMP")
+
+
+def _run_all_layers(rng_seed: int, dtype) -> list[np.ndarray]:
+    """Forward and backward of every layer on odd sizes; every output array."""
+    rng = np.random.default_rng(rng_seed)
+    x = rng.standard_normal((203, 37)).astype(dtype)
+    dout = rng.standard_normal((203, 37)).astype(dtype)
+    results = []
+    for layer in (zk.Relu(), zk.Sigmoid()):
+        results += [layer.forward(x), layer.backward(dout)]
+    W, b = rng.standard_normal((37, 29)).astype(dtype), rng.standard_normal(29).astype(dtype)
+    affine = zk.Affine(W, b)
+    results.append(affine.forward(x))
+    results += [affine.backward(rng.standard_normal((203, 29)).astype(dtype)), affine.dW, affine.db]
+    t = rng.integers(0, 37, 203)
+    for eps in (1e-7, 0.0):
+        loss_layer = zk.SoftmaxWithLoss(eps=eps)
+        results.append(np.array(loss_layer.forward(x, t)))
+        results += [loss_layer.y, loss_layer.backward(0.7)]
+    return results
+
+
+@needs_openmp
+@pytest.mark.parametrize("n_threads", [2, 3, 4, 16])
+def test_results_bitwise_identical_for_every_thread_count(tiny_grain, threads, dtype, n_threads):
+    with zk.limit_threads(1):
+        serial = _run_all_layers(7, dtype)
+    threads(n_threads)
+    assert zk.get_num_threads() == n_threads
+    parallel = _run_all_layers(7, dtype)
+    for a, b in zip(serial, parallel):
+        assert_array_equal(a, b)
+
+
+def test_default_thread_count_follows_openmp_and_cpus():
+    expected = 1
+    if _platform.openmp_enabled():
+        omp = _platform.omp_max_threads()
+        expected = omp if os.environ.get("OMP_NUM_THREADS") else min(omp, len(os.sched_getaffinity(0)))
+    assert zk.get_num_threads() == expected
+
+
+@needs_openmp
+def test_set_num_threads_and_limit_threads(threads):
+    threads(3)
+    assert zk.get_num_threads() == 3
+    with zk.limit_threads(1):
+        assert zk.get_num_threads() == 1
+        with zk.limit_threads(2):
+            assert zk.get_num_threads() == 2
+        assert zk.get_num_threads() == 1
+    assert zk.get_num_threads() == 3
+    with pytest.raises(RuntimeError):
+        with zk.limit_threads(1):
+            raise RuntimeError
+    assert zk.get_num_threads() == 3
+    zk.set_num_threads(None)
+    assert zk.get_num_threads() == min(_platform.omp_max_threads(), len(os.sched_getaffinity(0))) or os.environ.get("OMP_NUM_THREADS")
+
+
+@needs_openmp
+def test_limit_threads_is_per_python_thread(threads):
+    threads(4)
+    seen = {}
+    barrier = threading.Barrier(2)
+
+    def worker():
+        barrier.wait()
+        seen["other"] = zk.get_num_threads()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    with zk.limit_threads(1):
+        barrier.wait()
+        thread.join()
+        assert zk.get_num_threads() == 1
+    assert seen["other"] == 4
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "2", True, None])
+def test_thread_count_validation(bad):
+    if bad is None:
+        zk.set_num_threads(None)  # None means "back to the default"
+        return
+    error = ValueError if isinstance(bad, int) and not isinstance(bad, bool) else TypeError
+    with pytest.raises(error, match="positive integer"):
+        zk.set_num_threads(bad)
+    with pytest.raises(error, match="positive integer"):
+        with zk.limit_threads(bad):
+            pass
+
+
+def test_numpy_integer_thread_count(threads):
+    threads(np.int64(2))
+    assert zk.get_num_threads() == (2 if _platform.openmp_enabled() else 1)
+
+
+def test_small_work_stays_on_one_thread(threads):
+    threads(16)
+    assert threads_for(100, 1 << 16) == 1
+    assert threads_for((1 << 17) - 1, 1 << 16) == 1
+    if _platform.openmp_enabled():
+        assert threads_for(1 << 17, 1 << 16) == 2
+        assert threads_for(1 << 30, 1 << 16) == 16
+
+
+@needs_openmp
+def test_threadpoolctl_sees_and_limits_our_openmp_runtime():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    info = threadpoolctl.threadpool_info()
+    assert any(p["user_api"] == "openmp" for p in info), info
+    before = zk.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert zk.get_num_threads() == 1
+    assert zk.get_num_threads() == before
+
+
+def _run_python(code: str, env_update: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    env.update(env_update or {})
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@needs_openmp
+def test_omp_num_threads_environment_variable_is_honoured():
+    proc = _run_python("import zk_layers as zk; print(zk.get_num_threads())", {"OMP_NUM_THREADS": "3"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "3"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_after_parallel_region_does_not_hang():
+    """GNU OpenMP hangs in a child forked after a parallel region, unless we act."""
+    code = """
+        import multiprocessing as mp
+        import numpy as np
+        import zk_layers as zk
+        from zk_layers import layers
+        layers.ELEMENTWISE_GRAIN = 1
+        zk.set_num_threads(2)
+        x = np.linspace(-1, 1, 10_001)
+        parent = zk.Relu().forward(x)   # runs a parallel region in the parent
+
+        def child(queue):
+            queue.put((zk.get_num_threads(), zk.Relu().forward(x).tolist()))
+
+        ctx = mp.get_context("fork")
+        queue = ctx.Queue()
+        proc = ctx.Process(target=child, args=(queue,))
+        proc.start()
+        n_threads, result = queue.get(timeout=60)
+        proc.join(60)
+        assert proc.exitcode == 0, proc.exitcode
+        assert n_threads == 1, n_threads
+        assert np.array_equal(np.array(result), parent)
+        print("ok")
+    """
+    proc = _run_python(code, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_show_config_reports_openmp_threads_and_blas(capsys):
+    zk.show_config()
+    out = capsys.readouterr().out
+    assert f"zk_layers {zk.__version__}" in out
+    assert ("openmp:     enabled" in out) == _platform.openmp_enabled()
+    assert f"threads:    {zk.get_num_threads()}" in out
+    assert "numpy:      " + np.__version__ in out
+    assert "blas:" in out
+
+
+def test_kernels_release_the_gil_on_large_work():
+    """While one Python thread runs a long kernel, another makes progress."""
+    x = np.random.default_rng(0).standard_normal(20_000_000)
+    progress = []
+    done = threading.Event()
+
+    def counter():
+        while not done.is_set():
+            progress.append(1)
+
+    thread = threading.Thread(target=counter)
+    with zk.limit_threads(1):
+        layer = zk.Sigmoid()
+        thread.start()
+        before = len(progress)
+        layer.forward(x)
+        during = len(progress) - before
+    done.set()
+    thread.join()
+    # With the GIL held for the whole kernel the counter would barely move
+    # (only at the switch interval, every 5 ms).
+    assert during > 1000
