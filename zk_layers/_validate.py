@@ -7,6 +7,7 @@ without bounds checks and trust what they are given.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -80,12 +81,21 @@ def require_ndim(arr: np.ndarray, name: str, ndims: tuple[int, ...], what: str) 
         )
 
 
-def require_batch(arr: np.ndarray, name: str) -> None:
-    if arr.ndim < 2:
+def flatten_batch(x: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Affine's input as (N, D): (N, d1, d2, ...) is flattened (a view when
+    the layout allows), and D must equal W's number of rows."""
+    if x.ndim < 2:
         raise ValueError(
-            f"{name} must be a batch of shape (N, ...) with at least 2 dimensions, "
-            f"got shape {arr.shape} (reshape one sample to (1, -1))"
+            f"x must be a batch of shape (N, ...) with at least 2 dimensions, "
+            f"got shape {x.shape} (reshape one sample to (1, -1))"
         )
+    x2d = x.reshape(x.shape[0], math.prod(x.shape[1:]))  # also for N = 0
+    if x2d.shape[1] != W.shape[0]:
+        raise ValueError(
+            f"x has {x2d.shape[1]} features per sample but W has shape {W.shape}: "
+            f"W must have {x2d.shape[1]} rows, or x {W.shape[0]} features"
+        )
+    return x2d
 
 
 def require_shape(arr: np.ndarray, name: str, shape: tuple[int, ...], why: str) -> None:
@@ -112,6 +122,17 @@ def require_parameter(value: Any, name: str, ndim: int) -> np.ndarray:
             f"with shape {value.shape}"
         )
     return value
+
+
+def affine_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Affine's W (D, M) and b (M,), checked and returned as the same objects."""
+    W = require_parameter(W, "W", 2)
+    b = require_parameter(b, "b", 1)
+    if b.shape[0] != W.shape[1]:
+        raise ValueError(
+            f"b must have shape ({W.shape[1]},) to match W of shape {W.shape}, got shape {b.shape}"
+        )
+    return W, b
 
 
 def scalar_dout(dout: Any) -> float:
@@ -143,7 +164,10 @@ def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -
     Range checks of the indices are done by the caller (see
     ``check_label_range``), which knows how to do them fast.
     """
-    t_arr = np.asarray(t)
+    try:
+        t_arr = np.asarray(t)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"t must be an array of class indices or one-hot rows, got {_describe(t)}: {exc}") from None
     kind = t_arr.dtype.kind
     if single_sample:
         # A scalar or a 1-element array is an index; C elements are one-hot.

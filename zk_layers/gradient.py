@@ -38,14 +38,19 @@ def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, h: float =
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x must be a NumPy array (it is perturbed in place), got {type(x).__name__}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"x must have a floating dtype (a step of h={h} is lost in {x.dtype}), got {x.dtype}")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"x must have a floating dtype, float32 or float64 (a step of h={h!r} is "
+            f"lost to rounding in other dtypes), got {x.dtype}"
+        )
     if not x.flags.writeable:
         raise ValueError("x must be writeable: numerical_gradient perturbs it in place and restores it")
+    if isinstance(h, bool) or not isinstance(h, (int, float, np.integer, np.floating)):
+        raise TypeError(f"h must be a real number, got {type(h).__name__} {h!r}")
     if not (h > 0 and np.isfinite(h)):
         raise ValueError(f"h must be a positive finite step, got {h}")
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    it = np.nditer(x, flags=["multi_index", "zerosize_ok"], op_flags=[["readwrite"]])
     while not it.finished:
         idx = it.multi_index
         original = x[idx].copy()

@@ -19,7 +19,6 @@ so do the outputs; parameters are never converted in place.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,8 @@ from ._validate import (
     as_float_array,
     check_label_range,
     class_indices,
-    require_batch,
+    affine_parameters,
+    flatten_batch,
     require_forward,
     require_shape,
     scalar_dout,
@@ -39,8 +39,6 @@ from .reference import (
     AddLayer,
     MulLayer,
     _check_eps,
-    _check_inner_dimension,
-    _checked_parameters,
     _softmax_input,
 )
 
@@ -180,9 +178,7 @@ class Affine:
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True) -> None:
-        self.W = W
-        self.b = b
-        _checked_parameters(self)
+        self.W, self.b = affine_parameters(W, b)
         self.need_dx = need_dx
         self.x: np.ndarray | None = None
         self.original_x_shape: tuple[int, ...] | None = None
@@ -190,12 +186,10 @@ class Affine:
         self.db: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
-        W, b = _checked_parameters(self)
+        W, b = affine_parameters(self.W, self.b)
         x = as_float_array(x, "x")
-        require_batch(x, "x")
-        self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], math.prod(x.shape[1:]))  # also for N = 0
-        _check_inner_dimension(x, W)
+        original_x_shape = x.shape
+        x = flatten_batch(x, W)
         dtype = np.result_type(x.dtype, W.dtype, b.dtype)
         if x.dtype != dtype:
             x = x.astype(dtype)
@@ -204,12 +198,13 @@ class Affine:
         _KERNELS.affine.bias_add_inplace(
             out, np.ascontiguousarray(b, dtype=dtype), threads_for(out.size, ELEMENTWISE_GRAIN)
         )
+        self.original_x_shape = original_x_shape
         self.x = x
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
         require_forward(self, self.x)
-        W, _ = _checked_parameters(self)
+        W, _ = affine_parameters(self.W, self.b)
         x = self.x
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")

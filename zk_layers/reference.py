@@ -19,21 +19,21 @@ messages), through ``zk_layers._validate``.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from ._validate import (
+    affine_parameters,
     as_float_array,
     check_label_range,
     class_indices,
     first_invalid_label,
     real_operand,
-    require_batch,
+    flatten_batch,
     require_forward,
     require_ndim,
-    require_parameter,
+    affine_parameters,
     require_shape,
     scalar_dout,
 )
@@ -78,9 +78,10 @@ class MulLayer:
 
     def forward(self, x: Any, y: Any) -> Any:
         """Return ``x * y`` and remember both operands for ``backward``."""
-        self.x = real_operand(x, "x")
-        self.y = real_operand(y, "y")
+        real_operand(x, "x")
+        real_operand(y, "y")
         out = x * y
+        self.x, self.y = x, y
         self._out_shape = np.shape(out)
         return out
 
@@ -106,9 +107,10 @@ class AddLayer:
 
     def forward(self, x: Any, y: Any) -> Any:
         """Return ``x + y``."""
-        self.x = real_operand(x, "x")
-        self.y = real_operand(y, "y")
+        real_operand(x, "x")
+        real_operand(y, "y")
         out = x + y
+        self.x, self.y = x, y
         self._out_shape = np.shape(out)
         return out
 
@@ -182,8 +184,7 @@ class Affine:
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True) -> None:
-        self.W = require_parameter(W, "W", 2)
-        self.b = require_parameter(b, "b", 1)
+        self.W, self.b = affine_parameters(W, b)
         self.need_dx = need_dx
         self.x: np.ndarray | None = None
         self.original_x_shape: tuple[int, ...] | None = None
@@ -191,19 +192,18 @@ class Affine:
         self.db: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
-        W, b = _checked_parameters(self)
+        W, b = affine_parameters(self.W, self.b)
         x = as_float_array(x, "x")
-        require_batch(x, "x")
-        self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], math.prod(x.shape[1:]))  # also for N = 0
-        _check_inner_dimension(x, W)
+        original_x_shape = x.shape
+        x = flatten_batch(x, W)
+        self.original_x_shape = original_x_shape
         self.x = x
         out = np.dot(self.x, W) + b
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
         require_forward(self, self.x)
-        W, _ = _checked_parameters(self)
+        W, _ = affine_parameters(self.W, self.b)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (self.x.shape[0], W.shape[1]), "the shape of the forward output")
         self.dW = np.dot(self.x.T, dout)
@@ -213,25 +213,6 @@ class Affine:
         dx = np.dot(dout, W.T)
         dx = dx.reshape(*self.original_x_shape)
         return dx
-
-
-def _checked_parameters(layer: Any) -> tuple[np.ndarray, np.ndarray]:
-    """W and b as they are now (the attributes may have been reassigned)."""
-    W = require_parameter(layer.W, "W", 2)
-    b = require_parameter(layer.b, "b", 1)
-    if b.shape[0] != W.shape[1]:
-        raise ValueError(
-            f"b must have shape ({W.shape[1]},) to match W of shape {W.shape}, got shape {b.shape}"
-        )
-    return W, b
-
-
-def _check_inner_dimension(x2d: np.ndarray, W: np.ndarray) -> None:
-    if x2d.shape[1] != W.shape[0]:
-        raise ValueError(
-            f"x has {x2d.shape[1]} features per sample but W has shape {W.shape}: "
-            f"W must have {x2d.shape[1]} rows, or x {W.shape[0]} features"
-        )
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
