@@ -80,6 +80,11 @@ def build_isa_variants():
 class build_ext_with_openmp(build_ext):
     """build_ext that picks compiler flags and checks that OpenMP works."""
 
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # compile the modules side by side
+            self.parallel = os.cpu_count() or 1
+
     def _flags(self):
         if self.compiler.compiler_type == "msvc":
             return ["/O2", "/fp:precise"], ["/openmp"], []

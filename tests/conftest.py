@@ -70,3 +70,12 @@ def threads(request):
         zk.set_num_threads(n)
     yield _set
     zk.set_num_threads(None)
+
+
+def pytest_report_header(config):
+    """Say which installation is under test: CI must test the installed build."""
+    from zk_layers import _platform
+    from zk_layers.layers import _KERNELS
+
+    return (f"zk_layers {zk.__version__} from {zk.__file__}; kernels={_KERNELS.level}; "
+            f"openmp={'on' if _platform.openmp_enabled() else 'off'}; threads={zk.get_num_threads()}")
