@@ -1,6 +1,12 @@
 """Shared fixtures: dtypes, memory layouts, thread counts, both implementations."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -79,3 +85,26 @@ def pytest_report_header(config):
 
     return (f"zk_layers {zk.__version__} from {zk.__file__}; kernels={_KERNELS.level}; "
             f"openmp={'on' if _platform.openmp_enabled() else 'off'}; threads={zk.get_num_threads()}")
+
+
+# The directory that holds the zk_layers under test (site-packages once
+# installed, the source tree for an in-place build).
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(zk.__file__)))
+
+
+def run_python(code: str, env_update: dict | None = None, timeout: float = 120,
+               drop_env: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter that imports the zk_layers under test.
+
+    The child runs in a temporary directory: `python -c` puts its working
+    directory first on sys.path, and from the repository root that would be
+    the unbuilt source tree instead of the installed package.
+    """
+    env = dict(os.environ)
+    for name in drop_env:
+        env.pop(name, None)
+    env.update(env_update or {})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                              text=True, timeout=timeout, env=env, cwd=cwd)

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 
 import numpy as np
 import pytest
+from conftest import run_python
 from numpy.testing import assert_array_equal
 
 import zk_layers as zk
@@ -133,17 +131,9 @@ def test_threadpoolctl_sees_and_limits_our_openmp_runtime():
     assert zk.get_num_threads() == before
 
 
-def _run_python(code: str, env_update: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("OMP_NUM_THREADS", None)
-    env.update(env_update or {})
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
-
-
 @needs_openmp
 def test_omp_num_threads_environment_variable_is_honoured():
-    proc = _run_python("import zk_layers as zk; print(zk.get_num_threads())", {"OMP_NUM_THREADS": "3"})
+    proc = run_python("import zk_layers as zk; print(zk.get_num_threads())", {"OMP_NUM_THREADS": "3"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "3"
 
@@ -175,7 +165,7 @@ def test_forked_child_after_parallel_region_does_not_hang():
         assert np.array_equal(np.array(result), parent)
         print("ok")
     """
-    proc = _run_python(code, timeout=120)
+    proc = run_python(code, timeout=120, drop_env=("OMP_NUM_THREADS",))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 

@@ -11,14 +11,13 @@ compiled kernel fails the test instead of killing the test run.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+from conftest import run_python
 
 import zk_layers as zk
 
@@ -467,8 +466,6 @@ def test_numerical_gradient_non_numeric_h_names_h(h: Any) -> None:
 # The nastiest cases in a child process: a crash is a failure, not a lost run
 # ---------------------------------------------------------------------------
 
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(zk.__file__)))
-
 SUBPROCESS_CASES = [
     ("label-equals-C-big-batch", """
         x = np.random.default_rng(0).standard_normal((50_000, 10))
@@ -533,12 +530,7 @@ def test_nasty_cases_do_not_crash_the_process(body: str, expected: str) -> None:
         "loss = zk.SoftmaxWithLoss().forward(np.zeros((2, 4)), np.array([1, 3]))",
         "print('AFTER', repr(loss), flush=True)",
     ])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_PARENT, env.get("PYTHONPATH")]))
-    env.setdefault("OMP_NUM_THREADS", "2")
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
-    )
+    proc = run_python(code, {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}, timeout=60)
     assert proc.returncode == 0, f"child died (rc={proc.returncode}): {proc.stderr[-2000:]}"
     lines = proc.stdout.splitlines()
     assert f"RAISED {expected}" in lines, proc.stdout + proc.stderr

@@ -26,10 +26,10 @@ import numpy as np
 from ._kernels import selected as _KERNELS
 from ._threads import threads_for
 from ._validate import (
+    affine_parameters,
     as_float_array,
     check_label_range,
     class_indices,
-    affine_parameters,
     flatten_batch,
     require_forward,
     require_shape,

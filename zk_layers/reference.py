@@ -29,11 +29,10 @@ from ._validate import (
     check_label_range,
     class_indices,
     first_invalid_label,
-    real_operand,
     flatten_batch,
+    real_operand,
     require_forward,
     require_ndim,
-    affine_parameters,
     require_shape,
     scalar_dout,
 )

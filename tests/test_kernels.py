@@ -1,0 +1,62 @@
+"""The kernel builds (baseline, AVX2, AVX-512) and how one is chosen."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from conftest import run_python
+from numpy.testing import assert_array_equal
+
+import zk_layers as zk
+from zk_layers import _kernels, layers
+
+
+def _everything(dtype) -> list[np.ndarray]:
+    """Outputs of every kernel, on sizes that exercise vector tails and NaN/inf."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((37, 53)) * 20).astype(dtype)
+    x[0, :6] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30]
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    results = []
+    for layer in (zk.Relu(), zk.Sigmoid()):
+        results += [layer.forward(x), layer.backward(dout)]
+    affine = zk.Affine(rng.standard_normal((53, 11)).astype(dtype), rng.standard_normal(11).astype(dtype))
+    results += [affine.forward(x[1:]), affine.backward(rng.standard_normal((36, 11)).astype(dtype)), affine.db]
+    for eps in (1e-7, 0.0):
+        loss = zk.SoftmaxWithLoss(eps=eps)
+        results += [np.array(loss.forward(x[1:], rng.integers(0, 53, 36))), loss.y, loss.backward(1.5)]
+    return results
+
+
+@pytest.mark.parametrize("level", ["avx2", "avx512"])
+def test_every_build_gives_bitwise_identical_results(monkeypatch, dtype, level):
+    if level not in _kernels.available_levels():
+        pytest.skip(f"{level} kernels not built or not supported by this CPU")
+    monkeypatch.setattr(layers, "_KERNELS", _kernels.load("baseline"))
+    baseline = _everything(dtype)
+    monkeypatch.setattr(layers, "_KERNELS", _kernels.load(level))
+    for a, b in zip(baseline, _everything(dtype)):
+        assert_array_equal(a, b)
+
+
+def test_best_available_build_is_selected_by_default():
+    if os.environ.get("ZK_LAYERS_KERNELS", "auto") in ("", "auto"):
+        assert layers._KERNELS.level == _kernels.available_levels()[0]
+    assert "baseline" in _kernels.available_levels()
+
+
+def test_unknown_or_unsupported_level_is_refused():
+    with pytest.raises(ValueError, match="kernel level must be one of"):
+        _kernels.load("sse9")
+    for level in ("avx2", "avx512"):
+        if not _kernels.cpu_supports(level):
+            with pytest.raises(RuntimeError, match="does not support"):
+                _kernels.load(level)
+
+
+def test_environment_variable_selects_the_build():
+    code = "from zk_layers import layers; print(layers._KERNELS.level)"
+    proc = run_python(code, {"ZK_LAYERS_KERNELS": "baseline"}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "baseline"
