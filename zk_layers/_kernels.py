@@ -30,13 +30,26 @@ def cpu_supports(level: str) -> bool:
 
 
 def _import(level: str) -> SimpleNamespace | None:
-    modules: dict[str, ModuleType] = {}
+    """The kernels of one build, each as a (float32, float64) pair.
+
+    Cython's fused functions pick their specialisation on every call by
+    inspecting the buffers, which costs more than the work at N=1; the
+    layers pick it once from the dtype they validated instead:
+    ``kernels.relu_forward[x.itemsize == 8]``.
+    """
+    kernels = SimpleNamespace(level=level)
     for name in _MODULES:
         try:
-            modules[name] = importlib.import_module(f"zk_layers._{name}{_SUFFIX[level]}")
+            module: ModuleType = importlib.import_module(f"zk_layers._{name}{_SUFFIX[level]}")
         except ImportError:
             return None
-    return SimpleNamespace(level=level, **modules)
+        for attr in dir(module):
+            function = getattr(module, attr)
+            if hasattr(function, "__signatures__"):  # fused on `floating`
+                setattr(kernels, attr, (function["float"], function["double"]))
+            elif callable(function) and not attr.startswith("_"):
+                setattr(kernels, attr, function)
+    return kernels
 
 
 def available_levels() -> list[str]:
@@ -45,7 +58,7 @@ def available_levels() -> list[str]:
 
 
 def load(level: str) -> SimpleNamespace:
-    """The kernel modules of one build, as attributes activations/softmax_loss/affine."""
+    """The kernels of one build (see ``_import``)."""
     if level not in LEVELS:
         raise ValueError(f"kernel level must be one of {', '.join(LEVELS)}, got {level!r}")
     if not cpu_supports(level):

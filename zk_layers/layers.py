@@ -26,6 +26,8 @@ import numpy as np
 from ._kernels import selected as _KERNELS
 from ._threads import threads_for
 from ._validate import (
+    FLOAT32,
+    FLOAT64,
     affine_parameters,
     as_float_array,
     check_label_range,
@@ -52,22 +54,35 @@ ROWWISE_GRAIN = 1 << 16
 
 
 def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, str]:
-    """``arr`` in C or Fortran order (copied only if it is neither)."""
-    if arr.flags.c_contiguous:
+    """``arr`` itself and its memory order if it is C- or Fortran-contiguous
+    (C wins for 1-D), else a C-ordered copy."""
+    flags = arr.flags
+    if flags.c_contiguous:
         return arr, "C"
-    if arr.flags.f_contiguous:
+    if flags.f_contiguous:
         return arr, "F"
     return np.ascontiguousarray(arr), "C"
 
 
-def _flat(arr: np.ndarray, order: str) -> np.ndarray:
-    """1-D view of a contiguous array, in memory order."""
-    return arr.reshape(-1, order=order)
+def _flat(arr: np.ndarray) -> np.ndarray:
+    """1-D view of a contiguous array in memory order (C or Fortran)."""
+    return arr.ravel("K")
 
 
-def _like(arr: np.ndarray, order: str, dtype: Any) -> np.ndarray:
-    """``arr`` converted to ``dtype`` and laid out in ``order`` (C or F)."""
-    return np.asarray(arr, dtype=dtype, order=order)
+def _upstream(dout: Any, like: np.ndarray, order: str, dtype: np.dtype | None) -> np.ndarray:
+    """Validate the ``dout`` of an elementwise backward and lay it out like
+    the forward arrays: shape of ``like``, contiguous in ``order`` ("C" or
+    "F"), so that flat views list the same elements in the same order; and
+    ``dtype`` if given (else dout's own float dtype).  Copies only if needed."""
+    if type(dout) is np.ndarray and dout.shape == like.shape:
+        dout_dtype = dout.dtype
+        if dout_dtype is dtype or (dtype is None and (dout_dtype is FLOAT64 or dout_dtype is FLOAT32)):
+            flags = dout.flags
+            if flags.c_contiguous if order == "C" else flags.f_contiguous:
+                return dout  # the common case: nothing to check or convert
+    dout = as_float_array(dout, "dout")
+    require_shape(dout, "dout", like.shape, "the shape of the forward input")
+    return np.asarray(dout, dtype=dtype or dout.dtype, order=order)
 
 
 class Relu:
@@ -77,7 +92,8 @@ class Relu:
     other real dtypes become float64) and sets ``mask``, the boolean array
     ``x <= 0``, in the same pass.  ``backward(dout)`` returns ``dout`` with
     zeros where ``mask`` is true (the gradient at x == 0 is 0, as in the
-    book); ``dout`` must have x's shape.
+    book), in dout's dtype; ``dout`` must have x's shape.  NaN passes
+    through as in NumPy.
     """
 
     def __init__(self) -> None:
@@ -85,26 +101,28 @@ class Relu:
 
     def forward(self, x: Any) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
-        out = np.empty(x.shape, x.dtype, order=order)
+        out = np.empty_like(x)
         mask = np.empty(x.shape, np.bool_, order=order)
-        _KERNELS.activations.relu_forward(
-            _flat(x, order), _flat(out, order), _flat(mask, order).view(np.uint8),
-            threads_for(x.size, ELEMENTWISE_GRAIN),
+        mask_flat = _flat(mask)
+        # Boolean arrays are accepted as `unsigned char` memoryviews as they are.
+        _KERNELS.relu_forward[x.itemsize == 8](
+            _flat(x), _flat(out), mask_flat, threads_for(x.size, ELEMENTWISE_GRAIN)
         )
         self.mask = mask
+        self._flat_mask = (mask, mask_flat, order)
         return out
 
     def backward(self, dout: Any) -> np.ndarray:
-        require_forward(self, self.mask)
         mask = self.mask
-        dout = as_float_array(dout, "dout")
-        require_shape(dout, "dout", mask.shape, "the shape of the forward input")
-        order = "F" if mask.flags.f_contiguous and not mask.flags.c_contiguous else "C"
-        dout = _like(dout, order, dout.dtype)
-        dx = np.empty(mask.shape, dout.dtype, order=order)
-        _KERNELS.activations.relu_backward(
-            _flat(dout, order), _flat(mask, order).view(np.uint8), _flat(dx, order),
-            threads_for(dx.size, ELEMENTWISE_GRAIN),
+        require_forward(self, mask)
+        saved, mask_flat, order = self._flat_mask
+        if saved is not mask:  # the attribute was reassigned since forward
+            mask, order = _contiguous(np.asarray(mask, dtype=np.bool_))
+            mask_flat = _flat(mask)
+        dout = _upstream(dout, mask, order, None)
+        dx = np.empty_like(dout)
+        _KERNELS.relu_backward[dout.itemsize == 8](
+            _flat(dout), mask_flat, _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
         )
         return dx
 
@@ -114,34 +132,32 @@ class Sigmoid:
 
     ``forward(x)`` returns an array of x's shape and dtype and keeps it as
     ``out``; it never overflows, warns or returns inf/NaN for finite x.
-    ``backward(dout)`` returns ``dout * (1 - out) * out``.
+    ``backward(dout)`` returns ``dout * (1 - out) * out`` in the result type
+    of ``dout`` and ``out``.
     """
 
     def __init__(self) -> None:
         self.out: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
-        x, order = _contiguous(as_float_array(x, "x"))
-        out = np.empty(x.shape, x.dtype, order=order)
-        _KERNELS.activations.sigmoid_forward(
-            _flat(x, order), _flat(out, order), threads_for(x.size, EXP_GRAIN)
-        )
+        x, _ = _contiguous(as_float_array(x, "x"))
+        out = np.empty_like(x)
+        _KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, EXP_GRAIN))
         self.out = out
         return out
 
     def backward(self, dout: Any) -> np.ndarray:
-        require_forward(self, self.out)
         out = self.out
-        dout = as_float_array(dout, "dout")
-        require_shape(dout, "dout", out.shape, "the shape of the forward input")
-        dtype = np.result_type(dout.dtype, out.dtype)
-        order = "F" if out.flags.f_contiguous and not out.flags.c_contiguous else "C"
-        dout = _like(dout, order, dtype)
-        out = _like(out, order, dtype)
-        dx = np.empty(out.shape, dtype, order=order)
-        _KERNELS.activations.sigmoid_backward(
-            _flat(dout, order), _flat(out, order), _flat(dx, order),
-            threads_for(dx.size, ELEMENTWISE_GRAIN),
+        require_forward(self, out)
+        out, order = _contiguous(out)
+        dtype = out.dtype
+        if not (type(dout) is np.ndarray and dout.dtype is dtype):
+            dtype = np.result_type(as_float_array(dout, "dout").dtype, dtype)
+            out = np.asarray(out, dtype=dtype, order=order)
+        dout = _upstream(dout, out, order, dtype)
+        dx = np.empty_like(dout)
+        _KERNELS.sigmoid_backward[dtype.itemsize == 8](
+            _flat(dout), _flat(out), _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
         )
         return dx
 
@@ -173,7 +189,7 @@ class Affine:
     Notes
     -----
     ``forward(x)`` takes a batch of shape (N, D) or (N, d1, d2, ...) with
-    ``d1 * d2 * ... == D``.  The product goes through BLAS (NumPy's matmul);
+    ``d1 * d2 * ... == D``.  The products go through BLAS (NumPy's dot);
     the bias add and the ``db`` reduction run in the compiled kernels.
     """
 
@@ -190,14 +206,17 @@ class Affine:
         x = as_float_array(x, "x")
         original_x_shape = x.shape
         x = flatten_batch(x, W)
-        dtype = np.result_type(x.dtype, W.dtype, b.dtype)
-        if x.dtype != dtype:
-            x = x.astype(dtype)
+        dtype = W.dtype
+        if not (x.dtype is dtype and b.dtype is dtype):
+            dtype = np.result_type(x.dtype, W.dtype, b.dtype)
+            x = x.astype(dtype, copy=False)
+        if not b.flags.c_contiguous or b.dtype is not dtype:
+            b = np.ascontiguousarray(b, dtype=dtype)
         out = np.empty((x.shape[0], W.shape[1]), dtype)
-        np.matmul(x, W, out=out)
-        _KERNELS.affine.bias_add_inplace(
-            out, np.ascontiguousarray(b, dtype=dtype), threads_for(out.size, ELEMENTWISE_GRAIN)
-        )
+        # np.dot, like the reference: np.matmul takes a slow non-BLAS loop
+        # for some shapes (the N=1 outer product x.T @ dout: 4x slower).
+        np.dot(x, W, out=out)
+        _KERNELS.bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, ELEMENTWISE_GRAIN))
         self.original_x_shape = original_x_shape
         self.x = x
         return out
@@ -208,16 +227,18 @@ class Affine:
         x = self.x
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
-        dtype = np.result_type(dout.dtype, x.dtype)
-        dout = np.ascontiguousarray(dout, dtype=dtype)
+        dtype = x.dtype
+        if dout.dtype is not dtype or not dout.flags.c_contiguous:
+            dtype = np.result_type(dout.dtype, x.dtype)
+            dout = np.ascontiguousarray(dout, dtype=dtype)
         dW = np.empty(W.shape, dtype)
-        np.matmul(x.T, dout, out=dW)
+        np.dot(x.T, dout, out=dW)
         db = np.empty(W.shape[1], dtype)
-        _KERNELS.affine.bias_gradient(dout, db, threads_for(dout.size, ELEMENTWISE_GRAIN))
+        _KERNELS.bias_gradient[dtype.itemsize == 8](dout, db, threads_for(dout.size, ELEMENTWISE_GRAIN))
         self.dW, self.db = dW, db
         if not self.need_dx:
             return None
-        dx = np.matmul(dout, W.T)
+        dx = np.dot(dout, W.T)
         return dx.reshape(self.original_x_shape)
 
 
@@ -253,11 +274,11 @@ class SoftmaxWithLoss:
         x2d, single = _softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
-        check_label_range(labels, n_classes, _KERNELS.softmax_loss.first_invalid_label)
+        check_label_range(labels, n_classes, _KERNELS.first_invalid_label)
         x2d = np.ascontiguousarray(x2d)
         y = np.empty(x2d.shape, x2d.dtype)
         losses = np.empty(n, np.float64)
-        total = _KERNELS.softmax_loss.softmax_cross_entropy_forward(
+        total = _KERNELS.softmax_cross_entropy_forward[y.itemsize == 8](
             x2d, labels, y, losses, self.eps, threads_for(x2d.size, ROWWISE_GRAIN)
         )
         self.t = np.asarray(t)
@@ -271,7 +292,7 @@ class SoftmaxWithLoss:
         scale = scalar_dout(dout)
         y = self.y.reshape(-1, self.y.shape[-1])
         dx = np.empty(y.shape, y.dtype)
-        _KERNELS.softmax_loss.softmax_cross_entropy_backward(
+        _KERNELS.softmax_cross_entropy_backward[y.itemsize == 8](
             y, self._labels, scale / y.shape[0], dx, threads_for(dx.size, ROWWISE_GRAIN)
         )
         return dx.reshape(self.y.shape)
