@@ -46,11 +46,15 @@ from .reference import (
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
 
-# Work sizes (in elements) per thread below which a parallel region does not
-# pay for itself; see benchmarks/ for how they were measured.
-ELEMENTWISE_GRAIN = 1 << 16
-EXP_GRAIN = 1 << 14
-ROWWISE_GRAIN = 1 << 16
+# Elements of work per thread below which a parallel region does not pay for
+# itself (threads_for: one thread below two grains, one more per grain above).
+# Measured on a 2-vCPU AMD EPYC (Zen 5) with `benchmarks/bench_grain.py`: a
+# second thread first wins at ~16K elements for Relu (~0.2 ns/element), ~4K
+# for Sigmoid and the softmax loss (~2-7 ns/element).  Chosen one step on
+# the safe side, so that book-size layers (5,000 elements) stay serial.
+ELEMENTWISE_GRAIN = 1 << 14
+EXP_GRAIN = 1 << 12
+ROWWISE_GRAIN = 1 << 12
 
 
 def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, str]:
