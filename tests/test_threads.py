@@ -202,3 +202,16 @@ def test_kernels_release_the_gil_on_large_work():
     # With the GIL held for the whole kernel the counter would barely move
     # (only at the switch interval, every 5 ms).
     assert during > 1000
+
+
+def test_passive_wait_policy_is_set_only_for_the_runtime_and_only_if_unset():
+    """libgomp gets OMP_WAIT_POLICY=PASSIVE at load; the environment is left as it was."""
+    code = """
+        import os, zk_layers
+        print(zk_layers._PASSIVE_WAIT_SET, os.environ.get("OMP_WAIT_POLICY"))
+    """
+    proc = run_python(code, drop_env=("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "None"]
+    proc = run_python(code, {"OMP_WAIT_POLICY": "active"})
+    assert proc.stdout.split() == ["False", "active"]

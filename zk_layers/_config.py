@@ -13,6 +13,14 @@ from ._threads import _USABLE_CPUS, get_num_threads
 from ._version import __version__
 
 
+def _wait_policy() -> str:
+    import zk_layers
+
+    if zk_layers._PASSIVE_WAIT_SET:
+        return "passive (set by zk_layers when it loaded the OpenMP runtime)"
+    return "runtime default or OMP_WAIT_POLICY/GOMP_SPINCOUNT (set by the user or another library)"
+
+
 def config_info() -> dict[str, Any]:
     """The facts that ``show_config`` prints, as a dict (for reports)."""
     from threadpoolctl import threadpool_info
@@ -25,6 +33,7 @@ def config_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "openmp": _platform.openmp_enabled(),
         "kernels": layers._KERNELS.level,
+        "omp_wait_policy": _wait_policy(),
         "kernels_available": _kernels.available_levels(),
         "threads": get_num_threads(),
         "usable_cpus": _USABLE_CPUS,
@@ -47,6 +56,7 @@ def show_config(file: TextIO | None = None) -> None:
         f"  numpy:      {info['numpy']}",
         f"  openmp:     {'enabled' if info['openmp'] else 'DISABLED (kernels run serially)'}",
         f"  threads:    {info['threads']} (usable CPUs: {info['usable_cpus']})",
+        f"  omp wait:   {info['omp_wait_policy']}",
         f"  kernels:    {info['kernels']} (this CPU and build: {', '.join(info['kernels_available'])})",
     ]
     for pool in info["openmp_runtimes"]:
