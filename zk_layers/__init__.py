@@ -52,8 +52,12 @@ from ._config import show_config
 from ._threads import get_num_threads, limit_threads, set_num_threads
 from ._validate import ForwardNotCalledError
 from ._version import __version__
+from .datasets import load_digits, load_mnist
 from .gradient import GradientComparison, gradient_check, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+from .nets import MultiLayerNet, TwoLayerNet
+from .optimizers import SGD, Adam, Momentum
+from .train import TrainResult, train
 
 __all__ = [
     "__version__",
@@ -72,4 +76,13 @@ __all__ = [
     "set_num_threads",
     "limit_threads",
     "show_config",
+    "TwoLayerNet",
+    "MultiLayerNet",
+    "SGD",
+    "Momentum",
+    "Adam",
+    "train",
+    "TrainResult",
+    "load_digits",
+    "load_mnist",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._threads import limit_threads
 from .nets import TwoLayerNet
-from .optimizers import Adam, Momentum, SGD, make_optimizer
+from .optimizers import SGD, Adam, Momentum, make_optimizer
 
 __all__ = ["train", "TrainResult", "load_dataset"]
 

@@ -1,0 +1,6 @@
+"""python -m zk_layers: the zk-layers command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,297 @@
+"""The `zk-layers` command: train, gradcheck, shopping, bench, info.
+
+    zk-layers train [--preset book|strong] [--data digits|mnist] ...
+    zk-layers gradcheck
+    zk-layers shopping [--apple-price 100] ...
+    zk-layers bench [--full] ...
+    zk-layers info
+
+Also runs as ``python -m zk_layers``.  Every subcommand has ``--help``;
+invalid options end with a message and exit status 2 (argparse's usage
+error), failures while running with exit status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The book's setting (chapter 5, train_neuralnet.py).
+    "book": {"optimizer": "sgd", "lr": 0.1, "hidden": 50, "batch_size": 100,
+             "weight_init_std": 0.01, "iters": {"digits": 3000, "mnist": 10000}},
+    # A stronger setting for the embedded digits (chapter 6's Adam).
+    "strong": {"optimizer": "adam", "lr": 0.001, "hidden": 100, "batch_size": 32,
+               "weight_init_std": 0.1, "iters": {"digits": 3000, "mnist": 10000}},
+}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (value >= 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def _png_path(text: str) -> str:
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"the plot is written as PNG: give a .png file name, got {text!r}")
+    return text
+
+
+# --------------------------------------------------------------------- train
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train the book's TwoLayerNet",
+                       description="Train the book's TwoLayerNet (Affine-Relu-Affine-SoftmaxWithLoss) "
+                       "with minibatch SGD/Momentum/Adam, printing accuracy per epoch.")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="book",
+                   help="book: SGD lr 0.1, hidden 50, batch 100 (chapter 5); strong: Adam lr 0.001, "
+                   "hidden 100, batch 32, init std 0.1.  Options below override it.  (default: book)")
+    p.add_argument("--data", choices=["digits", "mnist"], default="digits",
+                   help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default: digits)")
+    p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, help="number of epochs")
+    length.add_argument("--iters", type=_positive_int,
+                        help="number of iterations (default: 3000 on digits, 10000 on MNIST)")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--lr", type=_positive_float, help="learning rate")
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--hidden", type=_positive_int, help="hidden layer size")
+    p.add_argument("--weight-init-std", type=_positive_float)
+    p.add_argument("--backend", choices=["fast", "reference"], default="fast")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--threads", type=_positive_int, help="thread limit for the kernels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", type=_png_path, metavar="FILE.png", help="draw loss and accuracy curves (needs matplotlib)")
+    p.add_argument("--json", metavar="FILE", help="write the losses, accuracies and timings as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    if args.plot:
+        _require_matplotlib()
+    preset = PRESETS[args.preset]
+    options = {
+        "optimizer": args.optimizer or preset["optimizer"],
+        "hidden_size": args.hidden or preset["hidden"],
+        "batch_size": args.batch_size or preset["batch_size"],
+        "weight_init_std": args.weight_init_std or preset["weight_init_std"],
+    }
+    lr = args.lr if args.lr is not None else (preset["lr"] if options["optimizer"] == preset["optimizer"] else None)
+    iterations = None if args.epochs else (args.iters or preset["iters"][args.data])
+    print(f"zk_layers {__version__}: TwoLayerNet on {args.data}, preset {args.preset}, backend {args.backend}, "
+          f"{args.dtype}, {options['optimizer']} lr={lr if lr is not None else 'default'}, hidden {options['hidden_size']}, "
+          f"batch {options['batch_size']}, seed {args.seed}")
+    progress = _progress_bar(iterations, args.no_progress)
+    last_epoch_line = [0]
+
+    def callback(iteration: int, loss: float) -> None:
+        if progress is not None:
+            progress.update(1)
+            if iteration % 50 == 0:
+                progress.set_postfix(loss=f"{loss:.4f}")
+
+    try:
+        result = train(args.data, hidden_size=options["hidden_size"], iterations=iterations, epochs=args.epochs,
+                       batch_size=options["batch_size"], learning_rate=lr, optimizer=options["optimizer"],
+                       weight_init_std=options["weight_init_std"], seed=args.seed, backend=args.backend,
+                       dtype=args.dtype, threads=args.threads, data_dir=args.data_dir, callback=callback)
+    finally:
+        if progress is not None:
+            progress.close()
+    per_epoch = result.settings["iter_per_epoch"]
+    step = max(1, (len(result.epochs) - 1) // 10)  # about ten lines, plus the last
+    for k, (it, tr, te) in enumerate(zip(result.epochs, result.train_accuracy, result.test_accuracy)):
+        if k % step == 0 or k == len(result.epochs) - 1:
+            loss = result.losses[it - 1] if it > 0 else float("nan")
+            print(f"epoch {it / per_epoch:7.1f}  iter {it:6d}  loss {loss:7.4f}  train acc {tr:.4f}  test acc {te:.4f}")
+            last_epoch_line[0] = it
+    print(f"done: {len(result.losses)} iterations in {result.seconds:.2f} s "
+          f"({result.seconds_per_iteration * 1e6:.1f} us per iteration, accuracy evaluations excluded); "
+          f"final test accuracy {result.test_accuracy[-1]:.4f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result.to_dict(), f, indent=1)
+        print(f"wrote {args.json}")
+    if args.plot:
+        _plot_training(result, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _progress_bar(total: int | None, disabled: bool) -> Any:
+    if disabled or total is None:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is a dependency; stay usable without it
+        return None
+    return tqdm(total=total, unit="it", leave=False, file=sys.stderr, disable=None)
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SystemExit("zk-layers: --plot needs matplotlib: pip install 'zk_layers[plot]' (or matplotlib)") from None
+
+
+def _plot_training(result: Any, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(np.arange(1, len(result.losses) + 1), result.losses, lw=0.6)
+    left.set(xlabel="iteration", ylabel="minibatch loss", title="Loss", yscale="log")
+    epochs = np.asarray(result.epochs) / result.settings["iter_per_epoch"]
+    right.plot(epochs, result.train_accuracy, label="train")
+    right.plot(epochs, result.test_accuracy, label="test", linestyle="--")
+    right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="Accuracy")
+    right.legend(loc="lower right")
+    fig.suptitle(f"TwoLayerNet on {result.settings['data']} ({result.settings['optimizer']}, "
+                 f"hidden {result.settings['hidden_size']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------- gradcheck
+def _add_gradcheck(sub: Any) -> None:
+    p = sub.add_parser("gradcheck", help="backprop against numerical gradients on TwoLayerNet",
+                       description="The chapter's gradient check: TwoLayerNet's gradients by backprop and "
+                       "by central differences, their mean absolute difference per parameter, and what "
+                       "each method cost.")
+    p.add_argument("--data", choices=["digits", "mnist"], default="digits")
+    p.add_argument("--data-dir")
+    p.add_argument("--batch", type=_positive_int, default=3, help="samples in the batch (default: 3, as in the book)")
+    p.add_argument("--hidden", type=_positive_int, default=50)
+    p.add_argument("--backend", choices=["fast", "reference"], default="fast")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_gradcheck)
+
+
+def _run_gradcheck(args: argparse.Namespace) -> int:
+    from .nets import TwoLayerNet
+    from .train import load_dataset
+
+    (x_train, t_train), _ = load_dataset(args.data, args.data_dir)
+    if args.batch > x_train.shape[0]:
+        raise SystemExit(f"zk-layers gradcheck: --batch must be at most {x_train.shape[0]}")
+    x, t = x_train[: args.batch], t_train[: args.batch]
+    net = TwoLayerNet(x.shape[1], args.hidden, 10, backend=args.backend, seed=args.seed)
+    start = time.perf_counter()
+    grad_backprop = net.gradient(x, t)
+    backprop_s = time.perf_counter() - start
+    start = time.perf_counter()
+    grad_numerical = net.numerical_gradient(x, t)
+    numerical_s = time.perf_counter() - start
+    n_params = sum(p.size for p in net.params.values())
+    print(f"TwoLayerNet {x.shape[1]}-{args.hidden}-10 on {args.batch} {args.data} samples, backend {args.backend}")
+    print(f"{'param':<6}{'shape':>12}{'mean |backprop - numerical|':>30}")
+    worst = 0.0
+    for key in net.params:
+        diff = float(np.mean(np.abs(grad_backprop[key] - grad_numerical[key])))
+        worst = max(worst, diff)
+        print(f"{key:<6}{str(net.params[key].shape):>12}{diff:>30.3e}")
+    print(f"backprop:  1 forward + 1 backward pass, {backprop_s * 1e3:9.3f} ms")
+    print(f"numerical: {2 * n_params} forward passes (2 per parameter, {n_params} parameters), "
+          f"{numerical_s * 1e3:9.1f} ms  ({numerical_s / max(backprop_s, 1e-9):,.0f}x slower)")
+    verdict = "OK" if worst < 1e-6 else "MISMATCH"
+    print(f"{verdict}: largest mean difference {worst:.2e} (bar: 1e-6)")
+    return 0 if worst < 1e-6 else 1
+
+
+# ------------------------------------------------------------------ shopping
+def _add_shopping(sub: Any) -> None:
+    p = sub.add_parser("shopping", help="the seminar's shopping exercise with MulLayer/AddLayer",
+                       description="Polina buys apples and oranges every day at a Russian supermarket. "
+                       "MulLayer/AddLayer compute the bill and, by backprop, how it reacts to each price, "
+                       "count and the tax.")
+    p.add_argument("--apple-price", type=_nonnegative_float, default=100.0, help="rubles per apple (default: 100)")
+    p.add_argument("--apples", type=_positive_int, default=2, help="apples per day (default: 2)")
+    p.add_argument("--orange-price", type=_nonnegative_float, default=150.0, help="rubles per orange (default: 150)")
+    p.add_argument("--oranges", type=_positive_int, default=3, help="oranges per day (default: 3)")
+    p.add_argument("--tax", type=_nonnegative_float, default=20.0, help="consumption tax (VAT) in percent (default: 20)")
+    p.add_argument("--new-tax", type=_nonnegative_float, default=10.0, help="the reduced tax of question 3 (default: 10)")
+    p.set_defaults(run=_run_shopping)
+
+
+def _run_shopping(args: argparse.Namespace) -> int:
+    from .shopping import shopping_report
+
+    print(shopping_report(args.apple_price, args.apples, args.orange_price, args.oranges, args.tax, args.new_tax))
+    return 0
+
+
+# --------------------------------------------------------------------- info
+def _add_info(sub: Any) -> None:
+    p = sub.add_parser("info", help="show the build and runtime configuration",
+                       description="Print what zk_layers.show_config() prints.")
+    p.set_defaults(run=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from ._config import show_config
+
+    show_config()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zk-layers",
+        description="Chapter 5 of Deep Learning from Scratch on fast compiled layers.")
+    parser.add_argument("--version", action="version", version=f"zk_layers {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in (_add_train, _add_gradcheck, _add_shopping, _add_info):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"zk-layers {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
