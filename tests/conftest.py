@@ -108,3 +108,12 @@ def run_python(code: str, env_update: dict | None = None, timeout: float = 120,
     with tempfile.TemporaryDirectory() as cwd:
         return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                               text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def run_module(*args: str, timeout: float = 300, env_update: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m zk_layers ARGS`` in a fresh interpreter, as a user runs it."""
+    env = dict(os.environ, **(env_update or {}))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-m", "zk_layers", *args], capture_output=True,
+                              text=True, timeout=timeout, env=env, cwd=cwd)

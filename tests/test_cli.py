@@ -1,0 +1,129 @@
+"""The zk-layers command, run as a user runs it (a subprocess), and in-process."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+from conftest import run_module
+
+import zk_layers as zk
+from zk_layers.cli import main
+
+
+def test_version():
+    proc = run_module("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"zk_layers {zk.__version__}"
+
+
+@pytest.mark.parametrize("command", ["train", "gradcheck", "shopping", "info"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert f"usage: zk-layers {command}" in capsys.readouterr().out
+
+
+def test_train_book_preset_on_digits(tmp_path):
+    out_json = tmp_path / "run.json"
+    proc = run_module("train", "--iters", "1500", "--no-progress", "--json", str(out_json))
+    assert proc.returncode == 0, proc.stderr
+    assert "TwoLayerNet on digits, preset book" in proc.stdout
+    assert re.search(r"epoch +\d+\.\d +iter +0 ", proc.stdout)
+    final = float(re.search(r"final test accuracy (\d\.\d+)", proc.stdout).group(1))
+    assert final >= 0.93
+    assert re.search(r"\d+\.\d us per iteration", proc.stdout)
+    data = json.loads(out_json.read_text())
+    assert len(data["losses"]) == 1500
+    assert data["test_accuracy"][-1] == pytest.approx(final, abs=1e-4)
+    assert data["settings"]["optimizer"] == "SGD"
+
+
+def test_train_strong_preset_reaches_97_percent(capsys):
+    assert main(["train", "--preset", "strong", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert float(re.search(r"final test accuracy (\d\.\d+)", out).group(1)) >= 0.97
+    assert "adam lr=0.001, hidden 100, batch 32" in out
+
+
+def test_train_plot_needs_matplotlib_or_draws(tmp_path, capsys):
+    target = tmp_path / "curves.png"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with pytest.raises(SystemExit, match="needs matplotlib"):
+            main(["train", "--iters", "20", "--no-progress", "--plot", str(target)])
+        return
+    assert main(["train", "--iters", "30", "--no-progress", "--plot", str(target)]) == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--iters", "0"], "expected a positive integer"),
+    (["train", "--lr", "-1"], "expected a positive finite number"),
+    (["train", "--epochs", "2", "--iters", "5"], "not allowed with argument"),
+    (["train", "--optimizer", "rmsprop"], "invalid choice"),
+    (["train", "--plot", "curves.jpg"], "give a .png file name"),
+    (["shopping", "--tax", "abc"], "expected a number >= 0"),
+    (["shopping", "--apples", "0"], "expected a positive integer"),
+    (["gradcheck", "--batch", "x"], "expected a positive integer"),
+    (["fly"], "invalid choice"),
+    ([], "required"),
+])
+def test_bad_options_exit_2_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_train_mnist_without_files_fails_clearly(tmp_path):
+    proc = run_module("train", "--data", "mnist", "--data-dir", str(tmp_path), "--no-progress")
+    assert proc.returncode == 1
+    assert "zk-layers train: error:" in proc.stderr and "train-images-idx3-ubyte" in proc.stderr
+
+
+def test_gradcheck():
+    proc = run_module("gradcheck")
+    assert proc.returncode == 0, proc.stderr
+    for key in ("W1", "b1", "W2", "b2"):
+        diff = float(re.search(rf"^{key} .* ([0-9.]+e[-+]\d+)$", proc.stdout, re.M).group(1))
+        assert diff < 1e-6
+    assert "7520 forward passes (2 per parameter, 3760 parameters)" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("OK")
+
+
+def test_shopping_answers():
+    proc = run_module("shopping")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "The bill: 780.00 rub a day." in out
+    assert "2.4 × +10 = +24.00 rub" in out and "+24.00 rub, matches" in out
+    assert "3.6 × +5 = +18.00 rub" in out and "+18.00 rub, matches" in out
+    assert "650 × -0.1 = -65.00 rub" in out and "-65.00 rub, matches" in out
+    assert "DIFFERS" not in out
+    # The graph shows forward values and gradients on the edges.
+    assert "apple_price     200.00" in out and "[     2.4]" in out and "[     650]" in out
+
+
+def test_shopping_other_prices(capsys):
+    assert main(["shopping", "--apple-price", "80", "--apples", "4", "--orange-price", "120",
+                 "--oranges", "1", "--tax", "10", "--new-tax", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "The bill: 484.00 rub a day." in out  # (320 + 120) * 1.1
+    assert "440 × -0.1 = -44.00 rub" in out
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    assert f"zk_layers {zk.__version__}" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("zk-layers") is None, reason="console script not installed (in-place build)")
+def test_console_script_is_installed():
+    import subprocess
+
+    proc = subprocess.run(["zk-layers", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and zk.__version__ in proc.stdout
