@@ -67,6 +67,8 @@ def test_first_affine_skips_dx_but_parameter_gradients_are_unchanged(batch):
     x, t = batch
     net = zk.TwoLayerNet(12, 8, 4, weight_init_std=0.5, seed=1)
     assert net.layers["Affine1"].need_dx is False and net.layers["Affine2"].need_dx is True
+    ref = zk.TwoLayerNet(12, 8, 4, weight_init_std=0.5, seed=1, backend="reference")
+    assert ref.layers["Affine1"].need_dx is True  # the book's algorithm
     grads = net.gradient(x, t)
     full = zk.Affine(net.params["W1"], net.params["b1"])  # computes dx too
     relu, second, last = zk.Relu(), zk.Affine(net.params["W2"], net.params["b2"]), zk.SoftmaxWithLoss()

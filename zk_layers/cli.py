@@ -3,7 +3,7 @@
     zk-layers train [--preset book|strong] [--data digits|mnist] ...
     zk-layers gradcheck
     zk-layers shopping [--apple-price 100] ...
-    zk-layers bench [--full] ...
+    zk-layers bench [--full] [--ops ...] [--sizes ...] [--threads ...]
     zk-layers info
 
 Also runs as ``python -m zk_layers``.  Every subcommand has ``--help``;
@@ -259,6 +259,26 @@ def _run_shopping(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- bench
+def _add_bench(sub: Any) -> None:
+    from . import bench
+
+    p = sub.add_parser("bench", help="benchmark the layers against the NumPy reference (and PyTorch)",
+                       description="Time every layer's forward, backward and forward+backward and a "
+                       "TwoLayerNet training step, fast against the NumPy reference (and PyTorch CPU "
+                       "when installed), interleaved, medians of many samples, reported as ratios.  "
+                       "Without options: book and mid sizes, float64, 1 thread and all usable CPUs "
+                       "(about a minute).")
+    bench.add_arguments(p)
+    p.set_defaults(run=_run_bench)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.run_from_args(args)
+
+
 # --------------------------------------------------------------------- info
 def _add_info(sub: Any) -> None:
     p = sub.add_parser("info", help="show the build and runtime configuration",
@@ -280,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zk_layers {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_train, _add_gradcheck, _add_shopping, _add_info):
+    for add in (_add_train, _add_gradcheck, _add_shopping, _add_bench, _add_info):
         add(sub)
     return parser
 

@@ -48,13 +48,16 @@ __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss
 
 # Elements of work per thread below which a parallel region does not pay for
 # itself (threads_for: one thread below two grains, one more per grain above).
-# Measured on a 2-vCPU AMD EPYC (Zen 5) with `benchmarks/bench_grain.py`: a
-# second thread first wins at ~16K elements for Relu (~0.2 ns/element), ~4K
-# for Sigmoid and the softmax loss (~2-7 ns/element).  Chosen one step on
-# the safe side, so that book-size layers (5,000 elements) stay serial.
-ELEMENTWISE_GRAIN = 1 << 14
-EXP_GRAIN = 1 << 12
-ROWWISE_GRAIN = 1 << 12
+# With the passive OpenMP wait policy (see zk_layers/__init__.py) starting a
+# region means waking sleeping threads: about 70 us on a 2-vCPU AMD EPYC
+# (Zen 5) VM, so a second thread pays only for work of a few hundred
+# microseconds.  `benchmarks/bench_grain.py` measured the break-even at
+# ~1M elements for Relu (~0.3 ns/element), ~260K for Sigmoid (~1.6
+# ns/element) and ~65K for the softmax loss (~7 ns/element); the grains are
+# half of that, so that two threads start exactly there.
+ELEMENTWISE_GRAIN = 1 << 19
+EXP_GRAIN = 1 << 17
+ROWWISE_GRAIN = 1 << 15
 
 
 def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, str]:
@@ -297,6 +300,6 @@ class SoftmaxWithLoss:
         y = self.y.reshape(-1, self.y.shape[-1])
         dx = np.empty(y.shape, y.dtype)
         _KERNELS.softmax_cross_entropy_backward[y.itemsize == 8](
-            y, self._labels, scale / y.shape[0], dx, threads_for(dx.size, ROWWISE_GRAIN)
+            y, self._labels, scale / y.shape[0], dx, threads_for(dx.size, ELEMENTWISE_GRAIN)
         )
         return dx.reshape(self.y.shape)

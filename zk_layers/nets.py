@@ -9,10 +9,11 @@ shared with the layers, so that ``params[key] -= lr * grad`` trains them),
 from the NumPy ones; the same ``seed`` gives the same initial weights in
 both, so the two can be compared step by step.
 
-The first Affine layer is built with ``need_dx=False``: nothing consumes
-the gradient with respect to the input images, and skipping that product
-saves about a third of the work of ``gradient`` at larger hidden sizes.
-The parameter gradients are unchanged.
+In the fast backend the first Affine layer is built with
+``need_dx=False``: nothing consumes the gradient with respect to the input
+images, and skipping that product saves about a third of the work of
+``gradient`` at larger hidden sizes.  The parameter gradients are
+unchanged.  The reference backend computes it, as the book does.
 """
 from __future__ import annotations
 
@@ -114,7 +115,10 @@ class _LayerStack:
             weights = init_scales[i - 1] * rng.standard_normal((sizes[i - 1], sizes[i]))
             self.params[f"W{i}"] = weights.astype(dtype)
             self.params[f"b{i}"] = np.zeros(sizes[i], dtype)
-            self.layers[f"Affine{i}"] = impl.Affine(self.params[f"W{i}"], self.params[f"b{i}"], need_dx=i > 1)
+            # The fast net skips the first layer's dx; the reference computes
+            # it, as the book does, so that it stays the book's algorithm.
+            need_dx = i > 1 or backend == "reference"
+            self.layers[f"Affine{i}"] = impl.Affine(self.params[f"W{i}"], self.params[f"b{i}"], need_dx=need_dx)
             self._gradient_sources[f"W{i}"] = (f"Affine{i}", "dW")
             self._gradient_sources[f"b{i}"] = (f"Affine{i}", "db")
             if i < n_affine:
