@@ -126,6 +126,10 @@ def require_parameter(value: Any, name: str, ndim: int) -> np.ndarray:
 
 def affine_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     """Affine's W (D, M) and b (M,), checked and returned as the same objects."""
+    if type(W) is np.ndarray and type(b) is np.ndarray:
+        dtype = W.dtype
+        if (dtype is FLOAT64 or dtype is FLOAT32) and b.dtype is dtype and W.ndim == 2 and b.shape == (W.shape[1],):
+            return W, b  # the common case, checked in ~0.3 us
     W = require_parameter(W, "W", 2)
     b = require_parameter(b, "b", 1)
     if b.shape[0] != W.shape[1]:
