@@ -87,3 +87,20 @@ def test_book_setting_on_mnist_if_present():
         pytest.skip("MNIST files not available (set ZK_LAYERS_MNIST_DIR)")
     r = zk.train("mnist", iterations=10_000, seed=0)
     assert r.test_accuracy[-1] >= 0.965
+
+
+def test_default_learning_rates_and_length_follow_the_optimizer_and_data():
+    adam = zk.train("digits", optimizer="adam", iterations=5)
+    assert adam.settings["learning_rate"] == 0.001
+    sgd = zk.train("digits", iterations=5)
+    assert sgd.settings["learning_rate"] == 0.1
+    assert zk.train("digits", epochs=1).settings["iterations"] == sgd.settings["iter_per_epoch"]
+    from zk_layers.train import default_iterations
+
+    assert default_iterations("digits") == 3000 and default_iterations("mnist") == 10_000
+
+
+def test_eps_reaches_the_loss_layer():
+    r = zk.train("digits", iterations=2, eps=0.0)
+    assert r.network.lastLayer.eps == 0.0
+    assert zk.TwoLayerNet(4, 3, 2, eps=0).lastLayer.eps == 0.0

@@ -47,7 +47,7 @@ finally:
     if _PASSIVE_WAIT_SET:
         del _os.environ["OMP_WAIT_POLICY"]
 
-from . import reference
+from . import reference, shopping
 from ._config import show_config
 from ._threads import get_num_threads, limit_threads, set_num_threads
 from ._validate import ForwardNotCalledError
@@ -68,6 +68,7 @@ __all__ = [
     "Affine",
     "SoftmaxWithLoss",
     "reference",
+    "shopping",
     "numerical_gradient",
     "gradient_check",
     "GradientComparison",

@@ -25,11 +25,9 @@ from ._version import __version__
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The book's setting (chapter 5, train_neuralnet.py).
-    "book": {"optimizer": "sgd", "lr": 0.1, "hidden": 50, "batch_size": 100,
-             "weight_init_std": 0.01, "iters": {"digits": 3000, "mnist": 10000}},
+    "book": {"optimizer": "sgd", "hidden": 50, "batch_size": 100, "weight_init_std": 0.01},
     # A stronger setting for the embedded digits (chapter 6's Adam).
-    "strong": {"optimizer": "adam", "lr": 0.001, "hidden": 100, "batch_size": 32,
-               "weight_init_std": 0.1, "iters": {"digits": 3000, "mnist": 10000}},
+    "strong": {"optimizer": "adam", "hidden": 100, "batch_size": 32, "weight_init_std": 0.1},
 }
 
 
@@ -75,8 +73,8 @@ def _add_train(sub: Any) -> None:
                        description="Train the book's TwoLayerNet (Affine-Relu-Affine-SoftmaxWithLoss) "
                        "with minibatch SGD/Momentum/Adam, printing accuracy per epoch.")
     p.add_argument("--preset", choices=sorted(PRESETS), default="book",
-                   help="book: SGD lr 0.1, hidden 50, batch 100 (chapter 5); strong: Adam lr 0.001, "
-                   "hidden 100, batch 32, init std 0.1.  Options below override it.  (default: book)")
+                   help="book: SGD lr 0.1, hidden 50, batch 100, init std 0.01 (chapter 5); strong: Adam "
+                   "lr 0.001, hidden 100, batch 32, init std 0.1.  Options below override it.  (default: book)")
     p.add_argument("--data", choices=["digits", "mnist"], default="digits",
                    help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default: digits)")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR)")
@@ -100,7 +98,7 @@ def _add_train(sub: Any) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .train import DEFAULT_LEARNING_RATES, default_iterations, train
 
     if args.plot:
         _require_matplotlib()
@@ -111,8 +109,8 @@ def _run_train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size or preset["batch_size"],
         "weight_init_std": args.weight_init_std or preset["weight_init_std"],
     }
-    lr = args.lr if args.lr is not None else (preset["lr"] if options["optimizer"] == preset["optimizer"] else None)
-    iterations = None if args.epochs else (args.iters or preset["iters"][args.data])
+    lr = args.lr if args.lr is not None else DEFAULT_LEARNING_RATES[options["optimizer"]]
+    iterations = None if args.epochs else (args.iters or default_iterations(args.data))
     print(f"zk_layers {__version__}: TwoLayerNet on {args.data}, preset {args.preset}, backend {args.backend}, "
           f"{args.dtype}, {options['optimizer']} lr={lr if lr is not None else 'default'}, hidden {options['hidden_size']}, "
           f"batch {options['batch_size']}, seed {args.seed}")

@@ -26,6 +26,14 @@ __all__ = ["train", "TrainResult", "load_dataset"]
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
+# The book's rate for SGD (chapter 5) and Momentum; Adam's usual one.
+DEFAULT_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.1, "adam": 0.001}
+
+
+def default_iterations(data: Any) -> int:
+    """The book's 10,000 iterations; 3,000 on the small embedded digits."""
+    return 3000 if isinstance(data, str) and data == "digits" else 10_000
+
 
 @dataclass
 class TrainResult:
@@ -91,9 +99,10 @@ def train(
     iterations: int | None = None,
     epochs: int | None = None,
     batch_size: int = 100,
-    learning_rate: float | None = 0.1,
+    learning_rate: float | None = None,
     optimizer: str | SGD | Momentum | Adam = "sgd",
     weight_init_std: float = 0.01,
+    eps: float = 1e-7,
     seed: int | None = 0,
     backend: str = "fast",
     dtype: Any = np.float64,
@@ -111,12 +120,17 @@ def train(
     hidden_size : int, default 50
     iterations, epochs : int, optional
         Length of the run; give at most one.  An epoch is
-        ``ceil(train_size / batch_size)`` iterations.  Default: 10 epochs.
+        ``ceil(train_size / batch_size)`` iterations (the book's
+        ``train_size / batch_size``, rounded up so that it is whole).
+        Default: the book's 10,000 iterations, or 3,000 on the small
+        embedded digits (where that is over 200 epochs).
     batch_size : int, default 100
-    learning_rate : float or None, default 0.1
-        None uses the optimizer's own default.
+    learning_rate : float, optional
+        Default: the book's 0.1 for SGD and Momentum, 0.001 for Adam.
     optimizer : "sgd", "momentum", "adam" or an optimizer object
     weight_init_std : float, default 0.01
+    eps : float, default 1e-7
+        The loss layer's eps (see SoftmaxWithLoss).
     seed : int or None, default 0
         Seeds the initial weights and the minibatch draws.
     backend : "fast" or "reference"
@@ -139,12 +153,19 @@ def train(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     train_size = x_train.shape[0]
     iter_per_epoch = max(1, math.ceil(train_size / batch_size))
-    n_iterations = int(iterations if iterations is not None else (epochs or 10) * iter_per_epoch)
-    opt = make_optimizer(optimizer, learning_rate) if isinstance(optimizer, str) else optimizer
+    if iterations is None:
+        iterations = epochs * iter_per_epoch if epochs is not None else default_iterations(data)
+    n_iterations = int(iterations)
+    if isinstance(optimizer, str):
+        if learning_rate is None:
+            learning_rate = DEFAULT_LEARNING_RATES.get(optimizer.lower())
+        opt = make_optimizer(optimizer, learning_rate)
+    else:
+        opt = optimizer
     n_classes = int(max(t_train.max(), t_test.max())) + 1
     rng = np.random.default_rng(seed)
     network = TwoLayerNet(x_train.shape[1], hidden_size, n_classes, weight_init_std,
-                          dtype=dtype, backend=backend, seed=rng)
+                          dtype=dtype, backend=backend, seed=rng, eps=eps)
     result = TrainResult(network=network, losses=np.empty(n_iterations), settings={
         "data": data if isinstance(data, str) else "arrays", "hidden_size": hidden_size,
         "iterations": n_iterations, "batch_size": batch_size, "iter_per_epoch": iter_per_epoch,

@@ -1,0 +1,94 @@
+"""The teaching material runs: every example script, and the chapter-5 notebook.
+
+Each script runs in a fresh interpreter in a temporary directory, importing
+the zk_layers under test (PACKAGE_PARENT), and the key numbers of its output
+are checked.  The notebook is executed top to bottom with nbclient; its
+code cells contain their own assertions.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PACKAGE_PARENT
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NUMBER = r"([0-9]+(?:\.[0-9]*)?(?:e[-+]?[0-9]+)?)"
+
+
+def _pythonpath() -> str:
+    return os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
+
+
+def run_example(name: str, tmp_path: Path) -> str:
+    """Run examples/<name> and return its stdout (failing with its stderr)."""
+    env = dict(os.environ, PYTHONPATH=_pythonpath(), MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_shopping(tmp_path):
+    out = run_example("shopping.py", tmp_path)
+    assert re.search(r"with VAT 20 %.*= +780\.00 rub", out), out
+    for grad in ("d(price)/d(apple)         = 2.4", "d(price)/d(orange)        = 3.6",
+                 "d(price)/d(tax)           = 650"):
+        assert grad in out, out
+    answers = re.findall(r"= ([-+][0-9.]+) rub; recomputed bill [0-9.]+ rub, ([-+][0-9.]+) rub \(ok\)", out)
+    assert answers == [("+24.00", "+24.00"), ("+18.00", "+18.00"), ("-65.00", "-65.00")], out
+    assert "MISMATCH" not in out
+
+
+def test_layers(tmp_path):
+    out = run_example("layers.py", tmp_path)
+    diffs = [float(d) for d in re.findall(r"max \|fast - [^|]*\| = " + NUMBER, out)]
+    assert len(diffs) == 19, out
+    assert max(diffs) < 1e-4, out  # float32 included; float64 agrees far closer
+    assert "fast.W is W -> True" in out
+    assert "labels index  : loss = 0.243749" in out and "labels one-hot: loss = 0.243749" in out
+
+
+def test_gradient_check(tmp_path):
+    out = run_example("gradient_check.py", tmp_path)
+    diffs = re.findall(r"(W1|b1|W2|b2): mean (?:\|backprop - numerical\| =|abs diff) " + NUMBER, out)
+    assert len(diffs) == 12, out  # the book's loop, gradient_check, and eps=0
+    for key, diff in diffs:
+        assert float(diff) < 1e-6, f"{key}: {diff}\n{out}"
+    assert "7520 forward passes" in out
+    passes = [int(n) for n in re.findall(r"([0-9]+) forward passes$", out, re.M)]
+    assert passes == [6400, 100, 1000, 20], out
+
+
+def test_train(tmp_path):
+    out = run_example("train.py", tmp_path)
+    sgd = re.search(r"^SGD: 3000 iterations .*final test accuracy " + NUMBER, out, re.M)
+    adam = re.search(r"^Adam via zk.train: 3000 iterations .*final test accuracy " + NUMBER, out, re.M)
+    assert sgd and adam, out
+    assert float(sgd.group(1)) >= 0.95, out
+    assert float(adam.group(1)) >= 0.95, out
+    assert len(re.findall(r"^epoch +[0-9]+ +iter", out, re.M)) >= 10, out
+
+
+@pytest.mark.slow
+def test_notebook(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.read(EXAMPLES / "ch05_backprop.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    # The kernel is a subprocess: it inherits this environment.
+    monkeypatch.setenv("PYTHONPATH", _pythonpath())
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError if any cell (or its asserts) fails
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "price = 780.00 rub" in text
+    accuracy = re.search(r"final test accuracy: " + NUMBER, text)
+    assert accuracy and float(accuracy.group(1)) >= 0.95, text
+    assert re.search(r"reference / fast = [0-9.]+x", text), text
