@@ -344,3 +344,57 @@ def test_big_endian_input(rng):
     swapped = x.astype(">f8")
     assert_array_equal(zk.Relu().forward(swapped), ref.Relu().forward(x))
     assert_allclose(zk.Sigmoid().forward(swapped), ref.Sigmoid().forward(x), rtol=1e-15)
+
+
+@pytest.mark.parametrize("layer_name", ["Relu", "Sigmoid"])
+def test_out_buffers(rng, layer_name, dtype, impl):
+    x = rng.standard_normal((7, 5)).astype(dtype)
+    dout = rng.standard_normal((7, 5)).astype(dtype)
+    expected = getattr(zk.reference, layer_name)()
+    y_expected, dx_expected = expected.forward(x), expected.backward(dout)
+    layer = getattr(impl, layer_name)()
+    buffer = np.full_like(x, np.nan)
+    assert layer.forward(x, out=buffer) is buffer
+    assert_allclose(buffer, y_expected, **tolerance(dtype))
+    grad_buffer = np.empty_like(dout)
+    assert layer.backward(dout, out=grad_buffer) is grad_buffer
+    assert_allclose(grad_buffer, dx_expected, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("layer_name", ["Relu", "Sigmoid"])
+def test_out_buffer_in_place_and_misuse(rng, layer_name):
+    x = rng.standard_normal((6, 4))
+    expected = getattr(zk.reference, layer_name)().forward(x)
+    layer = getattr(zk, layer_name)()
+    inplace = x.copy()
+    assert layer.forward(inplace, out=inplace) is inplace  # handed over as the output
+    assert_allclose(inplace, expected, rtol=1e-15)
+    dout = rng.standard_normal((6, 4))
+    layer.forward(x)
+    fresh = layer.backward(dout)
+    g = dout.copy()
+    assert layer.backward(g, out=g) is g  # dout handed over as the output
+    assert_array_equal(g, fresh)
+    for bad, error, match in [
+        (np.empty((4, 6)), ValueError, "must have shape"),
+        (np.empty((6, 4), np.float32), TypeError, "must have dtype float64"),
+        (np.empty((6, 4), order="F"), ValueError, "C-contiguous"),
+        ([[0.0] * 4] * 6, TypeError, "must be a NumPy array"),
+    ]:
+        with pytest.raises(error, match=match):
+            layer.forward(x, out=bad)
+    readonly = np.empty((6, 4))
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        layer.forward(x, out=readonly)
+    big = np.zeros((7, 4))
+    shifted_input = big[:6]
+    with pytest.raises(ValueError, match="overlaps an input"):
+        layer.forward(shifted_input, out=big[1:])
+
+
+def test_sigmoid_backward_refuses_its_saved_output_as_out(rng):
+    layer = zk.Sigmoid()
+    y = layer.forward(rng.standard_normal((3, 3)))
+    with pytest.raises(ValueError, match="saved output"):
+        layer.backward(np.ones((3, 3)), out=y)

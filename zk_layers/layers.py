@@ -92,6 +92,31 @@ def _upstream(dout: Any, like: np.ndarray, order: str, dtype: np.dtype | None) -
     return np.asarray(dout, dtype=dtype or dout.dtype, order=order)
 
 
+def _output(out: Any, like: np.ndarray, order: str, dtype: np.dtype, name: str,
+            inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+    """A caller's output buffer, checked: an ndarray of ``like``'s shape and of
+    ``dtype``, contiguous in ``order``, writeable, and either the very memory
+    of an input (in-place use) or not overlapping any input at all."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(out).__name__}")
+    if out.shape != like.shape:
+        raise ValueError(f"{name} must have shape {like.shape}, got shape {out.shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")
+    if not (out.flags.c_contiguous if order == "C" else out.flags.f_contiguous):
+        raise ValueError(f"{name} must be {'C' if order == 'C' else 'Fortran'}-contiguous like the input")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    for array in inputs:
+        if np.may_share_memory(out, array):
+            same = (out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
+                    and out.strides == array.strides and out.dtype == array.dtype)
+            if not same:
+                raise ValueError(f"{name} overlaps an input without being the same memory: "
+                                 "pass the input itself for in-place use, or a separate array")
+    return out
+
+
 class Relu:
     """Rectified linear unit, ``max(0, x)``, elementwise.
 
@@ -101,14 +126,20 @@ class Relu:
     zeros where ``mask`` is true (the gradient at x == 0 is 0, as in the
     book), in dout's dtype; ``dout`` must have x's shape.  NaN passes
     through as in NumPy.
+
+    Both take an optional ``out=``: an array of the result's shape and dtype,
+    contiguous in the input's memory order, that receives the result (and is
+    returned) instead of a fresh one.  It may be the input itself (in-place
+    use); it must not otherwise overlap an input.  Reusing a buffer avoids
+    the page faults of a fresh large array.
     """
 
     def __init__(self) -> None:
         self.mask: np.ndarray | None = None
 
-    def forward(self, x: Any) -> np.ndarray:
+    def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
-        out = np.empty_like(x)
+        out = np.empty_like(x) if out is None else _output(out, x, order, x.dtype, "out", (x,))
         mask = np.empty(x.shape, np.bool_, order=order)
         mask_flat = _flat(mask)
         # Boolean arrays are accepted as `unsigned char` memoryviews as they are.
@@ -119,7 +150,7 @@ class Relu:
         self._flat_mask = (mask, mask_flat, order)
         return out
 
-    def backward(self, dout: Any) -> np.ndarray:
+    def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         mask = self.mask
         require_forward(self, mask)
         saved, mask_flat, order = self._flat_mask
@@ -127,7 +158,7 @@ class Relu:
             mask, order = _contiguous(np.asarray(mask, dtype=np.bool_))
             mask_flat = _flat(mask)
         dout = _upstream(dout, mask, order, None)
-        dx = np.empty_like(dout)
+        dx = np.empty_like(dout) if out is None else _output(out, dout, order, dout.dtype, "out", (dout, mask))
         _KERNELS.relu_backward[dout.itemsize == 8](
             _flat(dout), mask_flat, _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
         )
@@ -140,31 +171,35 @@ class Sigmoid:
     ``forward(x)`` returns an array of x's shape and dtype and keeps it as
     ``out``; it never overflows, warns or returns inf/NaN for finite x.
     ``backward(dout)`` returns ``dout * (1 - out) * out`` in the result type
-    of ``dout`` and ``out``.
+    of ``dout`` and ``out``.  Both take an optional ``out=`` buffer, as
+    :class:`Relu` does (in Sigmoid.backward it must not be the saved ``out``).
     """
 
     def __init__(self) -> None:
         self.out: np.ndarray | None = None
 
-    def forward(self, x: Any) -> np.ndarray:
-        x, _ = _contiguous(as_float_array(x, "x"))
-        out = np.empty_like(x)
+    def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
+        x, order = _contiguous(as_float_array(x, "x"))
+        out = np.empty_like(x) if out is None else _output(out, x, order, x.dtype, "out", (x,))
         _KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, EXP_GRAIN))
         self.out = out
         return out
 
-    def backward(self, dout: Any) -> np.ndarray:
-        out = self.out
-        require_forward(self, out)
-        out, order = _contiguous(out)
-        dtype = out.dtype
+    def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
+        y = self.out
+        require_forward(self, y)
+        y, order = _contiguous(y)
+        dtype = y.dtype
         if not (type(dout) is np.ndarray and dout.dtype is dtype):
             dtype = np.result_type(as_float_array(dout, "dout").dtype, dtype)
-            out = np.asarray(out, dtype=dtype, order=order)
-        dout = _upstream(dout, out, order, dtype)
-        dx = np.empty_like(dout)
+            y = np.asarray(y, dtype=dtype, order=order)
+        dout = _upstream(dout, y, order, dtype)
+        if out is not None and np.may_share_memory(out, self.out):
+            raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
+                             "by every later backward")
+        dx = np.empty_like(dout) if out is None else _output(out, dout, order, dtype, "out", (dout, y))
         _KERNELS.sigmoid_backward[dtype.itemsize == 8](
-            _flat(dout), _flat(out), _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
+            _flat(dout), _flat(y), _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
         )
         return dx
 

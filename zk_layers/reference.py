@@ -62,6 +62,16 @@ def _check_upstream(dout: Any, out_shape: tuple[int, ...]) -> None:
         )
 
 
+def _into(out: np.ndarray | None, result: np.ndarray) -> np.ndarray:
+    """The optional ``out=`` of the elementwise layers: copy the result there."""
+    if out is None:
+        return result
+    if not isinstance(out, np.ndarray) or out.shape != result.shape or out.dtype != result.dtype:
+        raise ValueError(f"out must be an array of shape {result.shape} and dtype {result.dtype}")
+    np.copyto(out, result)
+    return out
+
+
 class MulLayer:
     """Multiplication node of a computational graph: ``out = x * y``.
 
@@ -132,20 +142,20 @@ class Relu:
     def __init__(self) -> None:
         self.mask: np.ndarray | None = None
 
-    def forward(self, x: Any) -> np.ndarray:
+    def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x = as_float_array(x, "x")
         self.mask = x <= 0
-        out = x.copy()
-        out[self.mask] = 0
-        return out
+        result = x.copy()
+        result[self.mask] = 0
+        return _into(out, result)
 
-    def backward(self, dout: Any) -> np.ndarray:
+    def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         require_forward(self, self.mask)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", self.mask.shape, "the shape of the forward input")
         dx = dout.copy()
         dx[self.mask] = 0
-        return dx
+        return _into(out, dx)
 
 
 class Sigmoid:
@@ -154,19 +164,19 @@ class Sigmoid:
     def __init__(self) -> None:
         self.out: np.ndarray | None = None
 
-    def forward(self, x: Any) -> np.ndarray:
+    def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x = as_float_array(x, "x")
         with np.errstate(over="ignore"):
-            out = 1 / (1 + np.exp(-x))
-        self.out = out
-        return out
+            y = 1 / (1 + np.exp(-x))
+        self.out = y
+        return _into(out, y.copy() if out is not None else y)
 
-    def backward(self, dout: Any) -> np.ndarray:
+    def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         require_forward(self, self.out)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", self.out.shape, "the shape of the forward input")
         dx = dout * (1.0 - self.out) * self.out
-        return dx
+        return _into(out, dx)
 
 
 class Affine:
