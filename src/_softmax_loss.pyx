@@ -10,7 +10,8 @@ What they compute, for x of shape (N, C) and class indices t of shape (N,):
     backward  dx[i, j] = (y[i, j] - [j == t[i]]) * scale,  scale = dout / N
 Each row is handled in one fused sweep kept in cache: max, exp (written to
 y), sum, normalise, then the row's loss; memory sees one read of x and one
-write of y.  eps == 0 never forms log(y), so it is exact and cannot overflow
+write of y.  The max and the sum run in LANES interleaved partial results
+so that they vectorise (see _row_max); the sum is formed in double.  eps == 0 never forms log(y), so it is exact and cannot overflow
 or take log(0) for huge logits.
 
 What the caller guarantees (zk_layers/layers.py): x, y, dx are C-contiguous
@@ -31,6 +32,59 @@ from libc.math cimport log
 from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, zk_exp, zk_expf
 
 
+# Row maxima and sums are reductions; without -ffast-math a compiler must add
+# in the written order and cannot vectorise them.  So each is written as
+# LANES independent partial results (element j goes to lane j % LANES),
+# which the compiler packs into vector registers without changing a single
+# operation, combined in a fixed order at the end: the same bits on every
+# CPU, vector width and thread count.
+cdef enum:
+    LANES = 8
+
+
+cdef inline floating _row_max(const floating* row, Py_ssize_t n) noexcept nogil:
+    """Largest element; NaN-tolerant in the sense needed below (a NaN in
+    the row makes exp(row - max) NaN somewhere, so the row's sum is NaN)."""
+    cdef floating lane_max[LANES]
+    cdef floating result
+    cdef Py_ssize_t j, k, block, full = n - n % LANES
+    if full == 0:
+        result = row[0]
+        for j in range(1, n):
+            result = row[j] if row[j] > result else result
+        return result
+    for k in range(LANES):
+        lane_max[k] = row[k]
+    for block in range(1, full // LANES):
+        j = block * LANES
+        for k in range(LANES):
+            lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
+    result = lane_max[0]
+    for k in range(1, LANES):
+        result = lane_max[k] if lane_max[k] > result else result
+    for j in range(full, n):
+        result = row[j] if row[j] > result else result
+    return result
+
+
+cdef inline double _row_sum(const floating* row, Py_ssize_t n) noexcept nogil:
+    """Sum in double precision, in LANES interleaved partial sums."""
+    cdef double lane_sum[LANES]
+    cdef double result = 0.0
+    cdef Py_ssize_t j, k, block, full = n - n % LANES
+    for k in range(LANES):
+        lane_sum[k] = 0.0
+    for block in range(full // LANES):
+        j = block * LANES
+        for k in range(LANES):
+            lane_sum[k] += row[j + k]
+    for k in range(LANES):
+        result += lane_sum[k]
+    for j in range(full, n):
+        result += row[j]
+    return result
+
+
 cdef inline void _softmax_cross_entropy_rows(
         const floating* x, const Py_ssize_t* t, floating* y, double* losses,
         Py_ssize_t n_classes, double eps, Py_ssize_t start,
@@ -43,20 +97,15 @@ cdef inline void _softmax_cross_entropy_rows(
     for i in range(start, stop):
         row = x + i * n_classes
         y_row = y + i * n_classes
-        # A NaN anywhere makes the whole row NaN below, as in NumPy (a NaN
-        # first element makes row_max NaN; a later one makes the total NaN).
-        row_max = row[0]
-        for j in range(1, n_classes):
-            if row[j] > row_max:
-                row_max = row[j]
+        # A NaN anywhere makes the whole row NaN below, as in NumPy: either
+        # row_max is NaN, or exp(NaN - row_max) makes the total NaN.
+        row_max = _row_max(row, n_classes)
         for j in range(n_classes):
             if floating is float:
                 y_row[j] = zk_expf(row[j] - row_max)
             else:
                 y_row[j] = zk_exp(row[j] - row_max)
-        total = 0.0
-        for j in range(n_classes):
-            total += y_row[j]
+        total = _row_sum(y_row, n_classes)
         total_as_floating = <floating>total
         for j in range(n_classes):
             y_row[j] = y_row[j] / total_as_floating

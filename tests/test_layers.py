@@ -398,3 +398,18 @@ def test_sigmoid_backward_refuses_its_saved_output_as_out(rng):
     y = layer.forward(rng.standard_normal((3, 3)))
     with pytest.raises(ValueError, match="saved output"):
         layer.backward(np.ones((3, 3)), out=y)
+
+
+def test_reassigned_state_attributes_are_used_or_refused(rng):
+    """Book code may overwrite layer attributes; the fast layers follow them safely."""
+    relu = zk.Relu()
+    relu.forward(rng.standard_normal((3, 4)))
+    relu.mask = np.zeros((3, 4), dtype=bool)  # now nothing is masked
+    assert_array_equal(relu.backward(np.ones((3, 4))), np.ones((3, 4)))
+    loss = zk.SoftmaxWithLoss()
+    loss.forward(rng.standard_normal((2, 3)), np.array([0, 2]))
+    loss.y = np.full((2, 3), 1 / 3)
+    assert_allclose(loss.backward(), (np.full((2, 3), 1 / 3) - np.eye(3)[[0, 2]]) / 2, rtol=1e-15)
+    loss.y = np.ones((2, 2))
+    with pytest.raises(ValueError, match="does not match the last forward"):
+        loss.backward()

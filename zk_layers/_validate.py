@@ -141,6 +141,8 @@ def affine_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def scalar_dout(dout: Any) -> float:
     """The upstream gradient of a scalar loss, as a Python float."""
+    if type(dout) is int or type(dout) is float:
+        return float(dout)  # the common case: backward() or backward(1)
     if np.ndim(dout) != 0:
         raise ValueError(
             f"dout must be a scalar (the loss is a scalar), got shape {np.shape(dout)}"

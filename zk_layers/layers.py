@@ -28,6 +28,7 @@ from ._threads import threads_for
 from ._validate import (
     FLOAT32,
     FLOAT64,
+    NATIVE_FLOATS,
     affine_parameters,
     as_float_array,
     check_label_range,
@@ -326,15 +327,24 @@ class SoftmaxWithLoss:
         self.t = np.asarray(t)
         self._labels = labels
         self.y = y.reshape(np.shape(x)) if single else y
+        self._y2d = (self.y, y)
         self.loss = total / n
         return self.loss
 
     def backward(self, dout: Any = 1) -> np.ndarray:
-        require_forward(self, self.y)
+        y = self.y
+        require_forward(self, y)
         scale = scalar_dout(dout)
-        y = self.y.reshape(-1, self.y.shape[-1])
-        dx = np.empty(y.shape, y.dtype)
-        _KERNELS.softmax_cross_entropy_backward[y.itemsize == 8](
-            y, self._labels, scale / y.shape[0], dx, threads_for(dx.size, ELEMENTWISE_GRAIN)
+        saved, y2d = self._y2d
+        if saved is not y:  # the attribute was reassigned since forward
+            shape = y2d.shape
+            y = np.asarray(y)
+            if y.shape != saved.shape or y.dtype not in NATIVE_FLOATS:
+                raise ValueError(f"SoftmaxWithLoss.y was replaced by an array of shape {y.shape} "
+                                 f"and dtype {y.dtype} that does not match the last forward's {saved.shape}")
+            y2d = np.ascontiguousarray(y).reshape(shape)
+        dx = np.empty(y2d.shape, y2d.dtype)
+        _KERNELS.softmax_cross_entropy_backward[y2d.itemsize == 8](
+            y2d, self._labels, scale / y2d.shape[0], dx, threads_for(dx.size, ELEMENTWISE_GRAIN)
         )
-        return dx.reshape(self.y.shape)
+        return dx if y.ndim == 2 else dx.reshape(y.shape)
