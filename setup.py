@@ -32,7 +32,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 PLATFORM_MODULE = "_platform"
-KERNEL_MODULES = ["_activations", "_softmax_loss", "_affine"]
+KERNEL_MODULES = ["_activations", "_softmax_loss", "_affine", "_update"]
 ISA_VARIANTS = {  # suffix -> gcc/clang flags
     "_avx2": ["-mavx2"],
     "_avx512": ["-mavx2", "-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq"],

@@ -26,6 +26,9 @@ def _everything(dtype) -> list[np.ndarray]:
     for eps in (1e-7, 0.0):
         loss = zk.SoftmaxWithLoss(eps=eps)
         results += [np.array(loss.forward(x[1:], rng.integers(0, 53, 36))), loss.y, loss.backward(1.5)]
+    params = {"W": x.copy()}
+    zk.SGD(lr=0.3).update(params, {"W": dout})
+    results.append(params["W"])
     return results
 
 
@@ -33,9 +36,13 @@ def _everything(dtype) -> list[np.ndarray]:
 def test_every_build_gives_bitwise_identical_results(monkeypatch, dtype, level):
     if level not in _kernels.available_levels():
         pytest.skip(f"{level} kernels not built or not supported by this CPU")
-    monkeypatch.setattr(layers, "_KERNELS", _kernels.load("baseline"))
+    from zk_layers import optimizers
+
+    for module in (layers, optimizers):
+        monkeypatch.setattr(module, "_KERNELS", _kernels.load("baseline"))
     baseline = _everything(dtype)
-    monkeypatch.setattr(layers, "_KERNELS", _kernels.load(level))
+    for module in (layers, optimizers):
+        monkeypatch.setattr(module, "_KERNELS", _kernels.load(level))
     for a, b in zip(baseline, _everything(dtype)):
         assert_array_equal(a, b)
 

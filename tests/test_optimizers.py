@@ -64,3 +64,32 @@ def test_adam_two_steps_by_hand():
 def test_bad_optimizer_arguments(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_compiled_update_is_bitwise_numpys(dtype):
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((300, 70)).astype(dtype), "b": rng.standard_normal(70).astype(dtype)}
+    grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
+    expected = {k: v.copy() for k, v in params.items()}
+    for k in expected:
+        expected[k] -= 0.37 * grads[k]
+    arrays = dict(params)
+    zk.SGD(lr=0.37).update(params, grads)
+    for k in params:
+        assert params[k] is arrays[k]
+        np.testing.assert_array_equal(params[k], expected[k])
+
+
+def test_sgd_falls_back_to_numpy_for_other_layouts_and_dtypes():
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 8))
+    params = {"view": base[:, ::2], "fortran": np.asfortranarray(rng.standard_normal((5, 3))),
+              "mixed": rng.standard_normal(4)}
+    grads = {"view": rng.standard_normal((6, 4)), "fortran": rng.standard_normal((5, 3)),
+             "mixed": rng.standard_normal(4).astype(np.float32)}
+    expected = {k: v - 0.5 * grads[k] for k, v in params.items()}
+    zk.SGD(lr=0.5).update(params, grads)
+    for k in params:
+        np.testing.assert_array_equal(params[k], expected[k])
+    np.testing.assert_array_equal(base[:, ::2], expected["view"])  # updated through the view

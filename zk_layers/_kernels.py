@@ -18,7 +18,7 @@ from . import _platform
 
 LEVELS = ("avx512", "avx2", "baseline")  # best first
 _SUFFIX = {"avx512": "_avx512", "avx2": "_avx2", "baseline": ""}
-_MODULES = ("activations", "softmax_loss", "affine")
+_MODULES = ("activations", "softmax_loss", "affine", "update")
 
 
 def cpu_supports(level: str) -> bool:

@@ -140,20 +140,32 @@ def _layer_workloads(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
 
 def _step_workload(backend: str, spec: dict[str, Any], dtype: np.dtype,
                    rng: np.random.Generator) -> Callable[[], object]:
-    """One training step of the book's TwoLayerNet: forward, loss, backward, SGD."""
+    """One training step of TwoLayerNet: forward, loss, backward, SGD update.
+
+    The reference step is the book's (its net computes the first layer's dx,
+    and the update is ``params[key] -= lr * grads[key]``); the fast step is
+    the package's (the fast net skips that dx, zk.SGD updates in one pass).
+    """
     from .nets import TwoLayerNet
+    from .optimizers import SGD
 
     net = TwoLayerNet(spec["D"], spec["H"], spec["C"], dtype=dtype, backend=backend, seed=0)
     x = rng.random((spec["N"], spec["D"])).astype(dtype)
     t = rng.integers(0, spec["C"], spec["N"])
+    sgd = SGD(lr=0.1)
 
-    def step() -> object:
+    def fast_step() -> object:
         grads = net.gradient(x, t)
-        for key, grad in grads.items():
-            net.params[key] -= 0.1 * grad
+        sgd.update(net.params, grads)
         return grads
 
-    return step
+    def book_step() -> object:
+        grads = net.gradient(x, t)
+        for key in ("W1", "b1", "W2", "b2"):
+            net.params[key] -= 0.1 * grads[key]
+        return grads
+
+    return fast_step if backend == "fast" else book_step
 
 
 def _torch_workloads(op: str, spec: dict[str, Any], dtype: np.dtype,

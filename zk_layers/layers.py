@@ -189,7 +189,7 @@ class Sigmoid:
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         y = self.out
         require_forward(self, y)
-        y, order = _contiguous(y)
+        y, order = _contiguous(as_float_array(y, "Sigmoid.out"))
         dtype = y.dtype
         if not (type(dout) is np.ndarray and dout.dtype is dtype):
             dtype = np.result_type(as_float_array(dout, "dout").dtype, dtype)

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._threads import threads_for
+from ._validate import FLOAT32, FLOAT64
+from .layers import _KERNELS, ELEMENTWISE_GRAIN
+
 __all__ = ["SGD", "Momentum", "Adam", "make_optimizer"]
 
 
@@ -48,10 +52,36 @@ class SGD:
         self.lr = _positive(lr, "lr")
 
     def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        """Update every array of ``params`` in place."""
+        """Update every array of ``params`` in place.
+
+        Contiguous float32/float64 parameters with gradients of the same
+        shape and dtype go through one compiled pass (no temporary for
+        ``lr * grad``); the result is bitwise what ``param -= lr * grad``
+        gives, which is what runs for anything else.
+        """
         _check_keys(params, grads)
         for key in params:
-            params[key] -= self.lr * grads[key]
+            param, grad = params[key], grads[key]
+            if _fused_update_applies(param, grad):
+                _KERNELS.sgd_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), self.lr, threads_for(param.size, ELEMENTWISE_GRAIN)
+                )
+            else:
+                params[key] -= self.lr * grad
+
+
+def _fused_update_applies(param: object, grad: object) -> bool:
+    return (
+        type(param) is np.ndarray
+        and type(grad) is np.ndarray
+        and (param.dtype is FLOAT64 or param.dtype is FLOAT32)
+        and grad.dtype is param.dtype
+        and param.shape == grad.shape
+        and param.flags.c_contiguous
+        and param.flags.writeable
+        and grad.flags.c_contiguous
+        and not np.may_share_memory(param, grad)
+    )
 
 
 class Momentum:
