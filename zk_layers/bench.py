@@ -135,7 +135,15 @@ def _layer_workloads(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
         layer.forward(*args)
         return layer.backward(dout)
 
-    return {"forward": forward, "backward": backward, "forward+backward": both}
+    work = {"forward": forward, "backward": backward, "forward+backward": both}
+    if op in ("relu", "sigmoid"):
+        buffer = np.empty_like(args[0])
+
+        def forward_out() -> object:
+            return layer.forward(args[0], out=buffer)
+
+        work["forward(out=)"] = forward_out
+    return work
 
 
 def _step_workload(backend: str, spec: dict[str, Any], dtype: np.dtype,
@@ -271,7 +279,8 @@ def _memory_bytes(op: str, mode: str, spec: dict[str, Any], itemsize: int) -> in
     if op in ("relu", "sigmoid"):
         n = spec["N"] * spec["H"]
         mask = 1 if op == "relu" else 0
-        per = {"forward": 2 * itemsize + mask, "backward": 2 * itemsize + (mask or itemsize),
+        per = {"forward": 2 * itemsize + mask, "forward(out=)": 2 * itemsize + mask,
+               "backward": 2 * itemsize + (mask or itemsize),
                "forward+backward": 4 * itemsize + 2 * mask + (0 if mask else itemsize)}[mode]
         return n * per
     if op == "softmax":
@@ -349,7 +358,7 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
             else:
                 impls = {"fast": _layer_workloads(fast, op, spec, dtype, np.random.default_rng(0)),
                          "reference": _layer_workloads(reference, op, spec, dtype, np.random.default_rng(0))}
-                modes = MODES
+                modes = MODES + (("forward(out=)",) if op in ("relu", "sigmoid") and size == "large" else ())
             if use_torch:
                 impls["torch"] = _torch_workloads(op, spec, dtype, np.random.default_rng(0))
             for mode in modes:
@@ -415,12 +424,17 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
     ]
     for th, gbps in report["bandwidth_GBps"].items():
         head.append(f"streaming bandwidth at {th} thread(s): {gbps:.1f} GB/s")
-    cols = ["op", "size", "dtype", "thr", "mode", "fast", "reference", "torch", "ref/fast", "torch/fast", "GB/s"]
+    cols = ["op", "size", "dtype", "thr", "mode", "fast", "reference", "torch", "ref/fast", "torch/fast",
+            "GB/s (of stream)"]
     rows = []
     for c in report["cases"]:
         med, iqr = c["medians_s"], c["iqrs_s"]
         torch_best = min((med[k] for k in ("torch", "torch_autograd") if k in med), default=None)
-        gbps = f"{c['bytes_moved'] / med['fast'] / 1e9:.1f}" if c["bytes_moved"] and c["size"] == "large" else ""
+        gbps = ""
+        if c["bytes_moved"] and c["size"] == "large":
+            gbps = f"{c['bytes_moved'] / med['fast'] / 1e9:.1f}"
+            if c["threads"] in report["bandwidth_GBps"]:
+                gbps += f" ({100 * c['bytes_moved'] / med['fast'] / 1e9 / report['bandwidth_GBps'][c['threads']]:.0f}%)"
         rows.append([c["op"], c["size"], c["dtype"], str(c["threads"]), c["mode"],
                      f"{_fmt_time(med.get('fast'))} ({_fmt_time(iqr.get('fast'))})",
                      _fmt_time(med.get("reference")), _fmt_time(torch_best),
