@@ -66,7 +66,7 @@ def test_train_plot_needs_matplotlib_or_draws(tmp_path, capsys):
     (["train", "--epochs", "2", "--iters", "5"], "not allowed with argument"),
     (["train", "--optimizer", "rmsprop"], "invalid choice"),
     (["train", "--plot", "curves.jpg"], "give a .png file name"),
-    (["shopping", "--tax", "abc"], "expected a number >= 0"),
+    (["shopping", "--tax", "abc"], "expected a finite number >= 0"),
     (["shopping", "--apples", "0"], "expected a positive integer"),
     (["gradcheck", "--batch", "x"], "expected a positive integer"),
     (["fly"], "invalid choice"),

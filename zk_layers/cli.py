@@ -31,34 +31,27 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _positive_int(text: str) -> int:
+def _number(text: str, convert: type, accept: Any, expected: str) -> Any:
+    """Parse an option value; argparse turns the error into exit status 2."""
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return int(_number(text, int, lambda v: v >= 1, "a positive integer"))
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
+    return float(_number(text, float, lambda v: v > 0 and np.isfinite(v), "a positive finite number"))
 
 
 def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (value >= 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+    return float(_number(text, float, lambda v: v >= 0 and np.isfinite(v), "a finite number >= 0"))
 
 
 def _png_path(text: str) -> str:

@@ -1,7 +1,9 @@
 """The fast layers: the book's classes on compiled Cython/OpenMP kernels.
 
 Same class names, constructor arguments, attributes and call signatures as
-the book's ``common/layers.py`` and as :mod:`zk_layers.reference`; the
+the book's ``common/layers.py`` and as :mod:`zk_layers.reference`, whose
+classes these subclass (constructor and state are shared; forward and
+backward are replaced by the compiled path, as thinc's fast ops do); the
 results agree with the reference to rounding (float64: rtol 1e-12; float32:
 rtol 1e-5) and do not depend on the number of threads.
 
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import reference
 from ._kernels import selected as _KERNELS
 from ._threads import threads_for
 from ._validate import (
@@ -38,12 +41,7 @@ from ._validate import (
     require_shape,
     scalar_dout,
 )
-from .reference import (
-    AddLayer,
-    MulLayer,
-    _check_eps,
-    _softmax_input,
-)
+from .reference import AddLayer, MulLayer, _softmax_input
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
 
@@ -118,7 +116,7 @@ def _output(out: Any, like: np.ndarray, order: str, dtype: np.dtype, name: str,
     return out
 
 
-class Relu:
+class Relu(reference.Relu):
     """Rectified linear unit, ``max(0, x)``, elementwise.
 
     ``forward(x)`` returns an array of x's shape and dtype (float32/float64;
@@ -134,9 +132,6 @@ class Relu:
     use); it must not otherwise overlap an input.  Reusing a buffer avoids
     the page faults of a fresh large array.
     """
-
-    def __init__(self) -> None:
-        self.mask: np.ndarray | None = None
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
@@ -166,7 +161,7 @@ class Relu:
         return dx
 
 
-class Sigmoid:
+class Sigmoid(reference.Sigmoid):
     """Logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise.
 
     ``forward(x)`` returns an array of x's shape and dtype and keeps it as
@@ -175,9 +170,6 @@ class Sigmoid:
     of ``dout`` and ``out``.  Both take an optional ``out=`` buffer, as
     :class:`Relu` does (in Sigmoid.backward it must not be the saved ``out``).
     """
-
-    def __init__(self) -> None:
-        self.out: np.ndarray | None = None
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
@@ -205,7 +197,7 @@ class Sigmoid:
         return dx
 
 
-class Affine:
+class Affine(reference.Affine):
     """Fully connected layer, ``out = x @ W + b``.
 
     Parameters
@@ -235,14 +227,6 @@ class Affine:
     ``d1 * d2 * ... == D``.  The products go through BLAS (NumPy's dot);
     the bias add and the ``db`` reduction run in the compiled kernels.
     """
-
-    def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True) -> None:
-        self.W, self.b = affine_parameters(W, b)
-        self.need_dx = need_dx
-        self.x: np.ndarray | None = None
-        self.original_x_shape: tuple[int, ...] | None = None
-        self.dW: np.ndarray | None = None
-        self.db: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
         W, b = affine_parameters(self.W, self.b)
@@ -285,7 +269,7 @@ class Affine:
         return dx.reshape(self.original_x_shape)
 
 
-class SoftmaxWithLoss:
+class SoftmaxWithLoss(reference.SoftmaxWithLoss):
     """Softmax followed by the cross-entropy loss, averaged over the batch.
 
     Parameters
@@ -306,12 +290,6 @@ class SoftmaxWithLoss:
     in y's dtype.  Each row is computed in one fused pass and the batch
     total is added serially, so results do not depend on the thread count.
     """
-
-    def __init__(self, eps: float = 1e-7) -> None:
-        self.eps = _check_eps(eps)
-        self.loss: float | None = None
-        self.y: np.ndarray | None = None
-        self.t: np.ndarray | None = None
 
     def forward(self, x: Any, t: Any) -> float:
         x2d, single = _softmax_input(x)

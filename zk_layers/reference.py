@@ -72,64 +72,65 @@ def _into(out: np.ndarray | None, result: np.ndarray) -> np.ndarray:
     return out
 
 
-class MulLayer:
+class _GraphNode:
+    """What MulLayer and AddLayer share: remember the operands, check dout,
+    and sum each gradient back to its operand's shape."""
+
+    def __init__(self) -> None:
+        self.x: Any = None
+        self.y: Any = None
+
+    def _apply(self, x: Any, y: Any) -> Any:
+        raise NotImplementedError
+
+    def _local_gradients(self, dout: Any) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def forward(self, x: Any, y: Any) -> Any:
+        real_operand(x, "x")
+        real_operand(y, "y")
+        out = self._apply(x, y)
+        self.x, self.y = x, y
+        self._out_shape = np.shape(out)
+        return out
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        require_forward(self, self.x)
+        _check_upstream(real_operand(dout, "dout"), self._out_shape)
+        dx, dy = self._local_gradients(dout)
+        return _sum_to_shape(dx, self.x), _sum_to_shape(dy, self.y)
+
+
+class MulLayer(_GraphNode):
     """Multiplication node of a computational graph: ``out = x * y``.
 
-    Works on Python scalars (the book's shopping example) and on arrays;
-    with broadcasting, each gradient is summed back to its operand's shape.
-    The fast and reference packages share this class: there is nothing to
-    compile in one multiplication.
+    ``forward(x, y)`` returns ``x * y`` and remembers both operands;
+    ``backward(dout)`` returns ``(dout * y, dout * x)``: the operands swapped,
+    as in the book.  Works on Python scalars (the book's shopping example)
+    and on arrays; with broadcasting, each gradient is summed back to its
+    operand's shape.  The fast and reference packages share this class:
+    there is nothing to compile in one multiplication.
     """
 
-    def __init__(self) -> None:
-        self.x: Any = None
-        self.y: Any = None
+    def _apply(self, x: Any, y: Any) -> Any:
+        return x * y
 
-    def forward(self, x: Any, y: Any) -> Any:
-        """Return ``x * y`` and remember both operands for ``backward``."""
-        real_operand(x, "x")
-        real_operand(y, "y")
-        out = x * y
-        self.x, self.y = x, y
-        self._out_shape = np.shape(out)
-        return out
-
-    def backward(self, dout: Any) -> tuple[Any, Any]:
-        """Return ``(dout * y, dout * x)``: swap the operands, as in the book."""
-        require_forward(self, self.x)
-        _check_upstream(real_operand(dout, "dout"), self._out_shape)
-        dx = _sum_to_shape(dout * self.y, self.x)
-        dy = _sum_to_shape(dout * self.x, self.y)
-        return dx, dy
+    def _local_gradients(self, dout: Any) -> tuple[Any, Any]:
+        return dout * self.y, dout * self.x
 
 
-class AddLayer:
+class AddLayer(_GraphNode):
     """Addition node of a computational graph: ``out = x + y``.
 
-    The gradient passes through unchanged to both operands (summed back to
-    each operand's shape when they were broadcast).
+    ``backward(dout)`` passes the gradient through unchanged to both
+    operands (summed back to each operand's shape when they were broadcast).
     """
 
-    def __init__(self) -> None:
-        self.x: Any = None
-        self.y: Any = None
+    def _apply(self, x: Any, y: Any) -> Any:
+        return x + y
 
-    def forward(self, x: Any, y: Any) -> Any:
-        """Return ``x + y``."""
-        real_operand(x, "x")
-        real_operand(y, "y")
-        out = x + y
-        self.x, self.y = x, y
-        self._out_shape = np.shape(out)
-        return out
-
-    def backward(self, dout: Any) -> tuple[Any, Any]:
-        """Return ``(dout, dout)``, each summed to its operand's shape."""
-        require_forward(self, self.x)
-        _check_upstream(real_operand(dout, "dout"), self._out_shape)
-        dx = _sum_to_shape(dout * 1, self.x)
-        dy = _sum_to_shape(dout * 1, self.y)
-        return dx, dy
+    def _local_gradients(self, dout: Any) -> tuple[Any, Any]:
+        return dout * 1, dout * 1
 
 
 class Relu:
