@@ -81,6 +81,37 @@ def require_ndim(arr: np.ndarray, name: str, ndims: tuple[int, ...], what: str) 
         )
 
 
+def memory_order(arr: np.ndarray) -> str:
+    """"C" or "F": the order a contiguous copy of ``arr`` is laid out in
+    (C for C-contiguous and for non-contiguous arrays, F for Fortran)."""
+    return "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
+
+
+def output_buffer(out: Any, shape: tuple[int, ...], order: str, dtype: np.dtype, name: str,
+                  inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+    """A caller's ``out=`` buffer, checked: an ndarray of ``shape`` and
+    ``dtype``, contiguous in ``order``, writeable, and either the very
+    memory of an input (in-place use) or not overlapping any input."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got shape {out.shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")
+    if not (out.flags.c_contiguous if order == "C" else out.flags.f_contiguous):
+        raise ValueError(f"{name} must be {'C' if order == 'C' else 'Fortran'}-contiguous like the input")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    for array in inputs:
+        if np.may_share_memory(out, array):
+            same = (out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
+                    and out.strides == array.strides and out.dtype == array.dtype)
+            if not same:
+                raise ValueError(f"{name} overlaps an input without being the same memory: "
+                                 "pass the input itself for in-place use, or a separate array")
+    return out
+
+
 def flatten_batch(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Affine's input as (N, D): (N, d1, d2, ...) is flattened (a view when
     the layout allows), and D must equal W's number of rows."""
@@ -154,11 +185,23 @@ def scalar_dout(dout: Any) -> float:
 
 
 def real_operand(value: Any, name: str) -> Any:
-    """MulLayer/AddLayer operands: real scalars or arrays, kept as given."""
-    kind = np.asarray(value).dtype.kind if not isinstance(value, (int, float)) else "f"
-    if isinstance(value, bool) or kind not in "iuf":
+    """MulLayer/AddLayer operands: real scalars or arrays.
+
+    Python numbers and NumPy arrays/scalars are kept as given (so the
+    shopping example computes with plain floats); lists and tuples become
+    arrays, so that ``*`` and ``+`` are elementwise and not Python's
+    sequence repetition and concatenation."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number or array, got bool {value!r}")
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be a real number or array, got {_describe(value)}: {exc}") from None
+    if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be a real number or array, got {_describe(value)} {value!r}")
-    return value
+    return arr if isinstance(value, (list, tuple)) else value
 
 
 def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -> np.ndarray:

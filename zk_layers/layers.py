@@ -37,6 +37,7 @@ from ._validate import (
     check_label_range,
     class_indices,
     flatten_batch,
+    output_buffer,
     require_forward,
     require_shape,
     scalar_dout,
@@ -91,31 +92,6 @@ def _upstream(dout: Any, like: np.ndarray, order: str, dtype: np.dtype | None) -
     return np.asarray(dout, dtype=dtype or dout.dtype, order=order)
 
 
-def _output(out: Any, like: np.ndarray, order: str, dtype: np.dtype, name: str,
-            inputs: tuple[np.ndarray, ...]) -> np.ndarray:
-    """A caller's output buffer, checked: an ndarray of ``like``'s shape and of
-    ``dtype``, contiguous in ``order``, writeable, and either the very memory
-    of an input (in-place use) or not overlapping any input at all."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(out).__name__}")
-    if out.shape != like.shape:
-        raise ValueError(f"{name} must have shape {like.shape}, got shape {out.shape}")
-    if out.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")
-    if not (out.flags.c_contiguous if order == "C" else out.flags.f_contiguous):
-        raise ValueError(f"{name} must be {'C' if order == 'C' else 'Fortran'}-contiguous like the input")
-    if not out.flags.writeable:
-        raise ValueError(f"{name} must be writeable")
-    for array in inputs:
-        if np.may_share_memory(out, array):
-            same = (out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
-                    and out.strides == array.strides and out.dtype == array.dtype)
-            if not same:
-                raise ValueError(f"{name} overlaps an input without being the same memory: "
-                                 "pass the input itself for in-place use, or a separate array")
-    return out
-
-
 class Relu(reference.Relu):
     """Rectified linear unit, ``max(0, x)``, elementwise.
 
@@ -135,7 +111,7 @@ class Relu(reference.Relu):
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
-        out = np.empty_like(x) if out is None else _output(out, x, order, x.dtype, "out", (x,))
+        out = np.empty_like(x) if out is None else output_buffer(out, x.shape, order, x.dtype, "out", (x,))
         mask = np.empty(x.shape, np.bool_, order=order)
         mask_flat = _flat(mask)
         # Boolean arrays are accepted as `unsigned char` memoryviews as they are.
@@ -154,7 +130,7 @@ class Relu(reference.Relu):
             mask, order = _contiguous(np.asarray(mask, dtype=np.bool_))
             mask_flat = _flat(mask)
         dout = _upstream(dout, mask, order, None)
-        dx = np.empty_like(dout) if out is None else _output(out, dout, order, dout.dtype, "out", (dout, mask))
+        dx = np.empty_like(dout) if out is None else output_buffer(out, dout.shape, order, dout.dtype, "out", (dout, mask))
         _KERNELS.relu_backward[dout.itemsize == 8](
             _flat(dout), mask_flat, _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
         )
@@ -173,7 +149,7 @@ class Sigmoid(reference.Sigmoid):
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
-        out = np.empty_like(x) if out is None else _output(out, x, order, x.dtype, "out", (x,))
+        out = np.empty_like(x) if out is None else output_buffer(out, x.shape, order, x.dtype, "out", (x,))
         _KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, EXP_GRAIN))
         self.out = out
         return out
@@ -190,7 +166,7 @@ class Sigmoid(reference.Sigmoid):
         if out is not None and np.may_share_memory(out, self.out):
             raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
                              "by every later backward")
-        dx = np.empty_like(dout) if out is None else _output(out, dout, order, dtype, "out", (dout, y))
+        dx = np.empty_like(dout) if out is None else output_buffer(out, dout.shape, order, dtype, "out", (dout, y))
         _KERNELS.sigmoid_backward[dtype.itemsize == 8](
             _flat(dout), _flat(y), _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
         )

@@ -30,6 +30,8 @@ from ._validate import (
     class_indices,
     first_invalid_label,
     flatten_batch,
+    memory_order,
+    output_buffer,
     real_operand,
     require_forward,
     require_ndim,
@@ -62,12 +64,17 @@ def _check_upstream(dout: Any, out_shape: tuple[int, ...]) -> None:
         )
 
 
+def _check_out(out: Any, like: np.ndarray, dtype: np.dtype, inputs: tuple[np.ndarray, ...]) -> None:
+    """The optional ``out=`` of the elementwise layers, checked exactly as the
+    fast layers check it (before any state is stored)."""
+    if out is not None:
+        output_buffer(out, like.shape, memory_order(like), dtype, "out", inputs)
+
+
 def _into(out: np.ndarray | None, result: np.ndarray) -> np.ndarray:
-    """The optional ``out=`` of the elementwise layers: copy the result there."""
+    """Copy the result into a (checked) ``out=`` buffer, if one was given."""
     if out is None:
         return result
-    if not isinstance(out, np.ndarray) or out.shape != result.shape or out.dtype != result.dtype:
-        raise ValueError(f"out must be an array of shape {result.shape} and dtype {result.dtype}")
     np.copyto(out, result)
     return out
 
@@ -87,11 +94,11 @@ class _GraphNode:
         raise NotImplementedError
 
     def forward(self, x: Any, y: Any) -> Any:
-        real_operand(x, "x")
-        real_operand(y, "y")
+        x = real_operand(x, "x")
+        y = real_operand(y, "y")
         out = self._apply(x, y)
-        self.x, self.y = x, y
-        self._out_shape = np.shape(out)
+        out_shape = np.shape(out)
+        self.x, self.y, self._out_shape = x, y, out_shape
         return out
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
@@ -145,6 +152,7 @@ class Relu:
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x = as_float_array(x, "x")
+        _check_out(out, x, x.dtype, (x,))
         self.mask = x <= 0
         result = x.copy()
         result[self.mask] = 0
@@ -154,6 +162,7 @@ class Relu:
         require_forward(self, self.mask)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", self.mask.shape, "the shape of the forward input")
+        _check_out(out, self.mask, dout.dtype, (dout, self.mask))
         dx = dout.copy()
         dx[self.mask] = 0
         return _into(out, dx)
@@ -167,6 +176,7 @@ class Sigmoid:
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x = as_float_array(x, "x")
+        _check_out(out, x, x.dtype, (x,))
         with np.errstate(over="ignore"):
             y = 1 / (1 + np.exp(-x))
         self.out = y
@@ -176,6 +186,11 @@ class Sigmoid:
         require_forward(self, self.out)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", self.out.shape, "the shape of the forward input")
+        if out is not None and np.may_share_memory(out, self.out):
+            raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
+                             "by every later backward")
+        dtype = np.result_type(dout.dtype, self.out.dtype)
+        _check_out(out, self.out, dtype, (dout, self.out))
         dx = dout * (1.0 - self.out) * self.out
         return _into(out, dx)
 
@@ -205,7 +220,8 @@ class Affine:
         W, b = affine_parameters(self.W, self.b)
         x = as_float_array(x, "x")
         original_x_shape = x.shape
-        x = flatten_batch(x, W)
+        # Mixed dtypes: everything runs in NumPy's result type of x, W and b.
+        x = flatten_batch(x, W).astype(np.result_type(x.dtype, W.dtype, b.dtype), copy=False)
         self.original_x_shape = original_x_shape
         self.x = x
         out = np.dot(self.x, W) + b
@@ -216,6 +232,7 @@ class Affine:
         W, _ = affine_parameters(self.W, self.b)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (self.x.shape[0], W.shape[1]), "the shape of the forward output")
+        dout = dout.astype(np.result_type(dout.dtype, self.x.dtype), copy=False)
         self.dW = np.dot(self.x.T, dout)
         self.db = np.sum(dout, axis=0)
         if not self.need_dx:
