@@ -13,12 +13,16 @@ class-index labels and with one-hot labels.
 
 Run:  python examples/layers.py
 """
+from typing import Any
+
 import numpy as np
 
 import zk_layers as zk
 
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
+fast: Any  # the fast and the reference layer of each section below,
+ref: Any   # a different class each time
 
 
 def compare(name, fast, ref, against="reference"):
@@ -102,6 +106,7 @@ images = rng.standard_normal((2, 1, 2, 3))   # (N, C, H, W): flattened to (N, 6)
 conv_like = zk.Affine(rng.standard_normal((6, 4)), np.zeros(4))
 out = conv_like.forward(images)
 dimages = conv_like.backward(np.ones_like(out))
+assert dimages is not None  # None only for Affine(..., need_dx=False)
 print("  4-D input", images.shape, "-> output", out.shape, "; dx has the input's shape", dimages.shape)
 
 # --------------------------------------------------------------- SoftmaxWithLoss

@@ -530,7 +530,9 @@ def fuzz():
 
 def test_short_fuzz_run_finds_no_failures(fuzz):
     seconds = float(os.environ.get("ZK_FUZZ_SECONDS", "6" if PROFILE_NAME == "ci" else "120"))
-    summary = fuzz.run_fuzz(seconds=seconds, engine="hypothesis", stop_on_failure=True)
+    # A fixed seed in CI, so that a run is repeatable; the long profile explores.
+    seed = 0 if PROFILE_NAME == "ci" else None
+    summary = fuzz.run_fuzz(seconds=seconds, engine="hypothesis", seed=seed, stop_on_failure=True)
     assert not summary.failures, summary.report()
     assert summary.examples >= 50, summary.report()  # it really ran
     assert summary.outcomes.get("ok", 0) > 0 and summary.outcomes.get("TypeError", 0) > 0, summary.report()

@@ -16,6 +16,8 @@ from ._version import __version__
 def _wait_policy() -> str:
     import zk_layers
 
+    if not _platform.openmp_enabled():
+        return "n/a (built without OpenMP)"
     if zk_layers._PASSIVE_WAIT_SET:
         return "passive (set by zk_layers when it loaded the OpenMP runtime)"
     return "runtime default or OMP_WAIT_POLICY/GOMP_SPINCOUNT (set by the user or another library)"

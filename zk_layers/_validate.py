@@ -8,7 +8,7 @@ without bounds checks and trust what they are given.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,12 +21,17 @@ class ForwardNotCalledError(RuntimeError, ValueError):
     """``backward`` was called on a layer whose ``forward`` has not run."""
 
 
-def require_forward(layer: object, state: object) -> None:
+_State = TypeVar("_State")
+
+
+def require_forward(layer: object, state: _State | None) -> _State:
+    """``state`` (what forward stored), or ForwardNotCalledError if it is None."""
     if state is None:
         raise ForwardNotCalledError(
             f"{type(layer).__name__}.backward() called before forward(): "
             "there is nothing to differentiate yet"
         )
+    return state
 
 
 def _describe(x: object) -> str:

@@ -46,7 +46,7 @@ from numpy.typing import DTypeLike
 
 __all__ = ["load_digits", "load_mnist", "write_idx"]
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 Split = tuple[np.ndarray, np.ndarray]
 
 # ---------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, h: float =
     if not (h > 0 and np.isfinite(h)):
         raise ValueError(f"h must be a positive finite step, got {h}")
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index", "zerosize_ok"], op_flags=[["readwrite"]])
+    it = np.nditer(x, flags=["multi_index", "zerosize_ok"], op_flags=["readwrite"])
     while not it.finished:
         idx = it.multi_index
         original = x[idx].copy()

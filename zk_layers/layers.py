@@ -21,7 +21,7 @@ so do the outputs; parameters are never converted in place.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,6 +44,8 @@ from ._validate import (
 )
 from .reference import AddLayer, MulLayer, _softmax_input
 
+Order = Literal["C", "F"]  # the memory order of a contiguous array
+
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
 
 # Elements of work per thread below which a parallel region does not pay for
@@ -60,7 +62,7 @@ EXP_GRAIN = 1 << 17
 ROWWISE_GRAIN = 1 << 15
 
 
-def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, str]:
+def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, Order]:
     """``arr`` itself and its memory order if it is C- or Fortran-contiguous
     (C wins for 1-D), else a C-ordered copy."""
     flags = arr.flags
@@ -76,7 +78,7 @@ def _flat(arr: np.ndarray) -> np.ndarray:
     return arr.ravel("K")
 
 
-def _upstream(dout: Any, like: np.ndarray, order: str, dtype: np.dtype | None) -> np.ndarray:
+def _upstream(dout: Any, like: np.ndarray, order: Order, dtype: np.dtype | None) -> np.ndarray:
     """Validate the ``dout`` of an elementwise backward and lay it out like
     the forward arrays: shape of ``like``, contiguous in ``order`` ("C" or
     "F"), so that flat views list the same elements in the same order; and
@@ -225,9 +227,8 @@ class Affine(reference.Affine):
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
-        require_forward(self, self.x)
+        x = require_forward(self, self.x)
         W, _ = affine_parameters(self.W, self.b)
-        x = self.x
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
         dtype = x.dtype

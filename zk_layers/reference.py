@@ -102,10 +102,10 @@ class _GraphNode:
         return out
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
-        require_forward(self, self.x)
+        x = require_forward(self, self.x)
         _check_upstream(real_operand(dout, "dout"), self._out_shape)
         dx, dy = self._local_gradients(dout)
-        return _sum_to_shape(dx, self.x), _sum_to_shape(dy, self.y)
+        return _sum_to_shape(dx, x), _sum_to_shape(dy, self.y)
 
 
 class MulLayer(_GraphNode):
@@ -159,12 +159,12 @@ class Relu:
         return _into(out, result)
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
-        require_forward(self, self.mask)
+        mask = require_forward(self, self.mask)
         dout = as_float_array(dout, "dout")
-        require_shape(dout, "dout", self.mask.shape, "the shape of the forward input")
-        _check_out(out, self.mask, dout.dtype, (dout, self.mask))
+        require_shape(dout, "dout", mask.shape, "the shape of the forward input")
+        _check_out(out, mask, dout.dtype, (dout, mask))
         dx = dout.copy()
-        dx[self.mask] = 0
+        dx[mask] = 0
         return _into(out, dx)
 
 
@@ -183,15 +183,15 @@ class Sigmoid:
         return _into(out, y.copy() if out is not None else y)
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
-        require_forward(self, self.out)
+        y = require_forward(self, self.out)
         dout = as_float_array(dout, "dout")
-        require_shape(dout, "dout", self.out.shape, "the shape of the forward input")
-        if out is not None and np.may_share_memory(out, self.out):
+        require_shape(dout, "dout", y.shape, "the shape of the forward input")
+        if out is not None and np.may_share_memory(out, y):
             raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
                              "by every later backward")
-        dtype = np.result_type(dout.dtype, self.out.dtype)
-        _check_out(out, self.out, dtype, (dout, self.out))
-        dx = dout * (1.0 - self.out) * self.out
+        dtype = np.result_type(dout.dtype, y.dtype)
+        _check_out(out, y, dtype, (dout, y))
+        dx = dout * (1.0 - y) * y
         return _into(out, dx)
 
 
@@ -228,17 +228,17 @@ class Affine:
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
-        require_forward(self, self.x)
+        x = require_forward(self, self.x)
         W, _ = affine_parameters(self.W, self.b)
         dout = as_float_array(dout, "dout")
-        require_shape(dout, "dout", (self.x.shape[0], W.shape[1]), "the shape of the forward output")
-        dout = dout.astype(np.result_type(dout.dtype, self.x.dtype), copy=False)
-        self.dW = np.dot(self.x.T, dout)
+        require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
+        dout = dout.astype(np.result_type(dout.dtype, x.dtype), copy=False)
+        self.dW = np.dot(x.T, dout)
         self.db = np.sum(dout, axis=0)
         if not self.need_dx:
             return None
         dx = np.dot(dout, W.T)
-        dx = dx.reshape(*self.original_x_shape)
+        dx = dx.reshape(require_forward(self, self.original_x_shape))
         return dx
 
 
@@ -285,14 +285,14 @@ class SoftmaxWithLoss:
         return self.loss
 
     def backward(self, dout: Any = 1) -> np.ndarray:
-        require_forward(self, self.y)
+        probabilities = require_forward(self, self.y)
         scale = scalar_dout(dout)
-        y = self.y.reshape(-1, self.y.shape[-1])
+        y = probabilities.reshape(-1, probabilities.shape[-1])
         batch_size = y.shape[0]
         dx = y.copy()
         dx[np.arange(batch_size), self._labels] -= 1
         dx *= scale / batch_size
-        return dx.reshape(self.y.shape)
+        return dx.reshape(probabilities.shape)
 
 
 def _check_eps(eps: Any) -> float:
