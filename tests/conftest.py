@@ -40,6 +40,12 @@ def rng():
 
 def arrange(arr: np.ndarray, layout: str) -> np.ndarray:
     """A copy of ``arr`` with the same values in the requested memory layout."""
+    if arr.ndim == 0:
+        # Every layout of a 0-d array is the same; ascontiguousarray and
+        # slicing would turn it into 1-d or into a NumPy scalar.
+        out = arr.copy()
+        out.flags.writeable = layout != "readonly"
+        return out
     if layout == "C":
         return np.ascontiguousarray(arr)
     if layout == "F":
@@ -49,7 +55,7 @@ def arrange(arr: np.ndarray, layout: str) -> np.ndarray:
         big = np.zeros(tuple(2 * n for n in arr.shape), dtype=arr.dtype)
         view = big[tuple(slice(None, None, 2) for _ in arr.shape)]
         view[...] = arr
-        assert arr.ndim == 0 or not (view.flags.c_contiguous or view.flags.f_contiguous) or arr.size <= 1
+        assert not (view.flags.c_contiguous or view.flags.f_contiguous) or arr.size <= 1
         return view
     if layout == "readonly":
         out = arr.copy()
