@@ -1,11 +1,15 @@
 """Run the benchmark suite of zk_layers (the same as `zk-layers bench`).
 
     python benchmarks/bench_layers.py                          # quick: book and mid sizes
-    python benchmarks/bench_layers.py --sizes book --threads 1 # the core issue's first run
+    python benchmarks/bench_layers.py --sizes book --threads 1 # the book's sizes, one thread
+    python benchmarks/bench_layers.py --ops book-loop          # only the book's training loop
+    ZK_LAYERS_MNIST_DIR=~/mnist python benchmarks/bench_layers.py --ops book-loop  # on MNIST
     python benchmarks/bench_layers.py --full --json benchmarks/results/<machine>.json
 
-The suite itself lives in zk_layers/bench.py so that installed users have
-it too; see there for the protocol.
+Every ratio is against the book's plain NumPy code (zk_layers/baseline.py),
+not against the validated oracle zk_layers.reference.  The suite itself
+lives in zk_layers/bench.py so that installed users have it too; see there
+for the rows and the protocol.
 """
 import sys
 

@@ -1,48 +1,231 @@
-"""The benchmark suite runs, reports what it promises, and validates its options."""
+"""The benchmark: its baseline is the book's code and computes what the oracle
+computes; its rows compare like with like; the report says what it promises;
+its options validate."""
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from conftest import tolerance
 
-from zk_layers import bench
+import zk_layers as zk
+from zk_layers import baseline, bench
+from zk_layers import layers as fast_layers
 from zk_layers.cli import main
+from zk_layers.datasets import write_idx
 
 
-def test_run_reports_every_case_with_ratios():
-    report = bench.run(["relu", "softmax", "step"], ["n1"], ["float64"], [1], samples=3,
+# ---------------------------------------------------------------- baseline
+def test_baseline_layers_agree_with_the_oracle(dtype, rng):
+    tol = tolerance(dtype)
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    x[0, :2] = 0  # the gradient at 0 is 0 in both
+    dout = rng.standard_normal((6, 5)).astype(dtype)
+    for book, oracle in ((baseline.Relu(), zk.reference.Relu()), (baseline.Sigmoid(), zk.reference.Sigmoid())):
+        np.testing.assert_allclose(book.forward(x), oracle.forward(x), **tol)
+        expected = oracle.backward(dout)
+        np.testing.assert_allclose(book.backward(dout.copy()), expected, **tol)
+
+    # Affine on a batch of 3-D samples (flattened to D = 12), dx in their shape.
+    W = rng.standard_normal((12, 4)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    x3 = rng.standard_normal((6, 3, 4)).astype(dtype)
+    dy = rng.standard_normal((6, 4)).astype(dtype)
+    book_affine, oracle_affine = baseline.Affine(W, b), zk.reference.Affine(W, b)
+    np.testing.assert_allclose(book_affine.forward(x3), oracle_affine.forward(x3), **tol)
+    dx = book_affine.backward(dy)
+    assert dx.shape == x3.shape
+    np.testing.assert_allclose(dx, oracle_affine.backward(dy), **tol)
+    np.testing.assert_allclose(book_affine.dW, oracle_affine.dW, **tol)
+    np.testing.assert_allclose(book_affine.db, oracle_affine.db, **tol)
+
+    scores = (3 * rng.standard_normal((6, 10))).astype(dtype)
+    labels = rng.integers(0, 10, 6)
+    for t in (labels, np.eye(10)[labels]):  # class indices and one-hot rows
+        book_loss, oracle_loss = baseline.SoftmaxWithLoss(), zk.reference.SoftmaxWithLoss()
+        assert book_loss.forward(scores, t) == pytest.approx(oracle_loss.forward(scores, t), rel=tol["rtol"])
+        np.testing.assert_allclose(book_loss.y, oracle_loss.y, **tol)
+        np.testing.assert_allclose(book_loss.backward(1), oracle_loss.backward(1), **tol)
+
+
+def test_baseline_relu_backward_writes_into_dout_as_the_book_does():
+    relu = baseline.Relu()
+    relu.forward(np.array([[-1.0, 2.0, 0.0]]))
+    dout = np.array([[5.0, 6.0, 7.0]])
+    dx = relu.backward(dout)
+    assert dx is dout
+    np.testing.assert_array_equal(dout, [[0.0, 6.0, 0.0]])
+
+
+def test_baseline_softmax_of_one_vector_and_cross_entropy_of_one_sample():
+    y = baseline.softmax(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(y, np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum(), rtol=1e-15)
+    assert baseline.cross_entropy_error(y, np.array([0.0, 0.0, 1.0])) == pytest.approx(-np.log(y[2] + 1e-7))
+
+
+def _book_nets(dtype=np.float64):
+    """The book's net twice from one seed: its own layers, and zk_layers'."""
+    return [baseline.TwoLayerNet(12, 7, 4, layer_module=module, rng=np.random.RandomState(3), dtype=dtype)
+            for module in (baseline, fast_layers)]
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_book_net_gradients_agree_on_either_layer_set_and_with_the_oracle_net(dtype, rng, one_hot):
+    book, ours = _book_nets(dtype)
+    assert isinstance(ours.layers["Affine1"], fast_layers.Affine)
+    assert isinstance(ours.lastLayer, fast_layers.SoftmaxWithLoss)
+    oracle = zk.TwoLayerNet(12, 7, 4, dtype=dtype, backend="reference")
+    for key in book.params:
+        oracle.params[key][...] = book.params[key]
+        np.testing.assert_array_equal(ours.params[key], book.params[key])
+    x = rng.random((5, 12)).astype(dtype)
+    labels = rng.integers(0, 4, 5)
+    t = np.eye(4)[labels] if one_hot else labels
+    tol = tolerance(dtype)
+    expected = oracle.gradient(x, t)
+    for net in (book, ours):
+        grads = net.gradient(x, t)
+        assert sorted(grads) == ["W1", "W2", "b1", "b2"]
+        for key, value in expected.items():
+            np.testing.assert_allclose(grads[key], value, **tol)
+        assert net.loss(x, t) == pytest.approx(oracle.loss(x, t), rel=tol["rtol"])
+        assert net.accuracy(x, t) == oracle.accuracy(x, t)
+
+
+def test_train_iteration_is_the_books_loop_body():
+    """One iteration draws the batch with rng.choice, updates with
+    params -= 0.1 * grad, and returns the loss after the update; both layer
+    sets follow the same trajectory."""
+    rng = np.random.default_rng(0)
+    x_train = rng.random((30, 12)).astype(np.float32)
+    t_train = np.eye(4)[rng.integers(0, 4, 30)]
+    book, ours = _book_nets()
+    before = {key: value.copy() for key, value in book.params.items()}
+    batch = np.random.RandomState(7).choice(30, 8)
+    copy = baseline.TwoLayerNet(12, 7, 4, rng=np.random.RandomState(3))
+    grads = copy.gradient(x_train[batch], t_train[batch])
+
+    losses = {}
+    for name, net in (("book", book), ("ours", ours)):
+        draws = np.random.RandomState(7)
+        losses[name] = [float(baseline.train_iteration(net, x_train, t_train, batch_size=8, rng=draws))
+                        for _ in range(4)]
+    np.testing.assert_allclose(losses["ours"], losses["book"], rtol=1e-10)
+
+    first = baseline.TwoLayerNet(12, 7, 4, rng=np.random.RandomState(3))
+    loss = baseline.train_iteration(first, x_train, t_train, batch_size=8, rng=np.random.RandomState(7))
+    for key in before:
+        np.testing.assert_allclose(first.params[key], before[key] - 0.1 * grads[key], rtol=1e-12, atol=1e-15)
+    assert float(loss) == pytest.approx(losses["book"][0], rel=1e-12)
+
+
+# ---------------------------------------------------------------- book-loop data
+def test_book_loop_data_upscales_the_digits_without_mnist(monkeypatch):
+    monkeypatch.delenv(bench.MNIST_ENV, raising=False)
+    x, t, source = bench.book_loop_data()
+    (digits, labels), _ = zk.load_digits(one_hot_label=True, dtype=np.float32)
+    assert x.shape == (len(digits), 784) and x.dtype == np.float32 and x.flags.c_contiguous
+    assert t.dtype == np.float64 and np.array_equal(t, labels)  # one-hot, as the book's loader gives them
+    images = x.reshape(-1, 28, 28)
+    assert not images[:, :2].any() and not images[:, -2:].any() and not images[:, :, :2].any()
+    np.testing.assert_array_equal(images[:, 2:26:3, 2:26:3], digits.reshape(-1, 8, 8))
+    np.testing.assert_array_equal(images[:, 4:26:3, 4:26:3], digits.reshape(-1, 8, 8))
+    assert 0 <= x.min() and x.max() <= 1
+    assert "digits" in source and "28x28" in source
+
+
+def test_book_loop_data_reads_mnist_from_the_environment(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 256, (20, 28, 28))
+    train_labels = rng.integers(0, 10, 20)
+    write_idx(tmp_path / "train-images-idx3-ubyte", train)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", train_labels)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", train[:3])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", train_labels[:3])
+    monkeypatch.setenv(bench.MNIST_ENV, str(tmp_path))
+    x, t, source = bench.book_loop_data()
+    np.testing.assert_array_equal(x, (train.astype(np.float32) / np.float32(255.0)).reshape(20, 784))
+    np.testing.assert_array_equal(t.argmax(axis=1), train_labels)
+    assert "MNIST" in source and "20 training images" in source
+
+
+# ---------------------------------------------------------------- like for like
+@pytest.mark.parametrize("op", ["relu", "sigmoid"])
+def test_out_rows_compute_the_same_on_both_sides(op, dtype):
+    spec = {"N": 16, "H": 33}
+    results = [bench._out_workload(side, op, spec, np.dtype(dtype), np.random.default_rng(0))()
+               for side in ("fast", "book")]
+    assert results[0].dtype == results[1].dtype == dtype
+    np.testing.assert_allclose(results[0], results[1], **tolerance(dtype))
+
+
+def test_step_rows_run_the_books_net_on_both_sides():
+    rows = bench._step_workloads(bench.SIZES["n8"], np.dtype(np.float64), np.random.default_rng(0))
+    assert set(rows) == {bench.BOOK_NET_MODE, bench.PACKAGE_NET_MODE}
+    grads = {side: step() for side, step in rows[bench.BOOK_NET_MODE].items()}
+    for key in grads["book"]:
+        np.testing.assert_allclose(grads["fast"][key], grads["book"][key], rtol=1e-10, atol=1e-15)
+
+
+# ---------------------------------------------------------------- the report
+def test_run_reports_the_book_loop_first_and_ratios_against_the_book(monkeypatch):
+    monkeypatch.delenv(bench.MNIST_ENV, raising=False)
+    monkeypatch.setattr(bench, "OUT_SIZES", ("n1",))  # forward(out=) rows without large arrays
+    report = bench.run(["relu", "softmax", "step", "book-loop"], ["n1"], ["float64"], [1], samples=3,
                        sample_ms=0.5, use_torch=False)
     cases = report["cases"]
     assert [(c["op"], c["mode"]) for c in cases] == [
-        ("relu", "forward"), ("relu", "backward"), ("relu", "forward+backward"),
+        ("book-loop", bench.BOOK_LOOP_MODE),
+        ("relu", "forward"), ("relu", "backward"), ("relu", "forward+backward"), ("relu", "forward(out=)"),
         ("softmax", "forward"), ("softmax", "backward"), ("softmax", "forward+backward"),
-        ("step", "train")]
+        ("step", bench.BOOK_NET_MODE), ("step", bench.PACKAGE_NET_MODE)]
     for c in cases:
-        assert c["medians_s"]["fast"] > 0 and c["medians_s"]["reference"] > 0
-        assert c["ratio_reference"] == pytest.approx(c["medians_s"]["reference"] / c["medians_s"]["fast"])
-        assert c["threads"] == 1 and c["size"] == "n1" and c["shape"].startswith("N=1,")
+        assert "reference" not in c["medians_s"]
+        assert c["medians_s"]["fast"] > 0 and c["medians_s"]["book"] > 0
+        assert c["ratio_book"] == pytest.approx(c["medians_s"]["book"] / c["medians_s"]["fast"])
+        assert c["threads"] == 1
+        # The oracle is timed only where it does the same work as a layer call.
+        assert ("oracle" in c["medians_s"]) == (c["mode"] in bench.MODES)
+        if "oracle" in c["medians_s"]:
+            assert c["ratio_oracle"] == pytest.approx(c["medians_s"]["oracle"] / c["medians_s"]["fast"])
+    book_loop = cases[0]
+    assert book_loop["size"] == "book" and book_loop["dtype"] == "mixed" and book_loop["shape"] == "N=100, 784-50-10"
+    assert "digits upscaled" in book_loop["note"] and "digits upscaled" in report["book_loop_data"]
+    assert "first layer's dx" in cases[-1]["note"] and "skips" in cases[-1]["note"]
+    assert "same work" in cases[-2]["note"]
+    assert "np.maximum" in cases[4]["note"]
     assert report["machine"]["usable_cpus"] >= 1
     assert any(p["user_api"] == "blas" for p in report["config"]["blas"]) or report["config"]["blas"] == []
     json.dumps(report)  # JSON-ready
+
     table = bench.format_table(report)
-    assert "ref/fast" in table and "\nrelu " in table and "benchmark on" in table.splitlines()[0]
+    lines = table.splitlines()
+    assert "benchmark on" in lines[0] and any(line.startswith("book-loop data: the embedded") for line in lines)
+    header = next(i for i, line in enumerate(lines) if line.startswith("op "))
+    assert "book/fast" in lines[header] and "oracle" in lines[header] and "ref/" not in lines[header]
+    assert lines[header + 1].startswith("book-loop ")
+    assert any(line.startswith("[4] step zk.TwoLayerNet: ") for line in lines)
     markdown = bench.format_table(report, markdown=True)
-    assert markdown.count("\n| relu") == 3
+    assert markdown.count("\n| relu") == 4
+    assert "| book-loop | book | mixed | 1 | train_neuralnet body [1] |" in markdown
 
 
-def test_cli_bench_writes_json_and_markdown(tmp_path, capsys):
+def test_cli_bench_writes_json_and_markdown(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(bench.MNIST_ENV, raising=False)
     out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
-    assert main(["bench", "--ops", "sigmoid", "--sizes", "tiny", "--threads", "1", "--samples", "3",
+    assert main(["bench", "--ops", "sigmoid,book-loop", "--sizes", "tiny", "--threads", "1", "--samples", "3",
                  "--sample-ms", "0.5", "--no-torch", "--no-progress", "--json", str(out_json),
                  "--markdown", str(out_md)]) == 0
     data = json.loads(out_json.read_text())
-    assert {c["size"] for c in data["cases"]} == {"n1", "n8"}
+    assert data["cases"][0]["op"] == "book-loop"
+    assert {c["size"] for c in data["cases"][1:]} == {"n1", "n8"}
     assert "| sigmoid | n1 | float64 | 1 | forward |" in out_md.read_text()
     assert "sigmoid" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args,message", [
-    (["bench", "--ops", "conv"], "ops must be a comma-separated subset"),
+    (["bench", "--ops", "conv"], "ops must be a comma-separated subset of book-loop, relu"),
     (["bench", "--sizes", "huge"], "sizes must be a comma-separated subset"),
     (["bench", "--threads", "0"], "threads must be comma-separated positive integers"),
     (["bench", "--dtypes", "float16"], "dtypes must be a comma-separated subset"),
@@ -51,6 +234,15 @@ def test_bad_bench_options(args, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(args)
     assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--samples", "2"], "--samples must be at least 3, got 2"),
+    (["--sample-ms", "0"], "--sample-ms must be positive, got 0.0"),
+])
+def test_bad_sample_options_are_value_errors(args, message, capsys):
+    assert main(["bench", "--no-torch", "--no-progress", *args]) == 1
     assert message in capsys.readouterr().err
 
 

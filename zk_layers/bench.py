@@ -1,9 +1,34 @@
-"""The benchmark suite: zk_layers against the NumPy reference (and PyTorch).
+"""The benchmark suite: zk_layers against the book's plain NumPy code (and PyTorch).
+
+The baseline of every ratio is :mod:`zk_layers.baseline`, the book's
+chapter-5 code written in its style ("book" in the report), not the
+validated oracle :mod:`zk_layers.reference`, whose checks cost microseconds
+that the book does not pay; the oracle's times are shown for information
+("oracle").  Rows compare like with like:
+
+``book-loop``
+    The loop body of the book's ``ch05/train_neuralnet.py`` (mini-batch of
+    100 drawn at random, gradient, ``params[key] -= 0.1 * grad[key]``,
+    loss) on MNIST from ``$ZK_LAYERS_MNIST_DIR`` or, without it, the
+    embedded digits upscaled to 28x28; float32 images as the book's loader
+    gives them, one-hot labels, float64 weights.  The book's net with its
+    own layers against the same net code with zk_layers' layers.  First in
+    the report: it is what a reader of the book runs.
+layers (relu, sigmoid, affine, softmax)
+    forward, backward and forward+backward of each layer; ``forward(out=)``
+    (relu and sigmoid at mid and large sizes) against NumPy's own ``out=``
+    ufunc path, not against an allocating one.
+``step``
+    One training step of the 784-H-10 net.  "book net, our layers": the
+    book's TwoLayerNet code and update loop with zk_layers' layers swapped
+    in (the same work) against the book's.  "zk.TwoLayerNet":
+    zk_layers.TwoLayerNet with zk.SGD against the book's, which does more:
+    the package's net skips the first layer's dx and updates in one pass.
 
 Protocol (the team's, see the README): one process; the implementations of
 one case run interleaved (A B C A B C ...) after a warm-up; each sample is
 a loop of calls lasting about ``sample_ms`` with the garbage collector off;
-medians and interquartile ranges of many samples; ratios reference/fast and
+medians and interquartile ranges of many samples; ratios book/fast and
 torch/fast.  Every implementation gets the same thread budget, BLAS
 included (threadpoolctl), and the report names the machine, the BLAS kernel
 that ran and the OMP_*/OPENBLAS_* variables.
@@ -15,6 +40,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -25,13 +51,14 @@ from typing import Any
 
 import numpy as np
 
+from . import baseline, reference
 from . import layers as fast
-from . import reference
 from ._config import config_info
-from ._threads import limit_threads
+from ._kernels import KERNELS
+from ._threads import GRAINS, limit_threads, threads_for
 from ._version import __version__
 
-OPS = ("relu", "sigmoid", "affine", "softmax", "step")
+OPS = ("book-loop", "relu", "sigmoid", "affine", "softmax", "step")
 MODES = ("forward", "backward", "forward+backward")
 SIZES: dict[str, dict[str, Any]] = {
     # N: batch; D -> H -> C: input, hidden, classes.  Elementwise ops run on
@@ -45,6 +72,32 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 SIZE_GROUPS = {"tiny": ("n1", "n8"), "book": ("book",), "mid": ("mid",), "large": ("large",)}
 QUICK_SIZES = ("book", "mid")
+# Sizes with forward(out=) rows: where a reused buffer saves page faults.
+OUT_SIZES = ("mid", "large")
+
+# The book-loop workload: ch05/train_neuralnet.py's settings.
+BOOK_BATCH_SIZE, BOOK_HIDDEN_SIZE, BOOK_LEARNING_RATE, BOOK_WEIGHT_INIT_STD = 100, 50, 0.1, 0.01
+BOOK_LOOP_MODE = "train_neuralnet body"
+BOOK_NET_MODE = "book net, our layers"
+PACKAGE_NET_MODE = "zk.TwoLayerNet"
+MNIST_ENV = "ZK_LAYERS_MNIST_DIR"
+
+NOTES = {
+    ("book-loop", BOOK_LOOP_MODE):
+        "one iteration of the book's ch05/train_neuralnet.py loop (batch of 100 by np.random.choice, "
+        "gradient, params[key] -= 0.1 * grad[key], loss) on {data}; x float32 as the book's loader "
+        "gives it, one-hot t, W float64 (dtype 'mixed'); book: the book's TwoLayerNet and layers, "
+        "fast: the same net code with zk_layers.layers swapped in",
+    ("step", BOOK_NET_MODE):
+        "the book's TwoLayerNet code and update loop with zk_layers.layers swapped in, against the "
+        "book's layers: the same work (first layer's dx computed)",
+    ("step", PACKAGE_NET_MODE):
+        "zk_layers.TwoLayerNet + zk.SGD against the book's net: it skips the first layer's dx and "
+        "updates each parameter in one compiled pass, so it does less work than the book",
+    ("*", "forward(out=)"):
+        "book: NumPy's own out= path into reused buffers (relu: np.less_equal into a mask buffer and "
+        "np.maximum; sigmoid: np.negative, np.exp, np.add 1, np.reciprocal in place)",
+}
 
 
 @dataclass
@@ -65,6 +118,9 @@ class Case:
         return None
 
 
+def note_for(op: str, mode: str) -> str | None:
+    """The footnote of a row, if it has one (with ``{data}`` unfilled)."""
+    return NOTES.get((op, mode)) or NOTES.get(("*", mode))
 # ----------------------------------------------------------------- timing
 def _calibrate(fn: Callable[[], object], target_s: float) -> int:
     n = 1
@@ -105,7 +161,13 @@ def compare(cases: dict[str, Callable[[], object]], samples: int, target_s: floa
 # ------------------------------------------------------------- workloads
 def _layer_workloads(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
                      rng: np.random.Generator) -> dict[str, Callable[[], object]]:
-    """forward / backward / forward+backward callables of one layer."""
+    """forward / backward / forward+backward callables of one layer.
+
+    ``impl`` is a module of layer classes: zk_layers.layers, zk_layers.baseline
+    or zk_layers.reference.  The book's Relu.backward zeroes entries of its
+    ``dout`` in place; every call zeroes the same entries, so the cost stays
+    the same from call to call.
+    """
     n, d, h, c = spec["N"], spec["D"], spec["H"], spec["C"]
     if op in ("relu", "sigmoid"):
         layer = impl.Relu() if op == "relu" else impl.Sigmoid()
@@ -135,45 +197,123 @@ def _layer_workloads(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
         layer.forward(*args)
         return layer.backward(dout)
 
-    work = {"forward": forward, "backward": backward, "forward+backward": both}
-    if op in ("relu", "sigmoid"):
-        buffer = np.empty_like(args[0])
-
-        def forward_out() -> object:
-            return layer.forward(args[0], out=buffer)
-
-        work["forward(out=)"] = forward_out
-    return work
+    return {"forward": forward, "backward": backward, "forward+backward": both}
 
 
-def _step_workload(backend: str, spec: dict[str, Any], dtype: np.dtype,
-                   rng: np.random.Generator) -> Callable[[], object]:
-    """One training step of TwoLayerNet: forward, loss, backward, SGD update.
+def _out_workload(side: str, op: str, spec: dict[str, Any], dtype: np.dtype,
+                  rng: np.random.Generator) -> Callable[[], object]:
+    """``forward(out=)`` of relu or sigmoid into a reused buffer.
 
-    The reference step is the book's (its net computes the first layer's dx,
-    and the update is ``params[key] -= lr * grads[key]``); the fast step is
-    the package's (the fast net skips that dx, zk.SGD updates in one pass).
+    "fast": the layer's ``forward(x, out=buffer)``.  "book": what a NumPy
+    user writes to reuse buffers, the same results (relu also fills a mask
+    buffer, as the layer fills its ``mask``); the book's layers have no
+    ``out=``, and the oracle's only copies its fresh result into the buffer.
+    """
+    x = rng.standard_normal((spec["N"], spec["H"])).astype(dtype)
+    buffer = np.empty_like(x)
+    if side == "fast":
+        layer = fast.Relu() if op == "relu" else fast.Sigmoid()
+
+        def layer_out() -> object:
+            return layer.forward(x, out=buffer)
+
+        return layer_out
+    if op == "relu":
+        mask = np.empty(x.shape, np.bool_)
+
+        def relu_out() -> object:
+            np.less_equal(x, 0, out=mask)
+            return np.maximum(x, 0, out=buffer)
+
+        return relu_out
+
+    def sigmoid_out() -> object:
+        np.negative(x, out=buffer)
+        np.exp(buffer, out=buffer)
+        np.add(buffer, 1, out=buffer)
+        return np.reciprocal(buffer, out=buffer)
+
+    return sigmoid_out
+
+
+def _book_update(net: Any, grads: dict[str, np.ndarray], learning_rate: float) -> None:
+    for key in ("W1", "b1", "W2", "b2"):
+        net.params[key] -= learning_rate * grads[key]
+
+
+def _step_workloads(spec: dict[str, Any], dtype: np.dtype,
+                    rng: np.random.Generator) -> dict[str, dict[str, Callable[[], object]]]:
+    """One training step (gradient by backprop, then the update) on a fixed batch.
+
+    {mode: {contender: callable}}: "book net, our layers" runs the book's
+    net and update loop on zk_layers' layers against the book's layers;
+    "zk.TwoLayerNet" runs the package's net and zk.SGD against the book's.
     """
     from .nets import TwoLayerNet
     from .optimizers import SGD
 
-    net = TwoLayerNet(spec["D"], spec["H"], spec["C"], dtype=dtype, backend=backend, seed=0)
-    x = rng.random((spec["N"], spec["D"])).astype(dtype)
-    t = rng.integers(0, spec["C"], spec["N"])
+    d, h, c = spec["D"], spec["H"], spec["C"]
+    x = rng.random((spec["N"], d)).astype(dtype)
+    t = rng.integers(0, c, spec["N"])
+
+    def book_step(layer_module: Any) -> Callable[[], object]:
+        net = baseline.TwoLayerNet(d, h, c, layer_module=layer_module, rng=np.random.RandomState(0),
+                                   dtype=dtype)
+
+        def step() -> object:
+            grads = net.gradient(x, t)
+            _book_update(net, grads, 0.1)
+            return grads
+
+        return step
+
+    package_net = TwoLayerNet(d, h, c, dtype=dtype, backend="fast", seed=0)
     sgd = SGD(lr=0.1)
 
-    def fast_step() -> object:
-        grads = net.gradient(x, t)
-        sgd.update(net.params, grads)
+    def package_step() -> object:
+        grads = package_net.gradient(x, t)
+        sgd.update(package_net.params, grads)
         return grads
 
-    def book_step() -> object:
-        grads = net.gradient(x, t)
-        for key in ("W1", "b1", "W2", "b2"):
-            net.params[key] -= 0.1 * grads[key]
-        return grads
+    return {BOOK_NET_MODE: {"fast": book_step(fast), "book": book_step(baseline)},
+            PACKAGE_NET_MODE: {"fast": package_step, "book": book_step(baseline)}}
 
-    return fast_step if backend == "fast" else book_step
+
+def book_loop_data() -> tuple[np.ndarray, np.ndarray, str]:
+    """The book-loop's training set: images (N, 784) float32 in [0, 1], one-hot
+    labels (N, 10) float64, and a phrase naming the source.
+
+    MNIST through :func:`zk_layers.load_mnist` when ``$ZK_LAYERS_MNIST_DIR``
+    is set (as the book's ``load_mnist(normalize=True, one_hot_label=True)``
+    gives it, float32 / 255); otherwise the embedded 8x8 digits, each pixel
+    repeated 3x3 (24x24) and padded with 2 zero pixels on every side (28x28),
+    so that the net has MNIST's shape.
+    """
+    from .datasets import load_digits, load_mnist
+
+    if os.environ.get(MNIST_ENV, "").strip():
+        (x, t), _ = load_mnist(normalize=True, one_hot_label=True, dtype=np.float32)
+        return x, t, f"MNIST from ${MNIST_ENV} ({x.shape[0]} training images)"
+    (x, t), _ = load_digits(normalize=True, one_hot_label=True, dtype=np.float32)
+    images = np.kron(x.reshape(-1, 8, 8), np.ones((1, 3, 3), np.float32))
+    images = np.pad(images, ((0, 0), (2, 2), (2, 2)))
+    source = (f"the embedded 8x8 digits upscaled to 28x28 ({x.shape[0]} training images; "
+              f"set ${MNIST_ENV} for MNIST)")
+    return np.ascontiguousarray(images.reshape(x.shape[0], 28 * 28)), t, source
+
+
+def _book_loop_workload(layer_module: Any, x_train: np.ndarray, t_train: np.ndarray) -> Callable[[], object]:
+    """One iteration of the book's training loop; both sides draw the same
+    batches and start from the same weights."""
+    net = baseline.TwoLayerNet(x_train.shape[1], BOOK_HIDDEN_SIZE, t_train.shape[1], BOOK_WEIGHT_INIT_STD,
+                               layer_module=layer_module, rng=np.random.RandomState(0))
+    batches = np.random.RandomState(1)
+
+    def iteration() -> object:
+        return baseline.train_iteration(net, x_train, t_train, batch_size=BOOK_BATCH_SIZE,
+                                        learning_rate=BOOK_LEARNING_RATE, rng=batches)
+
+    return iteration
 
 
 def _torch_workloads(op: str, spec: dict[str, Any], dtype: np.dtype,
@@ -298,9 +438,9 @@ def measure_bandwidth(threads: int, samples: int = 7) -> float:
     src = np.ones(n)
     dst = np.empty(n)
     mask = np.zeros(n, dtype=np.bool_)
-    kernel = fast._KERNELS.relu_backward[True]
+    kernel = KERNELS.relu_backward[1]
     with limit_threads(threads):
-        n_threads = fast.threads_for(n, fast.ELEMENTWISE_GRAIN)
+        n_threads = threads_for(n, GRAINS.elementwise)
         kernel(src, mask, dst, n_threads)  # first touch
         times = []
         for _ in range(samples):
@@ -344,6 +484,51 @@ def _torch_available() -> bool:
     return True
 
 
+def _plan(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str],
+          threads: Sequence[int]) -> list[tuple[str, str, str, int]]:
+    """(op, size, dtype, threads) in the report's order: the book-loop first
+    (once per thread count: its sizes and dtypes are the book's), then the
+    rest; no step at the large size."""
+    plan = [("book-loop", "book", "mixed", th) for th in threads if "book-loop" in ops]
+    plan += [(op, size, dt, th) for th in threads for dt in dtypes for size in sizes for op in ops
+             if op != "book-loop" and not (op == "step" and size == "large")]
+    return plan
+
+
+def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
+                book_loop: tuple[np.ndarray, np.ndarray, str] | None) -> dict[str, dict[str, Callable[[], object]]]:
+    """{mode: {contender: callable}} of one case; each contender builds its
+    data from the same seed, so all of them work on equal arrays."""
+    spec = SIZES[size]
+
+    def seeded() -> np.random.Generator:
+        return np.random.default_rng(0)
+
+    if op == "book-loop":
+        assert book_loop is not None
+        x_train, t_train, _ = book_loop
+        return {BOOK_LOOP_MODE: {"fast": _book_loop_workload(fast, x_train, t_train),
+                                 "book": _book_loop_workload(baseline, x_train, t_train)}}
+    if op == "step":
+        rows = _step_workloads(spec, dtype, seeded())
+        if use_torch:
+            rows[PACKAGE_NET_MODE]["torch"] = _torch_workloads(op, spec, dtype, seeded())["train"]
+        return rows
+    impls = {"fast": _layer_workloads(fast, op, spec, dtype, seeded()),
+             "book": _layer_workloads(baseline, op, spec, dtype, seeded()),
+             "oracle": _layer_workloads(reference, op, spec, dtype, seeded())}
+    if use_torch:
+        impls["torch"] = _torch_workloads(op, spec, dtype, seeded())
+    rows = {}
+    for mode in MODES:
+        rows[mode] = {name: work[mode] for name, work in impls.items() if mode in work}
+        if mode == "forward+backward" and "torch" in impls and "autograd" in impls["torch"]:
+            rows[mode]["torch_autograd"] = impls["torch"]["autograd"]
+    if op in ("relu", "sigmoid") and size in OUT_SIZES:
+        rows["forward(out=)"] = {side: _out_workload(side, op, spec, dtype, seeded()) for side in ("fast", "book")}
+    return rows
+
+
 def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads: Sequence[int], *,
         samples: int = 15, sample_ms: float = 10.0, use_torch: bool = True, bandwidth: bool = False,
         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -353,10 +538,10 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
     use_torch = use_torch and _torch_available()
     cases: list[Case] = []
     bandwidths: dict[int, float] = {}
-    plan = [(op, size, dt, th) for th in threads for dt in dtypes for size in sizes for op in ops
-            if not (op == "step" and size == "large")]
+    plan = _plan(ops, sizes, dtypes, threads)
+    book_loop = book_loop_data() if "book-loop" in ops else None
     for index, (op, size, dt, th) in enumerate(plan):
-        dtype = np.dtype(dt)
+        dtype = np.dtype("float64" if dt == "mixed" else dt)
         spec = SIZES[size]
         if progress is not None:
             progress(f"[{index + 1}/{len(plan)}] {op} {size} {dt} {th} thread(s)")
@@ -365,26 +550,17 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
                 import torch
 
                 torch.set_num_threads(th)
-            if op == "step":
-                impls = {"fast": {"train": _step_workload("fast", spec, dtype, np.random.default_rng(0))},
-                         "reference": {"train": _step_workload("reference", spec, dtype, np.random.default_rng(0))}}
-                modes: tuple[str, ...] = ("train",)
-            else:
-                impls = {"fast": _layer_workloads(fast, op, spec, dtype, np.random.default_rng(0)),
-                         "reference": _layer_workloads(reference, op, spec, dtype, np.random.default_rng(0))}
-                modes = MODES + (("forward(out=)",) if op in ("relu", "sigmoid") and size == "large" else ())
-            if use_torch:
-                impls["torch"] = _torch_workloads(op, spec, dtype, np.random.default_rng(0))
-            for mode in modes:
-                contenders = {name: work[mode] for name, work in impls.items() if mode in work}
-                if mode == "forward+backward" and use_torch and "autograd" in impls["torch"]:
-                    contenders["torch_autograd"] = impls["torch"]["autograd"]
+            for mode, contenders in _contenders(op, size, dtype, use_torch, book_loop).items():
                 result = compare(contenders, samples if size != "large" else max(3, samples // 3), sample_ms / 1000)
-                shape = (f"N={spec.get('affine_N', spec['N']) if op == 'affine' else spec['N']}, "
-                         f"{spec['D']}-{spec['H']}-{spec['C']}")
-                case = Case(op, size, dt, th, mode, shape, {k: v[0] for k, v in result.items()},
-                            {k: v[1] for k, v in result.items()}, _memory_bytes(op, mode, spec, dtype.itemsize))
-                cases.append(case)
+                if op == "book-loop":
+                    assert book_loop is not None
+                    shape = f"N={BOOK_BATCH_SIZE}, {book_loop[0].shape[1]}-{BOOK_HIDDEN_SIZE}-{book_loop[1].shape[1]}"
+                else:
+                    shape = (f"N={spec.get('affine_N', spec['N']) if op == 'affine' else spec['N']}, "
+                             f"{spec['D']}-{spec['H']}-{spec['C']}")
+                cases.append(Case(op, size, dt, th, mode, shape, {k: v[0] for k, v in result.items()},
+                                  {k: v[1] for k, v in result.items()},
+                                  _memory_bytes(op, mode, spec, dtype.itemsize)))
         if bandwidth and th not in bandwidths:
             bandwidths[th] = measure_bandwidth(th)
     info = config_info()
@@ -394,10 +570,21 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
         "config": info,
         "torch": _torch_version() if use_torch else None,
         "protocol": {"samples": samples, "sample_ms": sample_ms, "interleaved": True, "gc": "off"},
+        "baseline": "zk_layers.baseline: the book's plain NumPy code (book); "
+                    "zk_layers.reference: the validated oracle (oracle)",
+        "book_loop_data": book_loop[2] if book_loop is not None else None,
         "bandwidth_GBps": bandwidths,
-        "cases": [asdict(c) | {"ratio_reference": c.ratio("reference"), "ratio_torch": _best_torch_ratio(c)}
+        "cases": [asdict(c) | {"ratio_book": c.ratio("book"), "ratio_oracle": c.ratio("oracle"),
+                               "ratio_torch": _best_torch_ratio(c), "note": _note(c.op, c.mode, book_loop)}
                   for c in cases],
     }
+
+
+def _note(op: str, mode: str, book_loop: tuple[np.ndarray, np.ndarray, str] | None) -> str | None:
+    note = note_for(op, mode)
+    if note is not None and book_loop is not None:
+        note = note.replace("{data}", book_loop[2])
+    return note
 
 
 def _torch_version() -> str:
@@ -424,6 +611,14 @@ def _fmt_time(seconds: float | None) -> str:
     return f"{seconds:.2f} s"
 
 
+def _fmt_ratio(ratio: float | None) -> str:
+    return f"{ratio:.2f}x" if ratio else "-"
+
+
+COLUMNS = ["op", "size", "dtype", "thr", "mode", "fast", "book", "book/fast", "oracle", "torch", "torch/fast",
+           "GB/s (of stream)"]
+
+
 def format_table(report: dict[str, Any], markdown: bool = False) -> str:
     cfg = report["config"]
     blas = ", ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})" for p in cfg["blas"]) or "not detected"
@@ -435,12 +630,15 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
         f"environment: {cfg['environment'] or '{}'}",
         f"protocol: interleaved, {report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
         f"medians (IQR); ratios > 1 mean zk_layers is faster",
+        "book: the book's plain NumPy code (zk_layers.baseline), the baseline of every ratio; "
+        "oracle: zk_layers.reference, validated, for information",
     ]
+    if report.get("book_loop_data"):
+        head.append(f"book-loop data: {report['book_loop_data']}")
     for th, gbps in report["bandwidth_GBps"].items():
         head.append(f"streaming bandwidth at {th} thread(s): {gbps:.1f} GB/s")
-    cols = ["op", "size", "dtype", "thr", "mode", "fast", "reference", "torch", "ref/fast", "torch/fast",
-            "GB/s (of stream)"]
     rows = []
+    notes: dict[str, str] = {}
     for c in report["cases"]:
         med, iqr = c["medians_s"], c["iqrs_s"]
         torch_best = min((med[k] for k in ("torch", "torch_autograd") if k in med), default=None)
@@ -449,18 +647,27 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
             gbps = f"{c['bytes_moved'] / med['fast'] / 1e9:.1f}"
             if c["threads"] in report["bandwidth_GBps"]:
                 gbps += f" ({100 * c['bytes_moved'] / med['fast'] / 1e9 / report['bandwidth_GBps'][c['threads']]:.0f}%)"
-        rows.append([c["op"], c["size"], c["dtype"], str(c["threads"]), c["mode"],
+        mode = c["mode"]
+        if c.get("note"):
+            key = f"{c['op']} {mode}" if (c["op"], mode) in NOTES else mode
+            notes.setdefault(key, c["note"])
+            mode = f"{mode} [{list(notes).index(key) + 1}]"
+        rows.append([c["op"], c["size"], c["dtype"], str(c["threads"]), mode,
                      f"{_fmt_time(med.get('fast'))} ({_fmt_time(iqr.get('fast'))})",
-                     _fmt_time(med.get("reference")), _fmt_time(torch_best),
-                     f"{c['ratio_reference']:.2f}x" if c["ratio_reference"] else "-",
-                     f"{c['ratio_torch']:.2f}x" if c["ratio_torch"] else "-", gbps])
+                     _fmt_time(med.get("book")), _fmt_ratio(c["ratio_book"]), _fmt_time(med.get("oracle")),
+                     _fmt_time(torch_best), _fmt_ratio(c["ratio_torch"]), gbps])
+    footer = [f"[{i + 1}] {key}: {text}" for i, (key, text) in enumerate(notes.items())]
     if markdown:
-        lines = [*(f"- {h}" for h in head), "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines = [*(f"- {h}" for h in head), "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
+        if footer:
+            lines += ["", *(f"- {f}" for f in footer)]
         return "\n".join(lines)
-    widths = [max(len(cols[i]), *(len(r[i]) for r in rows)) if rows else len(cols[i]) for i in range(len(cols))]
-    lines = [*head, "", "  ".join(c.ljust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) if rows else len(COLUMNS[i]) for i in range(len(COLUMNS))]
+    lines = [*head, "", "  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    if footer:
+        lines += ["", *footer]
     return "\n".join(lines)
 
 
@@ -470,18 +677,19 @@ def plot_ratios(report: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cases = [c for c in report["cases"] if c["ratio_reference"]]
-    labels = [f"{c['op']} {c['mode'][:7]} {c['size']} {c['dtype'][-2:]} T{c['threads']}" for c in cases]
+    cases = [c for c in report["cases"] if c["ratio_book"]]
+    labels = [f"{c['op']} {c['mode'][:10]} {c['size']} {c['dtype']} T{c['threads']}" for c in cases]
     fig, ax = plt.subplots(figsize=(8, max(3, 0.22 * len(cases))))
     y = np.arange(len(cases))
-    ax.barh(y, [c["ratio_reference"] for c in cases], height=0.4, label="reference / fast")
+    ax.barh(y, [c["ratio_book"] for c in cases], height=0.4, label="book / fast")
     torch_ratios = [c["ratio_torch"] or 0 for c in cases]
     if any(torch_ratios):
         ax.barh(y + 0.4, torch_ratios, height=0.4, label="torch / fast")
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_yticks(y + 0.2, labels, fontsize=7)
+    ax.invert_yaxis()  # the first row (the book-loop) on top
     ax.set_xscale("log")
-    ax.set_xlabel("speed-up of zk_layers (log scale)")
+    ax.set_xlabel("speed-up of zk_layers over the book's code (log scale)")
     ax.legend(loc="lower right")
     ax.set_title(f"zk_layers {report['zk_layers']} on {report['machine']['cpu']}")
     fig.tight_layout()
@@ -510,7 +718,7 @@ def _threads_list(text: str) -> list[int]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", action="store_true",
                    help="every op, size (tiny, book, mid, large), dtype and thread count 1..cores; minutes")
-    p.add_argument("--ops", type=lambda s: _csv(s, OPS, "ops"), help=f"subset of {','.join(OPS)} (default: all)")
+    p.add_argument("--ops", type=lambda s: _csv(s, OPS, "ops"), help=f"subset of {','.join(OPS)} (default: all; book-loop runs at the book's sizes whatever --sizes says)")
     p.add_argument("--sizes", type=lambda s: _csv(s, list(SIZE_GROUPS), "sizes"),
                    help="subset of tiny,book,mid,large (default: book,mid)")
     p.add_argument("--dtypes", type=lambda s: _csv(s, ["float32", "float64"], "dtypes"),
