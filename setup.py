@@ -11,7 +11,8 @@ SSE2, but our kernels are 3-7x faster with AVX2 or AVX-512.  So on x86-64
 with gcc or clang each kernel module is built three times from the same
 .pyx -- baseline, `-mavx2` and `-mavx512{f,vl,bw,dq}` -- as
 zk_layers.<module>, <module>_avx2 and <module>_avx512, and
-zk_layers/_kernels.py imports the best one the CPU supports.  All builds
+zk_layers/_kernels.py imports the best one the CPU supports.  The list of
+kernel modules is KERNEL_MODULES in zk_layers/_kernels.py.  All builds
 compute bitwise-identical results (no FMA contraction, no reassociation).
 ZK_LAYERS_BASELINE_ONLY=1 builds the baseline only.
 
@@ -39,8 +40,22 @@ import textwrap
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+def read_kernel_modules():
+    """KERNEL_MODULES of zk_layers/_kernels.py, the one list of kernel
+    modules (read with ast: the package is not importable before the build)."""
+    import ast
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zk_layers", "_kernels.py")
+    with open(path, encoding="utf-8") as f:
+        for node in ast.parse(f.read()).body:
+            if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id == "KERNEL_MODULES"):
+                return list(ast.literal_eval(node.value))
+    raise RuntimeError(f"no KERNEL_MODULES in {path}")
+
+
 PLATFORM_MODULE = "_platform"
-KERNEL_MODULES = ["_activations", "_softmax_loss", "_affine", "_update"]
+KERNEL_MODULES = read_kernel_modules()
 ISA_VARIANTS = {  # suffix -> gcc/clang flags
     "_avx2": ["-mavx2"],
     "_avx512": ["-mavx2", "-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq"],

@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import zk_layers as zk
-from zk_layers import layers
+from zk_layers._threads import GRAINS
 
 
 def median_us(fn, number: int, repeat: int = 9) -> float:
@@ -29,8 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=zk.get_num_threads())
     args = parser.parse_args()
-    for name in ("ELEMENTWISE_GRAIN", "EXP_GRAIN", "ROWWISE_GRAIN"):
-        setattr(layers, name, 1)
+    GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = 1
     print(f"{'elements':>10} " + " ".join(f"{op + ' T=' + str(th):>16}" for op in ("Relu", "Sigmoid", "Softmax") for th in (1, args.threads)))
     with threadpool_limits(1):
         for n in (1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22):

@@ -63,11 +63,10 @@ except ImportError:  # an in-place build in the repository: run from anywhere
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import zk_layers as zk
 
-from zk_layers import layers as fast_layers
+from zk_layers._threads import forced_grain
 
 REFERENCE = zk.reference
 LAYERS = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "MulLayer", "AddLayer"]
-GRAINS = ("ELEMENTWISE_GRAIN", "EXP_GRAIN", "ROWWISE_GRAIN")
 TOLERANCES = {np.dtype(np.float32): (1e-5, 1e-6), np.dtype(np.float64): (1e-12, 1e-14)}
 
 # ---------------------------------------------------------------------------
@@ -310,8 +309,8 @@ class Program:
             "from numpy import nan, inf",
         ]
         if self.tiny_grain:
-            lines.append("from zk_layers import layers")
-            lines.append("layers.ELEMENTWISE_GRAIN = layers.EXP_GRAIN = layers.ROWWISE_GRAIN = 1")
+            lines.append("from zk_layers._threads import GRAINS")
+            lines.append("GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = 1")
         if self.threads is not None:
             lines.append(f"zk.set_num_threads({self.threads})")
         for i, arg in enumerate(self.ctor_args):
@@ -579,19 +578,12 @@ STATE_ATTRS = {"Relu": ["mask"], "Sigmoid": ["out"], "Affine": ["x", "original_x
 
 @contextlib.contextmanager
 def _fast_settings(prog: Program, fast: bool):
-    saved = {name: getattr(fast_layers, name) for name in GRAINS}
-    try:
+    with contextlib.ExitStack() as stack:
         if fast and prog.tiny_grain:
-            for name in GRAINS:
-                setattr(fast_layers, name, 1)
+            stack.enter_context(forced_grain(1))
         if fast and prog.threads is not None:
-            with zk.limit_threads(prog.threads):
-                yield
-        else:
-            yield
-    finally:
-        for name, value in saved.items():
-            setattr(fast_layers, name, value)
+            stack.enter_context(zk.limit_threads(prog.threads))
+        yield
 
 
 def _call(fn: Callable[[], Any], inputs: list[tuple[str, Any]], layer_name: str, layer_obj: Any) -> Outcome:

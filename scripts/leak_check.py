@@ -33,7 +33,7 @@ except ImportError:  # an in-place build in the repository
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import zk_layers as zk
 
-from zk_layers import layers
+from zk_layers._threads import GRAINS
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     if args.tiny_grain:
-        layers.ELEMENTWISE_GRAIN = layers.EXP_GRAIN = layers.ROWWISE_GRAIN = 1
+        GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = 1
     if args.threads is not None:
         zk.set_num_threads(args.threads)
     rows = measure(args.calls, args.warmup)

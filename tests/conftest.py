@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import zk_layers as zk
-from zk_layers import layers as fast_layers
 
 TOLERANCES = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
 LAYOUTS = ["C", "F", "strided", "readonly"]
@@ -69,10 +68,13 @@ def tolerance(dtype) -> dict:
 
 
 @pytest.fixture
-def tiny_grain(monkeypatch):
-    """Make every kernel parallelise from 2 elements up, to test chunking."""
-    for name in ("ELEMENTWISE_GRAIN", "EXP_GRAIN", "ROWWISE_GRAIN"):
-        monkeypatch.setattr(fast_layers, name, 1)
+def tiny_grain():
+    """Make every kernel parallelise from 2 elements up, to test chunking
+    (the optimizers' too: they read the same grains)."""
+    from zk_layers._threads import forced_grain
+
+    with forced_grain(1):
+        yield
 
 
 @pytest.fixture
@@ -87,9 +89,9 @@ def threads(request):
 def pytest_report_header(config):
     """Say which installation is under test: CI must test the installed build."""
     from zk_layers import _platform
-    from zk_layers.layers import _KERNELS
+    from zk_layers._kernels import KERNELS
 
-    return (f"zk_layers {zk.__version__} from {zk.__file__}; kernels={_KERNELS.level}; "
+    return (f"zk_layers {zk.__version__} from {zk.__file__}; kernels={KERNELS.level}; "
             f"openmp={'on' if _platform.openmp_enabled() else 'off'}; threads={zk.get_num_threads()}")
 
 

@@ -176,12 +176,12 @@ WORKER_MODULE = '''
 """Picklable worker for the multiprocessing tests (written by test_concurrency.py)."""
 import numpy as np
 import zk_layers as zk
-from zk_layers import layers
+from zk_layers._threads import GRAINS
 
 
 def init():
     """Force parallel regions in the worker: every grain 1, two threads."""
-    layers.ELEMENTWISE_GRAIN = layers.EXP_GRAIN = layers.ROWWISE_GRAIN = 1
+    GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = 1
     zk.set_num_threads(2)
 
 
@@ -195,7 +195,7 @@ def work(seed):
     sig = zk.Sigmoid(); out += [sig.forward(x), sig.backward(x)]
     aff = zk.Affine(W, b); out += [aff.forward(x), aff.backward(np.ones((301, 13))), aff.db]
     loss = zk.SoftmaxWithLoss(eps=0); out += [np.array(loss.forward(x, t)), loss.backward()]
-    return zk.get_num_threads(), layers.ELEMENTWISE_GRAIN, [a.tolist() for a in out]
+    return zk.get_num_threads(), GRAINS.elementwise, [a.tolist() for a in out]
 '''
 
 
@@ -257,7 +257,7 @@ TORCH_SCENARIO = """
     import numpy as np
     {first}
     {second}
-    from zk_layers import layers
+    from zk_layers._threads import GRAINS
 
     def torch_op():
         a = torch.arange(250_000, dtype=torch.float64).reshape(500, 500) / 250_000
@@ -275,7 +275,7 @@ TORCH_SCENARIO = """
 
     torch.set_num_threads(2)
     reference_sum = torch_op()
-    layers.ELEMENTWISE_GRAIN = layers.EXP_GRAIN = layers.ROWWISE_GRAIN = 1
+    GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = 1
     with zk.limit_threads(1):
         serial = zk_op()
     zk.set_num_threads(2)

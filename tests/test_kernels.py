@@ -39,17 +39,17 @@ def test_every_build_gives_bitwise_identical_results(monkeypatch, dtype, level):
     from zk_layers import optimizers
 
     for module in (layers, optimizers):
-        monkeypatch.setattr(module, "_KERNELS", _kernels.load("baseline"))
+        monkeypatch.setattr(module, "KERNELS", _kernels.load("baseline"))
     baseline = _everything(dtype)
     for module in (layers, optimizers):
-        monkeypatch.setattr(module, "_KERNELS", _kernels.load(level))
+        monkeypatch.setattr(module, "KERNELS", _kernels.load(level))
     for a, b in zip(baseline, _everything(dtype)):
         assert_array_equal(a, b)
 
 
 def test_best_available_build_is_selected_by_default():
     if os.environ.get("ZK_LAYERS_KERNELS", "auto") in ("", "auto"):
-        assert layers._KERNELS.level == _kernels.available_levels()[0]
+        assert _kernels.KERNELS.level == _kernels.available_levels()[0]
     assert "baseline" in _kernels.available_levels()
 
 
@@ -63,7 +63,7 @@ def test_unknown_or_unsupported_level_is_refused():
 
 
 def test_environment_variable_selects_the_build():
-    code = "from zk_layers import layers; print(layers._KERNELS.level)"
+    code = "from zk_layers._kernels import KERNELS; print(KERNELS.level)"
     proc = run_python(code, {"ZK_LAYERS_KERNELS": "baseline"}, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "baseline"

@@ -411,5 +411,5 @@ def test_reassigned_state_attributes_are_used_or_refused(rng):
     loss.y = np.full((2, 3), 1 / 3)
     assert_allclose(loss.backward(), (np.full((2, 3), 1 / 3) - np.eye(3)[[0, 2]]) / 2, rtol=1e-15)
     loss.y = np.ones((2, 2))
-    with pytest.raises(ValueError, match="does not match the last forward"):
+    with pytest.raises(ValueError, match="the shape of the last forward's y"):
         loss.backward()

@@ -139,9 +139,16 @@ def test_multi_layer_net_initialisation_rules():
     assert list(regression.layers) == ["Affine1"]
 
 
+def test_net_sizes_follow_the_type_value_rule():
+    """TypeError for a wrong type, ValueError for a wrong value."""
+    with pytest.raises(TypeError, match="hidden_size must be a positive integer, got float 2.5"):
+        zk.TwoLayerNet(4, 2.5, 2)
+    with pytest.raises(TypeError, match="input_size must be a positive integer, got bool"):
+        zk.TwoLayerNet(True, 5, 2)
+
+
 @pytest.mark.parametrize("make,match", [
     (lambda: zk.TwoLayerNet(0, 5, 2), "input_size must be a positive integer"),
-    (lambda: zk.TwoLayerNet(4, 2.5, 2), "hidden_size must be a positive integer"),
     (lambda: zk.TwoLayerNet(4, 5, 2, backend="torch"), "backend must be 'fast' or 'reference'"),
     (lambda: zk.TwoLayerNet(4, 5, 2, dtype=np.int32), "dtype must be float32 or float64"),
     (lambda: zk.MultiLayerNet(4, [5], 2, activation="tanh"), "activation must be 'relu' or 'sigmoid'"),

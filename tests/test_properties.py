@@ -19,7 +19,6 @@ tests here run it briefly and check that it detects injected bugs.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import math
 import os
@@ -406,21 +405,12 @@ def test_gradients_match_numerical_gradients(data):
 # Elementwise layers: parallel chunking on generated shapes
 # ---------------------------------------------------------------------------
 
-@contextlib.contextmanager
 def tiny_grains():
     """conftest's tiny_grain as a context manager, for use inside a
     hypothesis test (function-scoped fixtures are not reset between examples)."""
-    from zk_layers import layers
+    from zk_layers._threads import forced_grain
 
-    names = ("ELEMENTWISE_GRAIN", "EXP_GRAIN", "ROWWISE_GRAIN")
-    saved = {name: getattr(layers, name) for name in names}
-    try:
-        for name in names:
-            setattr(layers, name, 1)
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(layers, name, value)
+    return forced_grain(1)
 
 
 @examples(15)

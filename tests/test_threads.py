@@ -145,8 +145,8 @@ def test_forked_child_after_parallel_region_does_not_hang():
         import multiprocessing as mp
         import numpy as np
         import zk_layers as zk
-        from zk_layers import layers
-        layers.ELEMENTWISE_GRAIN = 1
+        from zk_layers._threads import GRAINS
+        GRAINS.elementwise = 1
         zk.set_num_threads(2)
         x = np.linspace(-1, 1, 10_001)
         parent = zk.Relu().forward(x)   # runs a parallel region in the parent

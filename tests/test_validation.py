@@ -300,10 +300,10 @@ NUMERICAL_GRADIENT_CASES = [
     ("float", lambda: zk.numerical_gradient(_square_sum, 1.0), TypeError, r"^x must be a NumPy array .*got float"),
     ("None", lambda: zk.numerical_gradient(_square_sum, None), TypeError, r"^x must be a NumPy array .*got NoneType"),
     ("read-only", lambda: zk.numerical_gradient(_square_sum, _read_only()), ValueError, r"^x must be writeable: numerical_gradient perturbs it in place"),
-    ("h-zero", lambda: zk.numerical_gradient(_square_sum, np.ones(3), 0.0), ValueError, r"^h must be a positive finite step, got 0\.0"),
-    ("h-negative", lambda: zk.numerical_gradient(_square_sum, np.ones(3), -1e-4), ValueError, r"^h must be a positive finite step, got -0\.0001"),
-    ("h-nan", lambda: zk.numerical_gradient(_square_sum, np.ones(3), float("nan")), ValueError, r"^h must be a positive finite step, got nan"),
-    ("h-inf", lambda: zk.numerical_gradient(_square_sum, np.ones(3), float("inf")), ValueError, r"^h must be a positive finite step, got inf"),
+    ("h-zero", lambda: zk.numerical_gradient(_square_sum, np.ones(3), 0.0), ValueError, r"^h must be positive and finite, got 0\.0"),
+    ("h-negative", lambda: zk.numerical_gradient(_square_sum, np.ones(3), -1e-4), ValueError, r"^h must be positive and finite, got -0\.0001"),
+    ("h-nan", lambda: zk.numerical_gradient(_square_sum, np.ones(3), float("nan")), ValueError, r"^h must be positive and finite, got nan"),
+    ("h-inf", lambda: zk.numerical_gradient(_square_sum, np.ones(3), float("inf")), ValueError, r"^h must be positive and finite, got inf"),
 ]
 
 

@@ -1,7 +1,8 @@
 # Type stubs for zk_layers._activations, compiled from src/_activations.pyx.
 #
 # setup.py builds the same source as _activations_avx2 and _activations_avx512
-# too (same API, see their stubs); zk_layers._kernels picks one at import.
+# too (same API; the variants have no stubs of their own: only zk_layers._kernels
+# imports them, and it picks one at import).
 # Every kernel module follows these conventions:
 # - each kernel is a Cython fused function over `floating`: a call picks the
 #   float32 or float64 build from its arguments, and kernel["float"] or

@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _kernels, _platform, layers
+from . import _kernels, _platform
+from ._kernels import KERNELS
 from ._threads import _USABLE_CPUS, get_num_threads
 from ._version import __version__
 
@@ -34,7 +35,7 @@ def config_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "numpy": np.__version__,
         "openmp": _platform.openmp_enabled(),
-        "kernels": layers._KERNELS.level,
+        "kernels": KERNELS.level,
         "omp_wait_policy": _wait_policy(),
         "kernels_available": _kernels.available_levels(),
         "threads": get_num_threads(),

@@ -1,24 +1,63 @@
-"""Choose the kernel build for this CPU: AVX-512, AVX2 or the baseline.
+"""The kernel table: every compiled kernel, for the best build this CPU runs.
 
-setup.py builds every kernel module from one .pyx several times with
-different vector extensions (see its docstring).  All builds compute
-bitwise-identical results; they differ only in speed.  At import the best
-build that the CPU supports, and that exists in this installation, is
-chosen.  ``ZK_LAYERS_KERNELS=baseline|avx2|avx512`` asks for a particular
-one (a level the CPU lacks is refused, never run: it would crash on an
-illegal instruction).
+setup.py builds every kernel module of ``KERNEL_MODULES`` from one .pyx
+several times with different vector extensions (see its docstring): the
+baseline (``zk_layers._activations``), AVX2 (``_activations_avx2``) and
+AVX-512 (``_activations_avx512``).  All builds compute bitwise-identical
+results; they differ only in speed.  At import the best build that the CPU
+supports, and that exists in this installation, is chosen.
+``ZK_LAYERS_KERNELS=baseline|avx2|avx512`` asks for a particular one (a
+level the CPU lacks is refused, never run: it would crash on an illegal
+instruction).
+
+``KERNELS`` is a frozen :class:`Kernels`: one field per kernel, typed.
+Kernels on Cython's fused ``floating`` type are stored as a
+``(float32, float64)`` pair of specialisations picked once here, because
+Cython's fused dispatch inspects the buffers on every call, which costs
+more than the work at N=1; callers index the pair with the dtype they
+validated, ``KERNELS.relu_forward[x.itemsize == 8]``.  Everyone imports the
+table from here.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
-from types import ModuleType, SimpleNamespace
+from collections.abc import Callable
+from typing import Any
 
 from . import _platform
 
+# setup.py reads this tuple (with ast, without importing the package) to know
+# what to build: one list of kernel modules for the build and the table.
+KERNEL_MODULES = ("_activations", "_softmax_loss", "_affine", "_update")
+
 LEVELS = ("avx512", "avx2", "baseline")  # best first
 _SUFFIX = {"avx512": "_avx512", "avx2": "_avx2", "baseline": ""}
-_MODULES = ("activations", "softmax_loss", "affine", "update")
+
+Kernel = Callable[..., Any]
+Pair = tuple[Kernel, Kernel]  # (float32, float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernels:
+    """One build's kernels; the contracts are in each module's docstring."""
+
+    level: str
+    # src/_activations.pyx
+    relu_forward: Pair
+    relu_backward: Pair
+    sigmoid_forward: Pair
+    sigmoid_backward: Pair
+    # src/_softmax_loss.pyx
+    softmax_cross_entropy_forward: Pair
+    softmax_cross_entropy_backward: Pair
+    first_invalid_label: Kernel  # intp labels only: not fused
+    # src/_affine.pyx
+    bias_add_inplace: Pair
+    bias_gradient: Pair
+    # src/_update.pyx
+    sgd_update: Pair
 
 
 def cpu_supports(level: str) -> bool:
@@ -29,27 +68,27 @@ def cpu_supports(level: str) -> bool:
     return level == "baseline"
 
 
-def _import(level: str) -> SimpleNamespace | None:
-    """The kernels of one build, each as a (float32, float64) pair.
-
-    Cython's fused functions pick their specialisation on every call by
-    inspecting the buffers, which costs more than the work at N=1; the
-    layers pick it once from the dtype they validated instead:
-    ``kernels.relu_forward[x.itemsize == 8]``.
-    """
-    kernels = SimpleNamespace(level=level)
-    for name in _MODULES:
+def _import(level: str) -> Kernels | None:
+    """The kernels of one build, or None if a module of it is missing."""
+    modules = []
+    for name in KERNEL_MODULES:
         try:
-            module: ModuleType = importlib.import_module(f"zk_layers._{name}{_SUFFIX[level]}")
+            modules.append(importlib.import_module(f"zk_layers.{name}{_SUFFIX[level]}"))
         except ImportError:
             return None
-        for attr in dir(module):
-            function = getattr(module, attr)
-            if hasattr(function, "__signatures__"):  # fused on `floating`
-                setattr(kernels, attr, (function["float"], function["double"]))
-            elif callable(function) and not attr.startswith("_"):
-                setattr(kernels, attr, function)
-    return kernels
+    found: dict[str, Any] = {"level": level}
+    for field in dataclasses.fields(Kernels)[1:]:
+        owners = [m for m in modules if hasattr(m, field.name)]
+        if len(owners) != 1:
+            raise RuntimeError(f"kernel {field.name} is defined in {len(owners)} modules of the "
+                               f"{level} build, expected exactly one")
+        function = getattr(owners[0], field.name)
+        fused = hasattr(function, "__signatures__")
+        if fused != (field.type == "Pair"):
+            raise RuntimeError(f"kernel {field.name} of the {level} build is "
+                               f"{'' if fused else 'not '}fused on `floating`, unlike its declaration")
+        found[field.name] = (function["float"], function["double"]) if fused else function
+    return Kernels(**found)
 
 
 def available_levels() -> list[str]:
@@ -57,7 +96,7 @@ def available_levels() -> list[str]:
     return [level for level in LEVELS if cpu_supports(level) and _import(level) is not None]
 
 
-def load(level: str) -> SimpleNamespace:
+def load(level: str) -> Kernels:
     """The kernels of one build (see ``_import``)."""
     if level not in LEVELS:
         raise ValueError(f"kernel level must be one of {', '.join(LEVELS)}, got {level!r}")
@@ -69,11 +108,11 @@ def load(level: str) -> SimpleNamespace:
     return kernels
 
 
-def _select() -> SimpleNamespace:
+def _select() -> Kernels:
     requested = os.environ.get("ZK_LAYERS_KERNELS", "").strip().lower()
     if requested and requested != "auto":
         return load(requested)
     return load(available_levels()[0])
 
 
-selected = _select()
+KERNELS = _select()

@@ -26,12 +26,38 @@ import contextlib
 import contextvars
 import os
 from collections.abc import Iterator
-
-import numpy as np
+from dataclasses import dataclass, fields
 
 from . import _platform
+from ._validate import positive_int
 
 __all__ = ["get_num_threads", "set_num_threads", "limit_threads"]
+
+
+@dataclass
+class Grains:
+    """Elements of work per thread below which a parallel region does not pay.
+
+    ``threads_for`` gives one thread below two grains of work and one more
+    per grain above.  With the passive OpenMP wait policy (see
+    zk_layers/__init__.py) starting a region means waking sleeping threads:
+    about 70 us on a 2-vCPU AMD EPYC (Zen 5) VM, so a second thread pays only
+    for work of a few hundred microseconds.  ``benchmarks/bench_grain.py``
+    measured the break-even at ~1M elements for Relu (~0.3 ns/element),
+    ~260K for Sigmoid (~1.6 ns/element) and ~65K for the softmax loss (~7
+    ns/element); each grain is half of that, so that two threads start
+    exactly there.
+
+    The one instance, ``GRAINS``, is read at every call (never copied at
+    import), so ``forced_grain`` reaches every kernel, the optimizers' too.
+    """
+
+    elementwise: int = 1 << 19  # Relu, bias add/gradient, SGD: ~0.3 ns/element
+    exp: int = 1 << 17  # Sigmoid forward: one exp per element
+    rowwise: int = 1 << 15  # the softmax loss: max, exp, sum per row
+
+
+GRAINS = Grains()
 
 _block_threads: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "zk_layers_block_threads", default=None
@@ -50,22 +76,6 @@ def _usable_cpus() -> int:
 
 
 _USABLE_CPUS = _usable_cpus()
-
-
-def _check_thread_count(n: object, name: str = "n") -> int:
-    if isinstance(n, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a positive integer, got bool {n!r}")
-    if not isinstance(n, int):
-        # NumPy integers are accepted through __index__.
-        try:
-            n = int(n.__index__())  # type: ignore[attr-defined]
-        except (AttributeError, TypeError):
-            raise TypeError(
-                f"{name} must be a positive integer, got {type(n).__name__} {n!r}"
-            ) from None
-    if n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n}")
-    return n
 
 
 def get_num_threads() -> int:
@@ -98,7 +108,7 @@ def set_num_threads(n: int | None) -> None:
         stay serial.
     """
     global _process_threads
-    _process_threads = None if n is None else _check_thread_count(n)
+    _process_threads = None if n is None else positive_int(n, "n")
 
 
 @contextlib.contextmanager
@@ -111,7 +121,7 @@ def limit_threads(n: int) -> Iterator[None]:
         with zk_layers.limit_threads(1):
             y = relu.forward(x)
     """
-    token = _block_threads.set(_check_thread_count(n))
+    token = _block_threads.set(positive_int(n, "n"))
     try:
         yield
     finally:
@@ -119,10 +129,30 @@ def limit_threads(n: int) -> Iterator[None]:
 
 
 def threads_for(n_items: int, grain: int) -> int:
-    """Threads to use for ``n_items`` units of work of the given grain size."""
+    """Threads to use for ``n_items`` units of work of the given grain size
+    (one of ``GRAINS``' fields, read at the call)."""
     if n_items < 2 * grain:
         return 1
     return min(get_num_threads(), n_items // grain)
+
+
+@contextlib.contextmanager
+def forced_grain(grain: int = 1) -> Iterator[None]:
+    """Set every grain to ``grain`` inside a ``with`` block (process-wide).
+
+    For tests and benchmarks: with ``grain=1`` even tiny inputs open a
+    parallel region, so the threaded code paths run on small data.  Not
+    thread-safe: it changes the process-wide ``GRAINS``.
+    """
+    grain = positive_int(grain, "grain")
+    saved = {f.name: getattr(GRAINS, f.name) for f in fields(GRAINS)}
+    try:
+        for name in saved:
+            setattr(GRAINS, name, grain)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(GRAINS, name, value)
 
 
 def _after_fork_in_child() -> None:

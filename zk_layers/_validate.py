@@ -1,9 +1,15 @@
-"""Input checks shared by the fast layers and the reference.
+"""Input checks shared by the fast layers, the reference and the rest of
+the package.
 
 Both implementations raise the same exceptions with the same messages, so
 the reference stays a faithful oracle for the error behaviour as well.
 Every check runs before any kernel sees the data: the kernels are compiled
 without bounds checks and trust what they are given.
+
+One rule everywhere: ``TypeError`` for a value of the wrong type,
+``ValueError`` for a value of the right type that is out of range.  Every
+scalar the package takes (``eps``, learning rates, sizes, thread counts,
+step sizes) is checked by one of the scalar checks below.
 """
 from __future__ import annotations
 
@@ -24,6 +30,54 @@ class ForwardNotCalledError(RuntimeError, ValueError):
 _State = TypeVar("_State")
 
 
+# ----------------------------------------------------------------- scalars
+def real_number(value: Any, name: str) -> float:
+    """A real scalar (Python or NumPy int/float, not bool) as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def positive_number(value: Any, name: str) -> float:
+    """A finite real number > 0 (learning rates, step sizes)."""
+    number = real_number(value, name)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be positive and finite, got {number}")
+    return number
+
+
+def nonnegative_number(value: Any, name: str) -> float:
+    """A finite real number >= 0 (``eps``)."""
+    number = real_number(value, name)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"{name} must be finite and >= 0, got {number}")
+    return number
+
+
+def fraction(value: Any, name: str) -> float:
+    """A real number in [0, 1) (momentum, Adam's betas, dropout ratios)."""
+    number = real_number(value, name)
+    if not 0 <= number < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {number}")
+    return number
+
+
+def positive_int(value: Any, name: str) -> int:
+    """An integer >= 1 (sizes, counts, thread numbers); NumPy integers are
+    accepted through ``__index__``, bools and floats are not."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive integer, got bool {value!r}")
+    if not isinstance(value, int):
+        try:
+            value = int(value.__index__())
+        except (AttributeError, TypeError):
+            raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+# ------------------------------------------------------------------ arrays
 def require_forward(layer: object, state: _State | None) -> _State:
     """``state`` (what forward stored), or ForwardNotCalledError if it is None."""
     if state is None:
@@ -32,6 +86,17 @@ def require_forward(layer: object, state: _State | None) -> _State:
             "there is nothing to differentiate yet"
         )
     return state
+
+
+def saved_mask(layer: object, mask: Any) -> np.ndarray:
+    """Relu's ``mask`` as backward reads it (the attribute, as in the book):
+    a boolean array; a value assigned since forward is checked here, its
+    shape by the caller against ``dout``."""
+    mask = require_forward(layer, mask)
+    if not (isinstance(mask, (np.ndarray, np.bool_)) and mask.dtype == np.bool_):
+        raise TypeError(f"{type(layer).__name__}.mask must be a boolean array (x <= 0 from forward), "
+                        f"got {_describe(mask)}")
+    return np.asarray(mask)
 
 
 def _describe(x: object) -> str:
@@ -212,8 +277,8 @@ def real_operand(value: Any, name: str) -> Any:
 def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -> np.ndarray:
     """Labels of SoftmaxWithLoss as an intp array of shape (n_samples,).
 
-    ``t`` holds class indices (any integer dtype; shape (N,), or a scalar for
-    a single sample) or one-hot rows (shape (N, C), or (C,) for a single
+    ``t`` holds class indices (any integer dtype; shape (N,) or (N, 1), or a
+    scalar for a single sample) or one-hot rows (shape (N, C), or (C,) for a single
     sample).  One-hot rows must contain only 0 and 1 with exactly one 1.
     Range checks of the indices are done by the caller (see
     ``check_label_range``), which knows how to do them fast.
@@ -228,8 +293,11 @@ def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -
         is_one_hot = t_arr.ndim == 1 and not (t_arr.shape == (1,) and n_classes != 1)
         index_ndims: tuple[int, ...] = (0, 1)
     else:
-        is_one_hot = t_arr.ndim == 2
-        index_ndims = (1,)
+        # A column of indices, shape (N, 1), as the book's scripts pass for
+        # one sample (ch07/gradient_check.py), is indices unless C == 1.
+        column = t_arr.shape == (n_samples, 1) and n_classes != 1
+        is_one_hot = t_arr.ndim == 2 and not column
+        index_ndims = (1, 2) if column else (1,)
     if is_one_hot:
         expected = (n_classes,) if single_sample else (n_samples, n_classes)
         if t_arr.shape != expected:
@@ -268,7 +336,10 @@ def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -
     if kind == "u" and flat.dtype.itemsize >= np.dtype(np.intp).itemsize:
         # Values beyond intp's range would wrap around to negative numbers.
         check_label_range(flat, n_classes, first_invalid_label)
-    return np.ascontiguousarray(flat, dtype=np.intp)
+    # Always a copy: the layer keeps these indices for backward, where the
+    # kernel uses them without bounds checks, so they must not be memory
+    # that the caller can still change.
+    return np.array(flat, dtype=np.intp, order="C", copy=True)
 
 
 def first_invalid_label(labels: np.ndarray, n_classes: int) -> int:

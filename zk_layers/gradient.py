@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import positive_number
+
 __all__ = ["numerical_gradient", "gradient_check", "GradientComparison"]
 
 
@@ -45,10 +47,7 @@ def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, h: float =
         )
     if not x.flags.writeable:
         raise ValueError("x must be writeable: numerical_gradient perturbs it in place and restores it")
-    if isinstance(h, bool) or not isinstance(h, (int, float, np.integer, np.floating)):
-        raise TypeError(f"h must be a real number, got {type(h).__name__} {h!r}")
-    if not (h > 0 and np.isfinite(h)):
-        raise ValueError(f"h must be a positive finite step, got {h}")
+    h = positive_number(h, "h")
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index", "zerosize_ok"], op_flags=["readwrite"])
     while not it.finished:

@@ -26,12 +26,11 @@ from typing import Any, Literal
 import numpy as np
 
 from . import reference
-from ._kernels import selected as _KERNELS
-from ._threads import threads_for
+from ._kernels import KERNELS
+from ._threads import GRAINS, threads_for
 from ._validate import (
     FLOAT32,
     FLOAT64,
-    NATIVE_FLOATS,
     affine_parameters,
     as_float_array,
     check_label_range,
@@ -40,6 +39,7 @@ from ._validate import (
     output_buffer,
     require_forward,
     require_shape,
+    saved_mask,
     scalar_dout,
 )
 from .reference import AddLayer, MulLayer, _softmax_input
@@ -47,20 +47,6 @@ from .reference import AddLayer, MulLayer, _softmax_input
 Order = Literal["C", "F"]  # the memory order of a contiguous array
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
-
-# Elements of work per thread below which a parallel region does not pay for
-# itself (threads_for: one thread below two grains, one more per grain above).
-# With the passive OpenMP wait policy (see zk_layers/__init__.py) starting a
-# region means waking sleeping threads: about 70 us on a 2-vCPU AMD EPYC
-# (Zen 5) VM, so a second thread pays only for work of a few hundred
-# microseconds.  `benchmarks/bench_grain.py` measured the break-even at
-# ~1M elements for Relu (~0.3 ns/element), ~260K for Sigmoid (~1.6
-# ns/element) and ~65K for the softmax loss (~7 ns/element); the grains are
-# half of that, so that two threads start exactly there.
-ELEMENTWISE_GRAIN = 1 << 19
-EXP_GRAIN = 1 << 17
-ROWWISE_GRAIN = 1 << 15
-
 
 def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, Order]:
     """``arr`` itself and its memory order if it is C- or Fortran-contiguous
@@ -117,8 +103,8 @@ class Relu(reference.Relu):
         mask = np.empty(x.shape, np.bool_, order=order)
         mask_flat = _flat(mask)
         # Boolean arrays are accepted as `unsigned char` memoryviews as they are.
-        _KERNELS.relu_forward[x.itemsize == 8](
-            _flat(x), _flat(out), mask_flat, threads_for(x.size, ELEMENTWISE_GRAIN)
+        KERNELS.relu_forward[x.itemsize == 8](
+            _flat(x), _flat(out), mask_flat, threads_for(x.size, GRAINS.elementwise)
         )
         self.mask = mask
         self._flat_mask = (mask, mask_flat, order)
@@ -129,12 +115,12 @@ class Relu(reference.Relu):
         require_forward(self, mask)
         saved, mask_flat, order = self._flat_mask
         if saved is not mask:  # the attribute was reassigned since forward
-            mask, order = _contiguous(np.asarray(mask, dtype=np.bool_))
+            mask, order = _contiguous(saved_mask(self, mask))
             mask_flat = _flat(mask)
         dout = _upstream(dout, mask, order, None)
         dx = np.empty_like(dout) if out is None else output_buffer(out, dout.shape, order, dout.dtype, "out", (dout, mask))
-        _KERNELS.relu_backward[dout.itemsize == 8](
-            _flat(dout), mask_flat, _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
+        KERNELS.relu_backward[dout.itemsize == 8](
+            _flat(dout), mask_flat, _flat(dx), threads_for(dx.size, GRAINS.elementwise)
         )
         return dx
 
@@ -151,9 +137,15 @@ class Sigmoid(reference.Sigmoid):
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x, order = _contiguous(as_float_array(x, "x"))
-        out = np.empty_like(x) if out is None else output_buffer(out, x.shape, order, x.dtype, "out", (x,))
-        _KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, EXP_GRAIN))
-        self.out = out
+        if out is None:
+            out = np.empty_like(x)
+            KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, GRAINS.exp))
+            self.out = out  # as in the book: the returned array is the saved one
+            return out
+        out = output_buffer(out, x.shape, order, x.dtype, "out", (x,))
+        KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, GRAINS.exp))
+        # The caller may reuse its buffer before backward: keep our own copy.
+        self.out = out.copy(order=order)
         return out
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
@@ -169,8 +161,8 @@ class Sigmoid(reference.Sigmoid):
             raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
                              "by every later backward")
         dx = np.empty_like(dout) if out is None else output_buffer(out, dout.shape, order, dtype, "out", (dout, y))
-        _KERNELS.sigmoid_backward[dtype.itemsize == 8](
-            _flat(dout), _flat(y), _flat(dx), threads_for(dx.size, ELEMENTWISE_GRAIN)
+        KERNELS.sigmoid_backward[dtype.itemsize == 8](
+            _flat(dout), _flat(y), _flat(dx), threads_for(dx.size, GRAINS.elementwise)
         )
         return dx
 
@@ -221,14 +213,14 @@ class Affine(reference.Affine):
         # np.dot, like the reference: np.matmul takes a slow non-BLAS loop
         # for some shapes (the N=1 outer product x.T @ dout: 4x slower).
         np.dot(x, W, out=out)
-        _KERNELS.bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, ELEMENTWISE_GRAIN))
+        KERNELS.bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
         self.original_x_shape = original_x_shape
-        self.x = x
+        self.x = self._x_forward = x
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
-        x = require_forward(self, self.x)
         W, _ = affine_parameters(self.W, self.b)
+        x = self._saved_input(W)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
         dtype = x.dtype
@@ -238,12 +230,12 @@ class Affine(reference.Affine):
         dW = np.empty(W.shape, dtype)
         np.dot(x.T, dout, out=dW)
         db = np.empty(W.shape[1], dtype)
-        _KERNELS.bias_gradient[dtype.itemsize == 8](dout, db, threads_for(dout.size, ELEMENTWISE_GRAIN))
+        KERNELS.bias_gradient[dtype.itemsize == 8](dout, db, threads_for(dout.size, GRAINS.elementwise))
         self.dW, self.db = dW, db
         if not self.need_dx:
             return None
         dx = np.dot(dout, W.T)
-        return dx.reshape(self.original_x_shape)
+        return dx.reshape(self._saved_shape(x))
 
 
 class SoftmaxWithLoss(reference.SoftmaxWithLoss):
@@ -272,16 +264,16 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         x2d, single = _softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
-        check_label_range(labels, n_classes, _KERNELS.first_invalid_label)
+        check_label_range(labels, n_classes, KERNELS.first_invalid_label)
         x2d = np.ascontiguousarray(x2d)
         y = np.empty(x2d.shape, x2d.dtype)
         losses = np.empty(n, np.float64)
-        total = _KERNELS.softmax_cross_entropy_forward[y.itemsize == 8](
-            x2d, labels, y, losses, self.eps, threads_for(x2d.size, ROWWISE_GRAIN)
+        total = KERNELS.softmax_cross_entropy_forward[y.itemsize == 8](
+            x2d, labels, y, losses, self.eps, threads_for(x2d.size, GRAINS.rowwise)
         )
-        self.t = np.asarray(t)
-        self._labels = labels
+        self._remember_labels(t, labels, single)
         self.y = y.reshape(np.shape(x)) if single else y
+        self._y_shape = self.y.shape
         self._y2d = (self.y, y)
         self.loss = total / n
         return self.loss
@@ -292,14 +284,11 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         scale = scalar_dout(dout)
         saved, y2d = self._y2d
         if saved is not y:  # the attribute was reassigned since forward
-            shape = y2d.shape
-            y = np.asarray(y)
-            if y.shape != saved.shape or y.dtype not in NATIVE_FLOATS:
-                raise ValueError(f"SoftmaxWithLoss.y was replaced by an array of shape {y.shape} "
-                                 f"and dtype {y.dtype} that does not match the last forward's {saved.shape}")
-            y2d = np.ascontiguousarray(y).reshape(shape)
+            y = as_float_array(y, "SoftmaxWithLoss.y")
+            require_shape(y, "SoftmaxWithLoss.y", self._y_shape, "the shape of the last forward's y")
+            y2d = np.ascontiguousarray(y).reshape(y2d.shape)
         dx = np.empty(y2d.shape, y2d.dtype)
-        _KERNELS.softmax_cross_entropy_backward[y2d.itemsize == 8](
-            y2d, self._labels, scale / y2d.shape[0], dx, threads_for(dx.size, ELEMENTWISE_GRAIN)
+        KERNELS.softmax_cross_entropy_backward[y2d.itemsize == 8](
+            y2d, self._saved_labels(), scale / y2d.shape[0], dx, threads_for(dx.size, GRAINS.elementwise)
         )
         return dx if y.ndim == 2 else dx.reshape(y.shape)

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import layers as fast_layers
 from . import reference
+from ._validate import positive_int
 from .gradient import numerical_gradient as _numerical_gradient
 
 __all__ = ["TwoLayerNet", "MultiLayerNet", "layers_module"]
@@ -46,12 +47,6 @@ def _float_dtype(dtype: Any) -> np.dtype:
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     return dtype
-
-
-def _size(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class _LayerStack:
@@ -149,8 +144,8 @@ class TwoLayerNet(_LayerStack):
     def __init__(self, input_size: int, hidden_size: int, output_size: int,
                  weight_init_std: float = 0.01, *, dtype: Any = np.float64,
                  backend: str = "fast", seed: Any = None, eps: float = 1e-7) -> None:
-        sizes = [_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
-                 _size(output_size, "output_size")]
+        sizes = [positive_int(input_size, "input_size"), positive_int(hidden_size, "hidden_size"),
+                 positive_int(output_size, "output_size")]
         self._build(sizes, "relu", [weight_init_std] * 2, dtype, backend, seed, "Relu", eps)
 
 
@@ -178,9 +173,9 @@ class MultiLayerNet(_LayerStack):
                  activation: str = "relu", weight_init_std: float | str = "relu",
                  dtype: Any = np.float64, backend: str = "fast", seed: Any = None,
                  eps: float = 1e-7) -> None:
-        sizes = [_size(input_size, "input_size")]
-        sizes += [_size(h, "hidden_size_list entries") for h in hidden_size_list]
-        sizes.append(_size(output_size, "output_size"))
+        sizes = [positive_int(input_size, "input_size")]
+        sizes += [positive_int(h, "hidden_size_list entries") for h in hidden_size_list]
+        sizes.append(positive_int(output_size, "output_size"))
         if isinstance(weight_init_std, str):
             rule = weight_init_std.lower()
             if rule in ("he", "relu"):

@@ -11,26 +11,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._threads import threads_for
-from ._validate import FLOAT32, FLOAT64
-from .layers import _KERNELS, ELEMENTWISE_GRAIN
+from ._kernels import KERNELS
+from ._threads import GRAINS, threads_for
+from ._validate import FLOAT32, FLOAT64, fraction, positive_number
 
 __all__ = ["SGD", "Momentum", "Adam", "make_optimizer"]
-
-
-def _positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value}")
-    return float(value)
-
-
-def _fraction(value: float, name: str) -> float:
-    value = _positive(value, name) if value != 0 else 0.0
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return value
 
 
 def _check_keys(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
@@ -49,7 +34,7 @@ class SGD:
     """
 
     def __init__(self, lr: float = 0.01) -> None:
-        self.lr = _positive(lr, "lr")
+        self.lr = positive_number(lr, "lr")
 
     def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         """Update every array of ``params`` in place.
@@ -63,8 +48,8 @@ class SGD:
         for key in params:
             param, grad = params[key], grads[key]
             if _fused_update_applies(param, grad):
-                _KERNELS.sgd_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), self.lr, threads_for(param.size, ELEMENTWISE_GRAIN)
+                KERNELS.sgd_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), self.lr, threads_for(param.size, GRAINS.elementwise)
                 )
             else:
                 params[key] -= self.lr * grad
@@ -94,8 +79,8 @@ class Momentum:
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr = _positive(lr, "lr")
-        self.momentum = _fraction(momentum, "momentum")
+        self.lr = positive_number(lr, "lr")
+        self.momentum = fraction(momentum, "momentum")
         self.v: dict[str, np.ndarray] | None = None
 
     def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
@@ -129,9 +114,9 @@ class Adam:
     eps = 1e-7
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
-        self.lr = _positive(lr, "lr")
-        self.beta1 = _fraction(beta1, "beta1")
-        self.beta2 = _fraction(beta2, "beta2")
+        self.lr = positive_number(lr, "lr")
+        self.beta1 = fraction(beta1, "beta1")
+        self.beta2 = fraction(beta2, "beta2")
         self.iter = 0
         self.m: dict[str, np.ndarray] | None = None
         self.v: dict[str, np.ndarray] | None = None

@@ -19,6 +19,7 @@ messages), through ``zk_layers._validate``.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,11 +32,13 @@ from ._validate import (
     first_invalid_label,
     flatten_batch,
     memory_order,
+    nonnegative_number,
     output_buffer,
     real_operand,
     require_forward,
     require_ndim,
     require_shape,
+    saved_mask,
     scalar_dout,
 )
 
@@ -159,7 +162,7 @@ class Relu:
         return _into(out, result)
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
-        mask = require_forward(self, self.mask)
+        mask = saved_mask(self, self.mask)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", mask.shape, "the shape of the forward input")
         _check_out(out, mask, dout.dtype, (dout, mask))
@@ -183,7 +186,7 @@ class Sigmoid:
         return _into(out, y.copy() if out is not None else y)
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
-        y = require_forward(self, self.out)
+        y = as_float_array(require_forward(self, self.out), "Sigmoid.out")
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", y.shape, "the shape of the forward input")
         if out is not None and np.may_share_memory(out, y):
@@ -215,6 +218,7 @@ class Affine:
         self.original_x_shape: tuple[int, ...] | None = None
         self.dW: np.ndarray | None = None
         self.db: np.ndarray | None = None
+        self._x_forward: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
         W, b = affine_parameters(self.W, self.b)
@@ -223,13 +227,13 @@ class Affine:
         # Mixed dtypes: everything runs in NumPy's result type of x, W and b.
         x = flatten_batch(x, W).astype(np.result_type(x.dtype, W.dtype, b.dtype), copy=False)
         self.original_x_shape = original_x_shape
-        self.x = x
+        self.x = self._x_forward = x
         out = np.dot(self.x, W) + b
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
-        x = require_forward(self, self.x)
         W, _ = affine_parameters(self.W, self.b)
+        x = self._saved_input(W)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
         dout = dout.astype(np.result_type(dout.dtype, x.dtype), copy=False)
@@ -238,8 +242,32 @@ class Affine:
         if not self.need_dx:
             return None
         dx = np.dot(dout, W.T)
-        dx = dx.reshape(require_forward(self, self.original_x_shape))
+        dx = dx.reshape(self._saved_shape(x))
         return dx
+
+    def _saved_input(self, W: np.ndarray) -> np.ndarray:
+        """``self.x`` as backward needs it: (N, D) with D = W's rows.  The
+        book reads the attribute in backward, and so do we; a value assigned
+        since forward is checked like an input."""
+        x = require_forward(self, self.x)
+        if x is not self._x_forward:
+            x = as_float_array(x, "Affine.x")
+            if x.ndim != 2 or x.shape[1] != W.shape[0]:
+                raise ValueError(f"Affine.x was replaced by an array of shape {x.shape}: backward needs "
+                                 f"the flattened input, of shape (N, {W.shape[0]}) for W of shape {W.shape}")
+        return x
+
+    def _saved_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        """``self.original_x_shape``, checked against the saved input ``x``."""
+        shape = require_forward(self, self.original_x_shape)
+        try:
+            shape = tuple(int(n) for n in shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"Affine.original_x_shape must be a tuple of sizes, got {shape!r}") from None
+        if not shape or shape[0] != x.shape[0] or math.prod(shape[1:]) != x.shape[1]:
+            raise ValueError(f"Affine.original_x_shape {shape} does not hold the saved input's "
+                             f"{x.shape[0]} samples of {x.shape[1]} features")
+        return shape
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -260,18 +288,18 @@ class SoftmaxWithLoss:
     """
 
     def __init__(self, eps: float = 1e-7) -> None:
-        self.eps = _check_eps(eps)
+        self.eps = nonnegative_number(eps, "eps")
         self.loss: float | None = None
         self.y: np.ndarray | None = None
         self.t: np.ndarray | None = None
+        self._t_forward: np.ndarray | None = None
 
     def forward(self, x: Any, t: Any) -> float:
         x2d, single = _softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
         check_label_range(labels, n_classes, first_invalid_label)
-        self.t = np.asarray(t)
-        self._labels = labels
+        self._remember_labels(t, labels, single)
         y = softmax(x2d)
         rows = np.arange(n)
         if self.eps:
@@ -281,16 +309,39 @@ class SoftmaxWithLoss:
             log_sum = np.log(np.sum(np.exp(x2d - shift[:, None]), axis=1))
             losses = (log_sum + shift) - x2d[rows, labels]
         self.y = y.reshape(np.shape(x))
+        self._y_shape = self.y.shape
         self.loss = float(np.sum(losses.astype(np.float64)) / n)
         return self.loss
 
+    def _remember_labels(self, t: Any, labels: np.ndarray, single: bool) -> None:
+        """Keep ``t`` as the book does and the layer's own copy of the class
+        indices (``class_indices`` never returns the caller's memory), so a
+        caller who changes ``t`` in place after forward cannot reach the
+        kernels with unchecked labels."""
+        self.t = np.asarray(t)
+        self._t_forward = self.t
+        self._labels = labels
+        self._single = single
+
+    def _saved_labels(self) -> np.ndarray:
+        """The class indices for backward: the ones forward checked, or, if
+        ``self.t`` was assigned since (the book's backward reads it), the
+        new value, checked as forward checks ``t``."""
+        if self.t is self._t_forward:
+            return self._labels
+        n_rows, n_classes = self._labels.shape[0], self._y_shape[-1]
+        labels = class_indices(self.t, n_rows, n_classes, self._single)
+        check_label_range(labels, n_classes, first_invalid_label)
+        return labels
+
     def backward(self, dout: Any = 1) -> np.ndarray:
-        probabilities = require_forward(self, self.y)
+        probabilities = as_float_array(require_forward(self, self.y), "SoftmaxWithLoss.y")
         scale = scalar_dout(dout)
+        require_shape(probabilities, "SoftmaxWithLoss.y", self._y_shape, "the shape of the last forward's y")
         y = probabilities.reshape(-1, probabilities.shape[-1])
         batch_size = y.shape[0]
         dx = y.copy()
-        dx[np.arange(batch_size), self._labels] -= 1
+        dx[np.arange(batch_size), self._saved_labels()] -= 1
         dx *= scale / batch_size
         return dx.reshape(probabilities.shape)
 

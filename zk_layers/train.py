@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._threads import limit_threads
+from ._validate import positive_int
 from .nets import TwoLayerNet
 from .optimizers import SGD, Adam, Momentum, make_optimizer
 
@@ -149,8 +150,8 @@ def train(
     if iterations is not None and epochs is not None:
         raise ValueError("give iterations or epochs, not both")
     for name, value in (("batch_size", batch_size), ("iterations", iterations), ("epochs", epochs)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if value is not None:
+            positive_int(value, name)
     train_size = x_train.shape[0]
     iter_per_epoch = max(1, math.ceil(train_size / batch_size))
     if iterations is None:
