@@ -254,9 +254,10 @@ def _run_shopping(args: argparse.Namespace) -> int:
 def _add_bench(sub: Any) -> None:
     from . import bench
 
-    p = sub.add_parser("bench", help="benchmark the layers against the NumPy reference (and PyTorch)",
-                       description="Time every layer's forward, backward and forward+backward and a "
-                       "TwoLayerNet training step, fast against the NumPy reference (and PyTorch CPU "
+    p = sub.add_parser("bench", help="benchmark the layers against the book's plain NumPy code (and PyTorch)",
+                       description="Time the book's ch05/train_neuralnet.py loop body (first), every "
+                       "layer's forward, backward and forward+backward and a TwoLayerNet training step, "
+                       "fast against the book's plain NumPy code (zk_layers.baseline; and PyTorch CPU "
                        "when installed), interleaved, medians of many samples, reported as ratios.  "
                        "Without options: book and mid sizes, float64, 1 thread and all usable CPUs "
                        "(about a minute).")
