@@ -413,3 +413,29 @@ def test_reassigned_state_attributes_are_used_or_refused(rng):
     loss.y = np.ones((2, 2))
     with pytest.raises(ValueError, match="the shape of the last forward's y"):
         loss.backward()
+
+
+@pytest.mark.parametrize("block_elements", [1, 7, 64, 1 << 18])
+@pytest.mark.parametrize("n", [0, 1, 5, 37])
+def test_affine_mixed_dtypes_blockwise_conversion(monkeypatch, rng, block_elements, n):
+    """float32 x with float64 W (the book's case) is converted block by block
+    inside the products; every block size gives the reference's results and
+    the caller's x is kept, unconverted, as the book keeps it."""
+    from zk_layers import layers as fast_layers
+
+    monkeypatch.setattr(fast_layers, "_WIDEN_BLOCK_ELEMENTS", block_elements)
+    x = rng.standard_normal((n, 2, 3)).astype(np.float32)
+    W, b = rng.standard_normal((6, 4)), rng.standard_normal(4)
+    dout = rng.standard_normal((n, 4))
+    fast, ref = zk.Affine(W, b), zk.reference.Affine(W, b)
+    out = fast.forward(x)
+    assert out.dtype == np.float64
+    assert_allclose(out, ref.forward(x), rtol=1e-12, atol=1e-14)
+    assert_allclose(out, x.reshape(n, 6).astype(np.float64) @ W + b, rtol=1e-12, atol=1e-14)
+    assert fast.x.dtype == np.float32 and np.shares_memory(fast.x, x) == (n > 0)
+    dx = fast.backward(dout)
+    assert_allclose(dx, ref.backward(dout), rtol=1e-12, atol=1e-14)
+    assert fast.dW.dtype == np.float64
+    assert_allclose(fast.dW, ref.dW, rtol=1e-12, atol=1e-13)
+    assert_allclose(fast.dW, x.reshape(n, 6).astype(np.float64).T @ dout, rtol=1e-12, atol=1e-13)
+    assert_allclose(fast.db, dout.sum(axis=0), rtol=1e-12, atol=1e-13)

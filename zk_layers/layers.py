@@ -184,8 +184,10 @@ class Affine(reference.Affine):
     Attributes
     ----------
     x : ndarray of shape (N, D)
-        The last input, flattened to 2-D (not copied: do not modify it
-        between ``forward`` and ``backward``).
+        The last input, flattened to 2-D: the caller's array (a view when
+        the layout allows), never copied or converted, as in the book; an
+        in-place change before ``backward`` reaches ``dW`` as it does in the
+        book.
     original_x_shape : tuple
         Shape of the last input before flattening; ``dx`` has this shape.
     dW, db : ndarray
@@ -204,18 +206,20 @@ class Affine(reference.Affine):
         original_x_shape = x.shape
         x = flatten_batch(x, W)
         dtype = W.dtype
-        if not (x.dtype is dtype and b.dtype is dtype):
+        out: np.ndarray
+        if x.dtype is dtype and b.dtype is dtype:
+            out = np.empty((x.shape[0], W.shape[1]), dtype)
+            # np.dot, like the reference: np.matmul takes a slow non-BLAS loop
+            # for some shapes (the N=1 outer product x.T @ dout: 4x slower).
+            np.dot(x, W, out=out)
+        else:  # mixed dtypes: everything in NumPy's result type
             dtype = np.result_type(x.dtype, W.dtype, b.dtype)
-            x = x.astype(dtype, copy=False)
+            out = _product_widened(x, W.astype(dtype, copy=False), dtype)
         if not b.flags.c_contiguous or b.dtype is not dtype:
             b = np.ascontiguousarray(b, dtype=dtype)
-        out = np.empty((x.shape[0], W.shape[1]), dtype)
-        # np.dot, like the reference: np.matmul takes a slow non-BLAS loop
-        # for some shapes (the N=1 outer product x.T @ dout: 4x slower).
-        np.dot(x, W, out=out)
         KERNELS.bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
         self.original_x_shape = original_x_shape
-        self.x = self._x_forward = x
+        self.x = self._x_forward = x  # the caller's x (flattened), as in the book
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
@@ -227,8 +231,11 @@ class Affine(reference.Affine):
         if dout.dtype is not dtype or not dout.flags.c_contiguous:
             dtype = np.result_type(dout.dtype, x.dtype)
             dout = np.ascontiguousarray(dout, dtype=dtype)
-        dW = np.empty(W.shape, dtype)
-        np.dot(x.T, dout, out=dW)
+        if x.dtype is dtype:
+            dW = np.empty(W.shape, dtype)
+            np.dot(x.T, dout, out=dW)
+        else:
+            dW = _transposed_product_widened(x, dout, dtype)
         db = np.empty(W.shape[1], dtype)
         KERNELS.bias_gradient[dtype.itemsize == 8](dout, db, threads_for(dout.size, GRAINS.elementwise))
         self.dW, self.db = dW, db
@@ -236,6 +243,56 @@ class Affine(reference.Affine):
             return None
         dx = np.dot(dout, W.T)
         return dx.reshape(self._saved_shape(x))
+
+
+# Mixed dtypes (the book's own case: float32 images from its loader, float64
+# weights).  np.dot(x32, W64) first converts all of x into a fresh float64
+# array: for the book's accuracy passes over 60,000 images that is 376 MB of
+# page faults before the product starts.  Converting a block of rows at a
+# time into one cache-sized buffer and multiplying block by block gives the
+# same products (each row of `out` is one row of x times W) 1.5x faster at
+# N = 10,000 and 60,000 on the 2-vCPU EPYC, and the same at N <= 1,000.
+_WIDEN_BLOCK_ELEMENTS = 1 << 18  # 2 MiB of float64 per block
+
+
+def _block_rows(n_rows: int, n_columns: int) -> int:
+    return max(1, min(n_rows, _WIDEN_BLOCK_ELEMENTS // max(1, n_columns)))
+
+
+def _product_widened(x: np.ndarray, W: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x @ W`` in ``dtype`` for an ``x`` of a narrower dtype, converted
+    block by block; W is already in ``dtype``."""
+    n, d = x.shape
+    out = np.empty((n, W.shape[1]), dtype)
+    rows = _block_rows(n, d)
+    block = np.empty((rows, d), dtype)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        converted = block[: stop - start]
+        np.copyto(converted, x[start:stop], casting="same_kind")
+        np.dot(converted, W, out=out[start:stop])
+    return out
+
+
+def _transposed_product_widened(x: np.ndarray, dout: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x.T @ dout`` in ``dtype`` for an ``x`` of a narrower dtype: the sum
+    over row blocks, added in block order (the same for every thread count)."""
+    n, d = x.shape
+    result = np.empty((d, dout.shape[1]), dtype)
+    if n == 0:
+        result.fill(0)
+        return result
+    rows = _block_rows(n, d)
+    block = np.empty((rows, d), dtype)
+    partial = np.empty_like(result) if n > rows else result
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        converted = block[: stop - start]
+        np.copyto(converted, x[start:stop], casting="same_kind")
+        np.dot(converted.T, dout[start:stop], out=result if start == 0 else partial)
+        if start:
+            result += partial
+    return result
 
 
 class SoftmaxWithLoss(reference.SoftmaxWithLoss):

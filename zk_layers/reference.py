@@ -224,11 +224,12 @@ class Affine:
         W, b = affine_parameters(self.W, self.b)
         x = as_float_array(x, "x")
         original_x_shape = x.shape
-        # Mixed dtypes: everything runs in NumPy's result type of x, W and b.
-        x = flatten_batch(x, W).astype(np.result_type(x.dtype, W.dtype, b.dtype), copy=False)
+        x = flatten_batch(x, W)
         self.original_x_shape = original_x_shape
-        self.x = self._x_forward = x
-        out = np.dot(self.x, W) + b
+        self.x = self._x_forward = x  # the caller's x, as in the book
+        # Mixed dtypes: everything runs in NumPy's result type of x, W and b.
+        dtype = np.result_type(x.dtype, W.dtype, b.dtype)
+        out = np.dot(x.astype(dtype, copy=False), W.astype(dtype, copy=False)) + b
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
@@ -236,8 +237,9 @@ class Affine:
         x = self._saved_input(W)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
-        dout = dout.astype(np.result_type(dout.dtype, x.dtype), copy=False)
-        self.dW = np.dot(x.T, dout)
+        dtype = np.result_type(dout.dtype, x.dtype)
+        dout = dout.astype(dtype, copy=False)
+        self.dW = np.dot(x.astype(dtype, copy=False).T, dout)
         self.db = np.sum(dout, axis=0)
         if not self.need_dx:
             return None
