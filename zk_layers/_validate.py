@@ -185,6 +185,8 @@ def output_buffer(out: Any, shape: tuple[int, ...], order: str, dtype: np.dtype,
 def flatten_batch(x: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Affine's input as (N, D): (N, d1, d2, ...) is flattened (a view when
     the layout allows), and D must equal W's number of rows."""
+    if x.ndim == 2 and x.shape[1] == W.shape[0]:
+        return x  # the common case: already (N, D)
     if x.ndim < 2:
         raise ValueError(
             f"x must be a batch of shape (N, ...) with at least 2 dimensions, "

@@ -213,12 +213,16 @@ class Affine(reference.Affine):
             # for some shapes (the N=1 outer product x.T @ dout: 4x slower).
             np.dot(x, W, out=out)
         else:  # mixed dtypes: everything in NumPy's result type
-            dtype = np.result_type(x.dtype, W.dtype, b.dtype)
-            out = _product_widened(x, W.astype(dtype, copy=False), dtype)
+            if x.dtype is FLOAT32 and b.dtype is dtype is FLOAT64:
+                dtype = FLOAT64  # the book's case, decided without result_type
+            else:
+                dtype = np.result_type(x.dtype, W.dtype, b.dtype)
+                W = W.astype(dtype, copy=False)
+            out = _product_widened(x, W, dtype)
         if not b.flags.c_contiguous or b.dtype is not dtype:
             b = np.ascontiguousarray(b, dtype=dtype)
         KERNELS.bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
-        self.original_x_shape = original_x_shape
+        self.original_x_shape = self._shape_forward = original_x_shape
         self.x = self._x_forward = x  # the caller's x (flattened), as in the book
         return out
 
@@ -265,6 +269,9 @@ def _product_widened(x: np.ndarray, W: np.ndarray, dtype: np.dtype) -> np.ndarra
     n, d = x.shape
     out = np.empty((n, W.shape[1]), dtype)
     rows = _block_rows(n, d)
+    if rows >= n:  # one block: the whole of x, converted once
+        np.dot(x.astype(dtype), W, out=out)
+        return out
     block = np.empty((rows, d), dtype)
     for start in range(0, n, rows):
         stop = min(start + rows, n)

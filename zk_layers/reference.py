@@ -219,13 +219,14 @@ class Affine:
         self.dW: np.ndarray | None = None
         self.db: np.ndarray | None = None
         self._x_forward: np.ndarray | None = None
+        self._shape_forward: tuple[int, ...] | None = None
 
     def forward(self, x: Any) -> np.ndarray:
         W, b = affine_parameters(self.W, self.b)
         x = as_float_array(x, "x")
         original_x_shape = x.shape
         x = flatten_batch(x, W)
-        self.original_x_shape = original_x_shape
+        self.original_x_shape = self._shape_forward = original_x_shape
         self.x = self._x_forward = x  # the caller's x, as in the book
         # Mixed dtypes: everything runs in NumPy's result type of x, W and b.
         dtype = np.result_type(x.dtype, W.dtype, b.dtype)
@@ -262,6 +263,8 @@ class Affine:
     def _saved_shape(self, x: np.ndarray) -> tuple[int, ...]:
         """``self.original_x_shape``, checked against the saved input ``x``."""
         shape = require_forward(self, self.original_x_shape)
+        if shape is self._shape_forward and x is self._x_forward:
+            return shape  # as forward stored them
         try:
             shape = tuple(int(n) for n in shape)
         except (TypeError, ValueError):
