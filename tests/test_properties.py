@@ -522,10 +522,12 @@ def test_short_fuzz_run_finds_no_failures(fuzz):
     seconds = float(os.environ.get("ZK_FUZZ_SECONDS", "6" if PROFILE_NAME == "ci" else "120"))
     # A fixed seed in CI, so that a run is repeatable; the long profile explores.
     seed = 0 if PROFILE_NAME == "ci" else None
-    summary = fuzz.run_fuzz(seconds=seconds, engine="hypothesis", seed=seed, stop_on_failure=True)
+    # In a child process: a crash (segfault) fails this test with its reproducer.
+    summary = fuzz.run_fuzz(seconds=seconds, engine="hypothesis", seed=seed, stop_on_failure=True, isolate=True)
     assert not summary.failures, summary.report()
     assert summary.examples >= 50, summary.report()  # it really ran
     assert summary.outcomes.get("ok", 0) > 0 and summary.outcomes.get("TypeError", 0) > 0, summary.report()
+    assert summary.state_changes > 0, summary.report()  # inputs/attributes changed between calls
 
 
 def _perturbed_relu_forward(original):
