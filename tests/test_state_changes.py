@@ -390,6 +390,62 @@ def _affine_shape_reassigned(impl: Any) -> np.ndarray:
     return layer.backward(d["dout"])
 
 
+# Found by the fuzzer's state-change steps (fixed in 0.2.0).
+@case("relu.mask set with no forward at all", np.array([0.0, 1.0]))
+def _relu_mask_without_forward(impl: Any) -> np.ndarray:
+    layer = impl.Relu()
+    layer.mask = np.array([True, False])
+    return layer.backward(np.ones(2))
+
+
+@case("loss.y and loss.t set with no forward at all", (np.full((2, 3), 1 / 3) - np.eye(3)[[0, 2]]) / 2)
+def _loss_state_without_forward(impl: Any) -> np.ndarray:
+    layer = impl.SoftmaxWithLoss()
+    layer.y = np.full((2, 3), 1 / 3)
+    layer.t = np.array([0, 2])
+    return layer.backward()
+
+
+@case("affine.W with other rows, need_dx=False", (ValueError, r"Affine.W was replaced by an array of shape \(2, 2\)"))
+def _affine_w_rows(impl: Any) -> np.ndarray:
+    layer = impl.Affine(np.ones((3, 2)), np.zeros(2), need_dx=False)
+    layer.forward(np.ones((4, 3)))
+    layer.W = np.ones((2, 2))
+    return layer.backward(np.ones((4, 2)))
+
+
+@case("loss: bad y and bad dout, dout is checked first", (ValueError, "dout must be a scalar"))
+def _loss_check_order(impl: Any) -> np.ndarray:
+    layer, _ = _loss_after_forward(impl)
+    layer.y = np.ones((5, 3), bool)
+    return layer.backward(np.ones(2))
+
+
+@case("relu: a Fortran-ordered forward result as backward's out=", np.where(np.ones((3, 2)) > 0, 1.0, 0.0))
+def _relu_fortran_result_as_out(impl: Any) -> np.ndarray:
+    layer = impl.Relu()
+    y = layer.forward(np.asfortranarray(np.ones((3, 2))))
+    return layer.backward(np.ones((3, 2)), out=y)
+
+
+@case("0-d input: saved state is an array, changed in place", np.array([1.0, 0.09]))
+def _zero_d_state(impl: Any) -> np.ndarray:
+    relu, sig = impl.Relu(), impl.Sigmoid()
+    relu.forward(np.array(-1.0))
+    y = sig.forward(np.array(0.0))
+    relu.mask[...] = False
+    y[...] = 0.9
+    return np.array([relu.backward(np.array(1.0)), sig.backward(np.array(1.0))])
+
+
+@case("sigmoid.out reassigned as float16, then passed as out=", (ValueError, "must not be the layer's saved output"))
+def _sigmoid_out_alias(impl: Any) -> np.ndarray:
+    layer = impl.Sigmoid()
+    layer.forward(np.zeros(3))
+    layer.out = np.full(3, 0.5, np.float16)
+    return layer.backward(np.ones(3), out=layer.out)
+
+
 @pytest.mark.parametrize("impl_name", IMPLEMENTATIONS)
 @pytest.mark.parametrize("name", CASES)
 def test_state_changed_between_calls(name: str, impl_name: str) -> None:

@@ -48,6 +48,10 @@ Order = Literal["C", "F"]  # the memory order of a contiguous array
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
 
+_NO_MASK = (None, None, "C")  # Relu before any forward: nothing cached
+_NO_Y = (None, None)  # SoftmaxWithLoss before any forward
+
+
 def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, Order]:
     """``arr`` itself and its memory order if it is C- or Fortran-contiguous
     (C wins for 1-D), else a C-ordered copy."""
@@ -113,7 +117,7 @@ class Relu(reference.Relu):
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         mask = self.mask
         require_forward(self, mask)
-        saved, mask_flat, order = self._flat_mask
+        saved, mask_flat, order = self.__dict__.get("_flat_mask", _NO_MASK)
         if saved is not mask:  # the attribute was reassigned since forward
             mask, order = _contiguous(saved_mask(self, mask))
             mask_flat = _flat(mask)
@@ -346,13 +350,12 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         y = self.y
         require_forward(self, y)
         scale = scalar_dout(dout)
-        saved, y2d = self._y2d
+        saved, y2d = self.__dict__.get("_y2d", _NO_Y)
         if saved is not y:  # the attribute was reassigned since forward
-            y = as_float_array(y, "SoftmaxWithLoss.y")
-            require_shape(y, "SoftmaxWithLoss.y", self._y_shape, "the shape of the last forward's y")
-            y2d = np.ascontiguousarray(y).reshape(y2d.shape)
+            y = self._saved_probabilities(y)
+            y2d = np.ascontiguousarray(y).reshape(-1, y.shape[-1])
         dx = np.empty(y2d.shape, y2d.dtype)
         KERNELS.softmax_cross_entropy_backward[y2d.itemsize == 8](
-            y2d, self._saved_labels(), scale / y2d.shape[0], dx, threads_for(dx.size, GRAINS.elementwise)
+            y2d, self._saved_labels(y), scale / y2d.shape[0], dx, threads_for(dx.size, GRAINS.elementwise)
         )
         return dx if y.ndim == 2 else dx.reshape(y.shape)

@@ -156,8 +156,10 @@ class Relu:
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         x = as_float_array(x, "x")
         _check_out(out, x, x.dtype, (x,))
-        self.mask = x <= 0
-        result = x.copy()
+        # 0-d input: arrays, not NumPy scalars, so that state stays mutable
+        # as the fast layer's is; results keep x's memory order as it does.
+        self.mask = np.asarray(x <= 0)
+        result = x.copy(order=memory_order(x))
         result[self.mask] = 0
         return _into(out, result)
 
@@ -166,7 +168,7 @@ class Relu:
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", mask.shape, "the shape of the forward input")
         _check_out(out, mask, dout.dtype, (dout, mask))
-        dx = dout.copy()
+        dx = dout.copy(order=memory_order(mask))
         dx[mask] = 0
         return _into(out, dx)
 
@@ -181,20 +183,21 @@ class Sigmoid:
         x = as_float_array(x, "x")
         _check_out(out, x, x.dtype, (x,))
         with np.errstate(over="ignore"):
-            y = 1 / (1 + np.exp(-x))
+            y = np.asarray(1 / (1 + np.exp(-x)))  # 0-d: an array, as in the fast layer
         self.out = y
         return _into(out, y.copy() if out is not None else y)
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
-        y = as_float_array(require_forward(self, self.out), "Sigmoid.out")
+        saved = require_forward(self, self.out)
+        y = as_float_array(saved, "Sigmoid.out")
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", y.shape, "the shape of the forward input")
-        if out is not None and np.may_share_memory(out, y):
+        if out is not None and np.may_share_memory(out, saved):
             raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
                              "by every later backward")
         dtype = np.result_type(dout.dtype, y.dtype)
         _check_out(out, y, dtype, (dout, y))
-        dx = dout * (1.0 - y) * y
+        dx = np.asarray(dout * (1.0 - y) * y)
         return _into(out, dx)
 
 
@@ -258,6 +261,9 @@ class Affine:
             if x.ndim != 2 or x.shape[1] != W.shape[0]:
                 raise ValueError(f"Affine.x was replaced by an array of shape {x.shape}: backward needs "
                                  f"the flattened input, of shape (N, {W.shape[0]}) for W of shape {W.shape}")
+        elif x.shape[1] != W.shape[0]:
+            raise ValueError(f"Affine.W was replaced by an array of shape {W.shape} since forward: it "
+                             f"must have {x.shape[1]} rows, one per feature of the saved input")
         return x
 
     def _saved_shape(self, x: np.ndarray) -> tuple[int, ...]:
@@ -298,6 +304,7 @@ class SoftmaxWithLoss:
         self.y: np.ndarray | None = None
         self.t: np.ndarray | None = None
         self._t_forward: np.ndarray | None = None
+        self._y_shape: tuple[int, ...] | None = None
 
     def forward(self, x: Any, t: Any) -> float:
         x2d, single = _softmax_input(x)
@@ -328,25 +335,40 @@ class SoftmaxWithLoss:
         self._labels = labels
         self._single = single
 
-    def _saved_labels(self) -> np.ndarray:
+    def _saved_probabilities(self, y: Any) -> np.ndarray:
+        """``self.y`` as backward reads it (the book reads the attribute): the
+        forward's array, or a value assigned since, checked like an input.
+        With no forward at all (the book lets one set ``y`` and ``t`` by
+        hand) any (N, C) or (C,) array of real numbers is accepted."""
+        y = as_float_array(y, "SoftmaxWithLoss.y")
+        if self._y_shape is not None:
+            require_shape(y, "SoftmaxWithLoss.y", self._y_shape, "the shape of the last forward's y")
+        else:
+            require_ndim(y, "SoftmaxWithLoss.y", (1, 2), "probabilities of shape (N, C), or (C,) for one sample")
+            if y.size == 0:
+                raise ValueError(f"SoftmaxWithLoss.y must hold at least one sample and class, got shape {y.shape}")
+        return y
+
+    def _saved_labels(self, y: np.ndarray) -> np.ndarray:
         """The class indices for backward: the ones forward checked, or, if
         ``self.t`` was assigned since (the book's backward reads it), the
-        new value, checked as forward checks ``t``."""
-        if self.t is self._t_forward:
+        new value, checked as forward checks ``t`` against ``y``'s shape."""
+        if self._t_forward is not None and self.t is self._t_forward:
             return self._labels
-        n_rows, n_classes = self._labels.shape[0], self._y_shape[-1]
-        labels = class_indices(self.t, n_rows, n_classes, self._single)
+        n_classes = y.shape[-1]
+        n_rows = y.size // n_classes
+        labels = class_indices(require_forward(self, self.t), n_rows, n_classes, y.ndim == 1)
         check_label_range(labels, n_classes, first_invalid_label)
         return labels
 
     def backward(self, dout: Any = 1) -> np.ndarray:
-        probabilities = as_float_array(require_forward(self, self.y), "SoftmaxWithLoss.y")
+        probabilities = require_forward(self, self.y)
         scale = scalar_dout(dout)
-        require_shape(probabilities, "SoftmaxWithLoss.y", self._y_shape, "the shape of the last forward's y")
+        probabilities = self._saved_probabilities(probabilities)
         y = probabilities.reshape(-1, probabilities.shape[-1])
         batch_size = y.shape[0]
         dx = y.copy()
-        dx[np.arange(batch_size), self._saved_labels()] -= 1
+        dx[np.arange(batch_size), self._saved_labels(probabilities)] -= 1
         dx *= scale / batch_size
         return dx.reshape(probabilities.shape)
 
