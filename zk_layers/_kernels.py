@@ -30,7 +30,7 @@ from . import _platform
 
 # setup.py reads this tuple (with ast, without importing the package) to know
 # what to build: one list of kernel modules for the build and the table.
-KERNEL_MODULES = ("_activations", "_softmax_loss", "_affine", "_update")
+KERNEL_MODULES = ("_activations", "_softmax_loss", "_affine", "_update", "_regularization")
 
 LEVELS = ("avx512", "avx2", "baseline")  # best first
 _SUFFIX = {"avx512": "_avx512", "avx2": "_avx2", "baseline": ""}
@@ -58,6 +58,19 @@ class Kernels:
     bias_gradient: Pair
     # src/_update.pyx
     sgd_update: Pair
+    # src/_update.pyx: chapter 6's optimizers, one pass each (issue 12)
+    momentum_update: Pair
+    nesterov_update: Pair
+    adagrad_update: Pair
+    rmsprop_update: Pair
+    adam_update: Pair
+    # src/_regularization.pyx: BatchNormalization and Dropout (issue 12)
+    batchnorm_forward_train: Pair
+    batchnorm_forward_test: Pair
+    batchnorm_backward: Pair
+    dropout_forward_train: Pair
+    dropout_scale: Pair
+    dropout_backward: Pair
 
 
 def cpu_supports(level: str) -> bool:
