@@ -1,13 +1,26 @@
-"""Parameter updates: SGD (chapter 5), Momentum and Adam (chapter 6).
+"""Parameter updates: SGD (chapter 5) and chapter 6's Momentum, Nesterov,
+AdaGrad, RMSprop and Adam, with the book's names, arguments and formulas.
 
 Each optimizer updates ``params[key]`` **in place** from ``grads[key]``, as
 the book does: the layers hold the same arrays (``Affine`` never copies its
 ``W`` and ``b``), so an in-place update is what their next forward uses.
+
+For a contiguous float32/float64 parameter with a gradient of the same
+shape and dtype, one compiled pass (src/_update.pyx) updates the parameter
+and the optimizer's state together; in float64 the result is bitwise what
+the book's NumPy lines give (tests compare them step by step), in float32
+too (the kernels round every coefficient to float32 as NumPy does with a
+Python float).  Anything else (other layouts, mixed dtypes, Python floats
+as in ``ch06/optimizer_compare_naive.py``) runs the book's NumPy lines.
+
+The state (``v``, ``h``, ``m``) is created at the first ``update`` with
+``np.zeros_like``, as in the book; an entry replaced since is used if it
+fits the compiled pass, else through the book's lines.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import numpy as np
 
@@ -15,44 +28,16 @@ from ._kernels import KERNELS
 from ._threads import GRAINS, threads_for
 from ._validate import FLOAT32, FLOAT64, fraction, positive_number
 
-__all__ = ["SGD", "Momentum", "Adam", "make_optimizer"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "make_optimizer"]
+
+Params = MutableMapping[str, Any]
+Grads = Mapping[str, Any]
 
 
-def _check_keys(params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+def _check_keys(params: Params, grads: Grads) -> None:
     missing = [key for key in params if key not in grads]
     if missing:
         raise ValueError(f"grads has no entry for parameter(s) {missing}")
-
-
-class SGD:
-    """Stochastic gradient descent: ``W -= lr * dW``.
-
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    """
-
-    def __init__(self, lr: float = 0.01) -> None:
-        self.lr = positive_number(lr, "lr")
-
-    def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        """Update every array of ``params`` in place.
-
-        Contiguous float32/float64 parameters with gradients of the same
-        shape and dtype go through one compiled pass (no temporary for
-        ``lr * grad``); the result is bitwise what ``param -= lr * grad``
-        gives, which is what runs for anything else.
-        """
-        _check_keys(params, grads)
-        for key in params:
-            param, grad = params[key], grads[key]
-            if _fused_update_applies(param, grad):
-                KERNELS.sgd_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), self.lr, threads_for(param.size, GRAINS.elementwise)
-                )
-            else:
-                params[key] -= self.lr * grad
 
 
 def _fused_update_applies(param: object, grad: object) -> bool:
@@ -69,7 +54,73 @@ def _fused_update_applies(param: object, grad: object) -> bool:
     )
 
 
-class Momentum:
+class _Stateful:
+    """What the optimizers with per-parameter state share: the state dicts
+    created lazily with ``np.zeros_like`` (as the book does), and the check
+    that decides whether the compiled pass may run for one parameter."""
+
+    _state_names: tuple[str, ...] = ()
+
+    def _ensure_state(self, params: Params) -> list[dict[str, Any]]:
+        states = []
+        for name in self._state_names:
+            state = getattr(self, name)
+            if state is None:
+                state = {}
+                setattr(self, name, state)
+            states.append(state)
+        owned = self.__dict__.setdefault("_owned", {})
+        for key, value in params.items():
+            if any(key not in state for state in states):
+                for state in states:
+                    state[key] = np.zeros_like(value)
+                owned[key] = tuple(state[key] for state in states)
+        return states
+
+    def _fused(self, key: str, param: Any, grad: Any, arrays: tuple[Any, ...]) -> bool:
+        """May the compiled pass update ``param`` and the state ``arrays``?
+        State arrays this optimizer created are known to fit; replaced ones
+        are checked like a parameter."""
+        if not _fused_update_applies(param, grad):
+            return False
+        owned = self.__dict__.get("_owned", {}).get(key, ())
+        if len(owned) == len(arrays) and all(a is b for a, b in zip(owned, arrays, strict=True)) and all(
+                a.shape == param.shape and a.dtype is param.dtype for a in arrays):
+            return True
+        for i, a in enumerate(arrays):
+            if not (_fused_update_applies(a, grad) and a.dtype is param.dtype and a.shape == param.shape
+                    and not np.may_share_memory(a, param)
+                    and not any(np.may_share_memory(a, b) for b in arrays[i + 1:])):
+                return False
+        return True
+
+
+class SGD:
+    """Stochastic gradient descent: ``W -= lr * dW``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate.
+    """
+
+    def __init__(self, lr: float = 0.01) -> None:
+        self.lr = positive_number(lr, "lr")
+
+    def update(self, params: Params, grads: Grads) -> None:
+        """Update every array of ``params`` in place (see the module docstring)."""
+        _check_keys(params, grads)
+        for key in params:
+            param, grad = params[key], grads[key]
+            if _fused_update_applies(param, grad):
+                KERNELS.sgd_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), self.lr, threads_for(param.size, GRAINS.elementwise)
+                )
+            else:
+                params[key] -= self.lr * grad
+
+
+class Momentum(_Stateful):
     """SGD with momentum: ``v = momentum * v - lr * dW; W += v``.
 
     Parameters
@@ -78,23 +129,133 @@ class Momentum:
     momentum : float in [0, 1), default 0.9
     """
 
+    _state_names = ("v",)
+
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = positive_number(lr, "lr")
         self.momentum = fraction(momentum, "momentum")
-        self.v: dict[str, np.ndarray] | None = None
+        self.v: dict[str, Any] | None = None
 
-    def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        """Update every array of ``params`` in place."""
+    def update(self, params: Params, grads: Grads) -> None:
+        """Update every array of ``params`` (and ``v``) in place."""
         _check_keys(params, grads)
-        if self.v is None:
-            self.v = {key: np.zeros_like(value) for key, value in params.items()}
+        (v,) = self._ensure_state(params)
         for key in params:
-            self.v[key] *= self.momentum
-            self.v[key] -= self.lr * grads[key]
-            params[key] += self.v[key]
+            param, grad = params[key], grads[key]
+            if self._fused(key, param, grad, (v[key],)):
+                KERNELS.momentum_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), v[key].reshape(-1), self.momentum, self.lr,
+                    threads_for(param.size, GRAINS.elementwise))
+            else:
+                v[key] = self.momentum * v[key] - self.lr * grad
+                params[key] += v[key]
 
 
-class Adam:
+class Nesterov(_Stateful):
+    """Nesterov's accelerated gradient (http://arxiv.org/abs/1212.0901), in
+    the book's formulation::
+
+        W += momentum * momentum * v
+        W -= (1 + momentum) * lr * dW
+        v = momentum * v - lr * dW
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    momentum : float in [0, 1), default 0.9
+    """
+
+    _state_names = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        self.lr = positive_number(lr, "lr")
+        self.momentum = fraction(momentum, "momentum")
+        self.v: dict[str, Any] | None = None
+
+    def update(self, params: Params, grads: Grads) -> None:
+        """Update every array of ``params`` (and ``v``) in place."""
+        _check_keys(params, grads)
+        (v,) = self._ensure_state(params)
+        for key in params:
+            param, grad = params[key], grads[key]
+            if self._fused(key, param, grad, (v[key],)):
+                KERNELS.nesterov_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), v[key].reshape(-1), self.momentum, self.lr,
+                    threads_for(param.size, GRAINS.elementwise))
+            else:
+                params[key] += self.momentum * self.momentum * v[key]
+                params[key] -= (1 + self.momentum) * self.lr * grad
+                v[key] *= self.momentum
+                v[key] -= self.lr * grad
+
+
+class AdaGrad(_Stateful):
+    """AdaGrad: ``h += dW * dW; W -= lr * dW / (sqrt(h) + 1e-7)``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    """
+
+    _state_names = ("h",)
+    eps = 1e-7
+
+    def __init__(self, lr: float = 0.01) -> None:
+        self.lr = positive_number(lr, "lr")
+        self.h: dict[str, Any] | None = None
+
+    def update(self, params: Params, grads: Grads) -> None:
+        """Update every array of ``params`` (and ``h``) in place."""
+        _check_keys(params, grads)
+        (h,) = self._ensure_state(params)
+        for key in params:
+            param, grad = params[key], grads[key]
+            if self._fused(key, param, grad, (h[key],)):
+                KERNELS.adagrad_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.eps,
+                    threads_for(param.size, GRAINS.elementwise))
+            else:
+                h[key] += grad * grad
+                params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
+
+
+class RMSprop(_Stateful):
+    """RMSprop::
+
+        h = decay_rate * h + (1 - decay_rate) * dW * dW
+        W -= lr * dW / (sqrt(h) + 1e-7)
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+    decay_rate : float in [0, 1), default 0.99
+    """
+
+    _state_names = ("h",)
+    eps = 1e-7
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
+        self.lr = positive_number(lr, "lr")
+        self.decay_rate = fraction(decay_rate, "decay_rate")
+        self.h: dict[str, Any] | None = None
+
+    def update(self, params: Params, grads: Grads) -> None:
+        """Update every array of ``params`` (and ``h``) in place."""
+        _check_keys(params, grads)
+        (h,) = self._ensure_state(params)
+        for key in params:
+            param, grad = params[key], grads[key]
+            if self._fused(key, param, grad, (h[key],)):
+                KERNELS.rmsprop_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.decay_rate,
+                    self.eps, threads_for(param.size, GRAINS.elementwise))
+            else:
+                h[key] *= self.decay_rate
+                h[key] += (1 - self.decay_rate) * grad * grad
+                params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
+
+
+class Adam(_Stateful):
     """Adam (Kingma & Ba, 2015), in the book's formulation.
 
     With ``t`` the step count::
@@ -111,6 +272,7 @@ class Adam:
     beta2 : float in [0, 1), default 0.999
     """
 
+    _state_names = ("m", "v")
     eps = 1e-7
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
@@ -118,29 +280,36 @@ class Adam:
         self.beta1 = fraction(beta1, "beta1")
         self.beta2 = fraction(beta2, "beta2")
         self.iter = 0
-        self.m: dict[str, np.ndarray] | None = None
-        self.v: dict[str, np.ndarray] | None = None
+        self.m: dict[str, Any] | None = None
+        self.v: dict[str, Any] | None = None
 
-    def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        """Update every array of ``params`` in place."""
+    def update(self, params: Params, grads: Grads) -> None:
+        """Update every array of ``params`` (and ``m``, ``v``) in place."""
         _check_keys(params, grads)
-        if self.m is None or self.v is None:
-            self.m = {key: np.zeros_like(value) for key, value in params.items()}
-            self.v = {key: np.zeros_like(value) for key, value in params.items()}
+        m, v = self._ensure_state(params)
         self.iter += 1
-        lr_t = self.lr * math.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        # np.sqrt, as in the book: lr_t is a NumPy float64 (it decides the
+        # dtype of the last step for float32 parameters).
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
         for key in params:
-            grad = grads[key]
-            self.m[key] += (1 - self.beta1) * (grad - self.m[key])
-            self.v[key] += (1 - self.beta2) * (grad**2 - self.v[key])
-            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + self.eps)
+            param, grad = params[key], grads[key]
+            if self._fused(key, param, grad, (m[key], v[key])):
+                KERNELS.adam_update[param.itemsize == 8](
+                    param.reshape(-1), grad.reshape(-1), m[key].reshape(-1), v[key].reshape(-1),
+                    float(lr_t), self.beta1, self.beta2, self.eps, threads_for(param.size, GRAINS.elementwise))
+            else:
+                m[key] += (1 - self.beta1) * (grad - m[key])
+                v[key] += (1 - self.beta2) * (grad**2 - v[key])
+                params[key] -= lr_t * m[key] / (np.sqrt(v[key]) + self.eps)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+              "rmsprop": RMSprop, "adam": Adam}
 
 
-def make_optimizer(name: str, lr: float | None = None) -> SGD | Momentum | Adam:
-    """An optimizer by name ("sgd", "momentum", "adam"), with its default lr unless given."""
+def make_optimizer(name: str, lr: float | None = None) -> Any:
+    """An optimizer by name (the book's Trainer names: "sgd", "momentum",
+    "nesterov", "adagrad", "rmsprop", "adam"), with its default lr unless given."""
     try:
         cls = OPTIMIZERS[name.lower()]
     except (KeyError, AttributeError):

@@ -393,3 +393,6 @@ def _softmax_input(x: Any) -> tuple[np.ndarray, bool]:
     if x2d.shape[1] == 0:
         raise ValueError(f"x must have at least one class column, got shape {x.shape}")
     return x2d, single
+
+# Chapter 6: BatchNormalization and Dropout, in their own module (issue 12).
+from ._reference_regularization import BatchNormalization, Dropout  # noqa: E402,F401

@@ -1,0 +1,155 @@
+"""BatchNormalization and Dropout (chapter 6) on compiled kernels.
+
+The book's classes (``common/layers.py``): same constructor arguments,
+attributes (``gamma``, ``beta``, ``momentum``, ``running_mean``,
+``running_var``, ``input_shape``, ``batch_size``, ``xc``, ``xn``, ``std``,
+``dgamma``, ``dbeta``; ``dropout_ratio``, ``mask``) and call signatures
+(``forward(x, train_flg=True)``, ``backward(dout)``).  They subclass the
+NumPy versions of :mod:`zk_layers.reference` (shared constructor, checks and
+messages) and replace forward and backward by one kernel call each
+(src/_regularization.pyx).
+
+* Dropout draws its mask with ``np.random.rand(*x.shape)``, exactly as the
+  book, so seeded scripts draw the same numbers; the comparison, the
+  product and the mask are then one compiled pass.  The output is C-ordered.
+* BatchNormalization computes the batch statistics per feature in row
+  order, as NumPy's ``sum(axis=0)`` does, and updates the running
+  statistics with the book's NumPy expressions; float64 results equal the
+  book's to rounding (tests: rtol 1e-12).  When x, gamma and beta differ in
+  dtype (float32 x, float64 gamma) everything, ``xc``/``xn``/``std``
+  included, is computed in NumPy's result type (the book keeps those three
+  in x's dtype; the values agree to float32 rounding).
+
+Results do not depend on the thread count (see the kernels' docstring).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _reference_regularization as reference
+from ._kernels import KERNELS
+from ._reference_regularization import (
+    batchnorm_saved_state,
+    dropout_saved_mask,
+)
+from ._threads import GRAINS, threads_for
+from ._validate import FLOAT32, FLOAT64, as_float_array, fraction
+
+__all__ = ["BatchNormalization", "Dropout"]
+
+
+def _c_contiguous(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if arr.dtype is dtype and arr.flags.c_contiguous:
+        return arr
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+class Dropout(reference.Dropout):
+    """Dropout, as in the book (see :class:`zk_layers.reference.Dropout`).
+
+    ``forward(x, train_flg=True)``: the mask ``np.random.rand(*x.shape) >
+    dropout_ratio`` and ``x * mask`` (x's shape and dtype, float32/float64,
+    C order); test mode: ``x * (1.0 - dropout_ratio)``.  ``backward(dout)``:
+    ``dout * mask``.
+    """
+
+    def forward(self, x: Any, train_flg: bool = True) -> np.ndarray:
+        x = as_float_array(x, "x")
+        ratio = fraction(self.dropout_ratio, "Dropout.dropout_ratio")
+        x = _c_contiguous(x, x.dtype)
+        out = np.empty(x.shape, x.dtype)
+        flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+        if not train_flg:
+            KERNELS.dropout_scale[x.itemsize == 8](
+                flat_x, 1.0 - ratio, flat_out, threads_for(x.size, GRAINS.elementwise))
+            return out
+        draws = np.random.rand(*x.shape)  # noqa: NPY002 (the book's generator, the book's draw)
+        mask = np.empty(x.shape, np.bool_)
+        KERNELS.dropout_forward_train[x.itemsize == 8](
+            flat_x, np.asarray(draws).reshape(-1), ratio, mask.reshape(-1), flat_out,
+            threads_for(x.size, GRAINS.elementwise))
+        self.mask = self._mask_forward = mask
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray:
+        mask = self.mask
+        if mask is None or mask is not self.__dict__.get("_mask_forward"):
+            mask, dout = dropout_saved_mask(self, dout)  # reassigned since forward: checked
+            mask = np.ascontiguousarray(mask)
+        else:
+            dout = as_float_array(dout, "dout")
+            if dout.shape != mask.shape:
+                dropout_saved_mask(self, dout)  # raises the shared message
+        dout = _c_contiguous(dout, dout.dtype)
+        dx = np.empty(dout.shape, dout.dtype)
+        KERNELS.dropout_backward[dout.itemsize == 8](
+            dout.reshape(-1), mask.reshape(-1), dx.reshape(-1), threads_for(dx.size, GRAINS.elementwise))
+        return dx
+
+
+class BatchNormalization(reference.BatchNormalization):
+    """Batch normalisation, as in the book (see
+    :class:`zk_layers.reference.BatchNormalization` for the parameters).
+
+    ``forward(x, train_flg=True)``: x of shape (N, D) or (N, C, H, W);
+    training normalises with the batch's statistics, stores ``xc``, ``xn``,
+    ``std``, ``batch_size`` and moves the running statistics; test mode
+    uses the running statistics.  ``backward(dout)`` returns dx of x's shape
+    and sets ``dgamma`` and ``dbeta`` (shape (D,)).
+    """
+
+    def forward(self, x: Any, train_flg: bool = True) -> np.ndarray:
+        x, gamma, beta = self._checked_state(x, train_flg)
+        self.input_shape = input_shape = x.shape
+        n = x.shape[0]
+        features = gamma.shape[0]
+        if self.running_mean is None:
+            self.running_mean = np.zeros(features)
+            self.running_var = np.zeros(features)
+        if train_flg:
+            dtype = x.dtype if (x.dtype is gamma.dtype is beta.dtype) else np.result_type(x, gamma, beta)
+        else:
+            dtype = np.result_type(x, gamma, beta, self.running_mean, self.running_var)
+        dtype = FLOAT64 if dtype == FLOAT64 else FLOAT32
+        wide = dtype.itemsize == 8
+        x2d = _c_contiguous(x, dtype).reshape(n, features)
+        g, b = _c_contiguous(gamma, dtype), _c_contiguous(beta, dtype)
+        out = np.empty((n, features), dtype)
+        threads = threads_for(x2d.size, GRAINS.elementwise)
+        if train_flg:
+            xc = np.empty_like(out)
+            xn = np.empty_like(out)
+            mu, var, std = np.empty(features, dtype), np.empty(features, dtype), np.empty(features, dtype)
+            KERNELS.batchnorm_forward_train[wide](x2d.reshape(-1), g, b, xc.reshape(-1), xn.reshape(-1),
+                                                  out.reshape(-1), mu, var, std, n, threads)
+            self.batch_size = n
+            self.xc, self.xn, self.std = xc, xn, std
+            self._saved = (xc, xn, std, n)
+            momentum = self.momentum
+            self.running_mean = momentum * self.running_mean + (1 - momentum) * mu
+            self.running_var = momentum * self.running_var + (1 - momentum) * var
+        else:
+            mean = _c_contiguous(self.running_mean, dtype)
+            denom = _c_contiguous(np.sqrt(self.running_var + 10e-7), dtype)
+            KERNELS.batchnorm_forward_test[wide](x2d.reshape(-1), mean, denom, g, b, out.reshape(-1), n, threads)
+        return out.reshape(input_shape)
+
+    def backward(self, dout: Any) -> np.ndarray:
+        dout, xc, xn, std, gamma, input_shape = batchnorm_saved_state(self, dout)
+        n, features = xc.shape
+        dtype = np.result_type(dout, xc, xn, std, gamma)
+        dtype = FLOAT64 if dtype == FLOAT64 else FLOAT32
+        dout, xc, xn = (_c_contiguous(a, dtype) for a in (dout, xc, xn))
+        std, gamma = _c_contiguous(std, dtype), _c_contiguous(gamma, dtype)
+        dx = np.empty((n, features), dtype)
+        make = np.empty if n else np.zeros  # no sample: the sums are zero
+        dgamma, dbeta = make(features, dtype), make(features, dtype)
+        work = np.empty(2 * features, dtype)
+        if n:
+            KERNELS.batchnorm_backward[dtype.itemsize == 8](
+                dout.reshape(-1), xc.reshape(-1), xn.reshape(-1), gamma, std, dx.reshape(-1),
+                dgamma, dbeta, work, n, threads_for(dx.size, GRAINS.elementwise))
+        self.dgamma, self.dbeta = dgamma, dbeta
+        return dx.reshape(input_shape)
