@@ -303,13 +303,15 @@ class Adam(_Stateful):
                 params[key] -= lr_t * m[key] / (np.sqrt(v[key]) + self.eps)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSprop, "adam": Adam}
+# The book's Trainer accepts all six by name (zk_layers.book.trainer).
+BOOK_OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+                   "rmsprop": RMSprop, "adam": Adam}
+# zk.train and `zk-layers train` offer the three of chapters 5-6's main text.
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 
 
-def make_optimizer(name: str, lr: float | None = None) -> Any:
-    """An optimizer by name (the book's Trainer names: "sgd", "momentum",
-    "nesterov", "adagrad", "rmsprop", "adam"), with its default lr unless given."""
+def make_optimizer(name: str, lr: float | None = None) -> SGD | Momentum | Adam:
+    """An optimizer by name ("sgd", "momentum", "adam"), with its default lr unless given."""
     try:
         cls = OPTIMIZERS[name.lower()]
     except (KeyError, AttributeError):

@@ -1,0 +1,41 @@
+"""The book's ``common/layers.py``: its 8 layer classes on zk_layers' compiled core.
+
+``Relu``, ``Sigmoid``, ``Affine``, ``SoftmaxWithLoss`` (chapter 5),
+``Dropout``, ``BatchNormalization`` (chapter 6) and ``Convolution``,
+``Pooling`` (chapter 7), with the book's constructor arguments, attributes
+and call signatures.  As in the book, a star import of this module also
+brings ``np``, the functions of :mod:`zk_layers.book.functions`, ``im2col``
+and ``col2im``.
+
+``Convolution`` and ``Pooling`` are zk_layers' (issue 11) when this
+installation has them; until then the names exist and constructing one
+raises ImportError saying so.  See the README for where these classes
+differ from the book on purpose (inputs never modified, labels and shapes
+checked, float16 computed in float64).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np  # noqa: F401 (the book's scripts take np from `from common.layers import *`)
+
+from ..layers import Affine, Relu, Sigmoid, SoftmaxWithLoss  # noqa: F401
+from ..regularization import BatchNormalization, Dropout  # noqa: F401
+from .functions import *  # noqa: F403 (the book's module namespace)
+from .util import col2im, im2col  # noqa: F401
+
+try:  # issue 11
+    from ..convolution import Convolution, Pooling  # type: ignore[import-not-found,unused-ignore]
+except ImportError:
+    class _Missing:
+        """Stands for a layer this installation lacks."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise ImportError(f"{type(self).__name__} needs zk_layers.convolution (the compiled "
+                              "convolution layers), which this installation of zk_layers does not have")
+
+    class Convolution(_Missing):  # type: ignore[no-redef]
+        """Not available in this installation (see the module docstring)."""
+
+    class Pooling(_Missing):  # type: ignore[no-redef]
+        """Not available in this installation (see the module docstring)."""
