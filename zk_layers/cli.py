@@ -285,6 +285,14 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- book
+def _add_book(sub: Any) -> None:
+    """``zk-layers book run|check``: the book's own scripts (zk_layers/book/_run.py)."""
+    from .book._run import add_book_parser
+
+    add_book_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zk-layers",
@@ -292,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zk_layers {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_train, _add_gradcheck, _add_shopping, _add_bench, _add_info):
+    for add in (_add_train, _add_gradcheck, _add_shopping, _add_bench, _add_info, _add_book):
         add(sub)
     return parser
 

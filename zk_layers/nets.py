@@ -116,7 +116,8 @@ class _LayerStack:
         def loss_w(_: np.ndarray) -> float:
             return self._loss_for_numerical_gradient(x, t)
 
-        return {key: _numerical_gradient(loss_w, param) for key, param in self.params.items()}
+        # In the order of `gradient`'s keys (the book's: W1, b1, gamma1, beta1, W2, ...).
+        return {key: _numerical_gradient(loss_w, self.params[key]) for key in self._gradient_sources}
 
     def _forward_for_gradient(self, x: Any, t: Any) -> None:
         self.loss(x, t)
