@@ -133,7 +133,14 @@ class build_ext_with_openmp(build_ext):
         return True
 
     def run(self):
+        import numpy
         from Cython.Build import cythonize
+
+        # Only now: reading the metadata (an sdist, pip resolving) needs no
+        # NumPy; the build has it (pyproject.toml's build requirements).
+        for ext in self.extensions:
+            if ext.define_macros == NUMPY_MACROS and numpy.get_include() not in ext.include_dirs:
+                ext.include_dirs.append(numpy.get_include())
 
         for ext in self.extensions:
             variant = VARIANT_OF_SOURCE.get(ext.sources[0])
@@ -202,17 +209,24 @@ VARIANT_OF_SOURCE = {variant_source(module, suffix): (module, suffix)
                      for module in KERNEL_MODULES for suffix in ISA_VARIANTS}
 
 
+# The one-call entry points use NumPy's C API (allocation, checks, np.dot).
+NUMPY_MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+
+
 def extensions():
+    kernel_includes = ["src"]  # + numpy.get_include(), added when building
+    # _platform cimports _common.pxd too, and with it NumPy's declarations.
     exts = [Extension(f"zk_layers.{PLATFORM_MODULE}", [f"src/{PLATFORM_MODULE}.pyx"],
-                      include_dirs=["src"])]
+                      include_dirs=list(kernel_includes), define_macros=NUMPY_MACROS)]
     for module in KERNEL_MODULES:
         exts.append(Extension(f"zk_layers.{module}", [f"src/{module}.pyx"],
-                              include_dirs=["src"]))
+                              include_dirs=list(kernel_includes), define_macros=NUMPY_MACROS))
         if build_isa_variants():
             for suffix in ISA_VARIANTS:
                 exts.append(Extension(f"zk_layers.{module}{suffix}",
                                       [variant_source(module, suffix)],
-                                      include_dirs=["src"],
+                                      include_dirs=list(kernel_includes),
+                                      define_macros=NUMPY_MACROS,
                                       depends=[f"src/{module}.pyx"]))
     return exts
 

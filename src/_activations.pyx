@@ -22,16 +22,31 @@ bitwise identical for every thread count.  Small work (n_threads == 1 and
 fewer than GIL_RELEASE_MIN_ITEMS elements) runs inline, with no parallel
 region; everything else runs in a prange region without the GIL.
 
+Entry points: the memoryview kernels (relu_forward, ...) take 1-D views of
+buffers the caller validated and allocated.  The one-call entry points
+(relu_forward_call, ...) take the layer's Python objects, check in C that
+the common case applies (C-contiguous native float32/float64 ndarrays of
+matching shapes; see _common.pxd), allocate the outputs through NumPy's C
+API and run the same kernel; otherwise they return None and the layer
+validates in Python.  Both reach the same *_run function.
+
 Sigmoid uses the formula of the book.  exp(-x) overflows to +inf for very
 negative x and 1 / (1 + inf) is exactly 0, the correctly rounded answer, so
 no special case is needed; the overflow raises no Python warning because no
 NumPy ufunc is involved.  float32 arrays are computed in float32 (zk_expf),
 float64 in float64 (zk_exp).
 """
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, zk_exp, zk_expf
+from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
+                      kernel_float_type, same_shape, threads_for_items,
+                      zk_exp, zk_expf)
+
+from zk_layers._threads import threads_for as _threads_for
+
+cnp.import_array()
 
 
 cdef inline void _relu_forward_range(const floating* x, floating* out,
@@ -81,60 +96,178 @@ cdef inline void _sigmoid_backward_range(const floating* dout,
         dx[i] = (dout[i] * (one - out[i])) * out[i]
 
 
+# ------------------------------------------------ one run of each kernel
+# Inline with the GIL held for small one-thread work; otherwise a prange
+# region without the GIL.
+
+cdef inline void _relu_forward_run(const floating* x, floating* out,
+                                   unsigned char* mask, Py_ssize_t n,
+                                   int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        _relu_forward_range(x, out, mask, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            _relu_forward_range(x, out, mask, chunk_start(c, n_threads, n),
+                                chunk_start(c + 1, n_threads, n))
+
+
+cdef inline void _relu_backward_run(const floating* dout,
+                                    const unsigned char* mask, floating* dx,
+                                    Py_ssize_t n, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        _relu_backward_range(dout, mask, dx, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            _relu_backward_range(dout, mask, dx, chunk_start(c, n_threads, n),
+                                 chunk_start(c + 1, n_threads, n))
+
+
+cdef inline void _sigmoid_forward_run(const floating* x, floating* out,
+                                      Py_ssize_t n, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        _sigmoid_forward_range(x, out, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            _sigmoid_forward_range(x, out, chunk_start(c, n_threads, n),
+                                   chunk_start(c + 1, n_threads, n))
+
+
+cdef inline void _sigmoid_backward_run(const floating* dout,
+                                       const floating* out, floating* dx,
+                                       Py_ssize_t n, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        _sigmoid_backward_range(dout, out, dx, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            _sigmoid_backward_range(dout, out, dx,
+                                    chunk_start(c, n_threads, n),
+                                    chunk_start(c + 1, n_threads, n))
+
+
+# --------------------------------------------------- memoryview kernels
 def relu_forward(const floating[::1] x, floating[::1] out,
                  unsigned char[::1] mask, int n_threads):
-    cdef Py_ssize_t n = x.shape[0], c
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _relu_forward_range(&x[0], &out[0], &mask[0], 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static",
-                    num_threads=n_threads):
-        _relu_forward_range(&x[0], &out[0], &mask[0],
-                            chunk_start(c, n_threads, n),
-                            chunk_start(c + 1, n_threads, n))
+    if x.shape[0]:
+        _relu_forward_run(&x[0], &out[0], &mask[0], x.shape[0], n_threads)
 
 
 def relu_backward(const floating[::1] dout, const unsigned char[::1] mask,
                   floating[::1] dx, int n_threads):
-    cdef Py_ssize_t n = dout.shape[0], c
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _relu_backward_range(&dout[0], &mask[0], &dx[0], 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static",
-                    num_threads=n_threads):
-        _relu_backward_range(&dout[0], &mask[0], &dx[0],
-                             chunk_start(c, n_threads, n),
-                             chunk_start(c + 1, n_threads, n))
+    if dout.shape[0]:
+        _relu_backward_run(&dout[0], &mask[0], &dx[0], dout.shape[0],
+                           n_threads)
 
 
 def sigmoid_forward(const floating[::1] x, floating[::1] out, int n_threads):
-    cdef Py_ssize_t n = x.shape[0], c
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _sigmoid_forward_range(&x[0], &out[0], 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static",
-                    num_threads=n_threads):
-        _sigmoid_forward_range(&x[0], &out[0],
-                               chunk_start(c, n_threads, n),
-                               chunk_start(c + 1, n_threads, n))
+    if x.shape[0]:
+        _sigmoid_forward_run(&x[0], &out[0], x.shape[0], n_threads)
 
 
 def sigmoid_backward(const floating[::1] dout, const floating[::1] out,
                      floating[::1] dx, int n_threads):
-    cdef Py_ssize_t n = dout.shape[0], c
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _sigmoid_backward_range(&dout[0], &out[0], &dx[0], 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static",
-                    num_threads=n_threads):
-        _sigmoid_backward_range(&dout[0], &out[0], &dx[0],
-                                chunk_start(c, n_threads, n),
-                                chunk_start(c + 1, n_threads, n))
+    if dout.shape[0]:
+        _sigmoid_backward_run(&dout[0], &out[0], &dx[0], dout.shape[0],
+                              n_threads)
+
+
+# ------------------------------------------------- one-call entry points
+def relu_forward_call(object x, Py_ssize_t grain):
+    """Relu.forward's common case: ``(out, mask)`` for a C-contiguous
+    float32/float64 ndarray ``x``, else None."""
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef int nd = cnp.PyArray_NDIM(xa)
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(xa)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+    cdef cnp.ndarray mask = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_BOOL, 0)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+    cdef int n_threads = threads_for_items(n, grain, _threads_for)
+    if typenum == cnp.NPY_DOUBLE:
+        _relu_forward_run(<const double*>cnp.PyArray_DATA(xa),
+                          <double*>cnp.PyArray_DATA(out),
+                          <unsigned char*>cnp.PyArray_DATA(mask), n, n_threads)
+    else:
+        _relu_forward_run(<const float*>cnp.PyArray_DATA(xa),
+                          <float*>cnp.PyArray_DATA(out),
+                          <unsigned char*>cnp.PyArray_DATA(mask), n, n_threads)
+    return out, mask
+
+
+def relu_backward_call(object dout, object mask, Py_ssize_t grain):
+    """Relu.backward's common case: dx for a C-contiguous float ``dout`` and
+    a C-contiguous boolean ``mask`` of the same shape, else None."""
+    cdef int typenum = kernel_float_type(dout)
+    if typenum < 0 or not is_kernel_array(mask, cnp.NPY_BOOL):
+        return None
+    cdef cnp.ndarray da = <cnp.ndarray>dout
+    cdef cnp.ndarray ma = <cnp.ndarray>mask
+    if not same_shape(da, ma):
+        return None
+    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(da),
+                                            cnp.PyArray_DIMS(da), typenum, 0)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(da)
+    cdef int n_threads = threads_for_items(n, grain, _threads_for)
+    if typenum == cnp.NPY_DOUBLE:
+        _relu_backward_run(<const double*>cnp.PyArray_DATA(da),
+                           <const unsigned char*>cnp.PyArray_DATA(ma),
+                           <double*>cnp.PyArray_DATA(dx), n, n_threads)
+    else:
+        _relu_backward_run(<const float*>cnp.PyArray_DATA(da),
+                           <const unsigned char*>cnp.PyArray_DATA(ma),
+                           <float*>cnp.PyArray_DATA(dx), n, n_threads)
+    return dx
+
+
+def sigmoid_forward_call(object x, Py_ssize_t grain):
+    """Sigmoid.forward's common case: out for a C-contiguous float32/float64
+    ndarray ``x``, else None."""
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(xa),
+                                             cnp.PyArray_DIMS(xa), typenum, 0)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+    cdef int n_threads = threads_for_items(n, grain, _threads_for)
+    if typenum == cnp.NPY_DOUBLE:
+        _sigmoid_forward_run(<const double*>cnp.PyArray_DATA(xa),
+                             <double*>cnp.PyArray_DATA(out), n, n_threads)
+    else:
+        _sigmoid_forward_run(<const float*>cnp.PyArray_DATA(xa),
+                             <float*>cnp.PyArray_DATA(out), n, n_threads)
+    return out
+
+
+def sigmoid_backward_call(object dout, object out, Py_ssize_t grain):
+    """Sigmoid.backward's common case: dx for C-contiguous ``dout`` and
+    saved ``out`` of one float dtype and shape, else None."""
+    cdef int typenum = kernel_float_type(dout)
+    if typenum < 0 or kernel_float_type(out) != typenum:
+        return None
+    cdef cnp.ndarray da = <cnp.ndarray>dout
+    cdef cnp.ndarray ya = <cnp.ndarray>out
+    if not same_shape(da, ya):
+        return None
+    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(da),
+                                            cnp.PyArray_DIMS(da), typenum, 0)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(da)
+    cdef int n_threads = threads_for_items(n, grain, _threads_for)
+    if typenum == cnp.NPY_DOUBLE:
+        _sigmoid_backward_run(<const double*>cnp.PyArray_DATA(da),
+                              <const double*>cnp.PyArray_DATA(ya),
+                              <double*>cnp.PyArray_DATA(dx), n, n_threads)
+    else:
+        _sigmoid_backward_run(<const float*>cnp.PyArray_DATA(da),
+                              <const float*>cnp.PyArray_DATA(ya),
+                              <float*>cnp.PyArray_DATA(dx), n, n_threads)
+    return dx

@@ -18,11 +18,26 @@ thread over all rows in row order.  No partial sums are ever combined across
 threads, so both are bitwise identical for every thread count, and
 bias_gradient adds in the same order as NumPy's sum(axis=0) on a C-ordered
 array.
+
+One-call entry points (affine_forward_call, affine_backward_call) take the
+layer's objects, check in C that the common case applies (x, dout and b
+C-contiguous, W any layout, all of one float dtype, shapes that fit), and do
+the whole method: the products through NumPy's dot (PyArray_MatrixProduct2,
+the very function np.dot calls, so the results are np.dot's), the bias add
+and the bias gradient.  Anything else returns None and the layer validates
+in Python.
 """
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start
+from _common cimport (GIL_RELEASE_MIN_ITEMS, PyArray_MatrixProduct,
+                      PyArray_MatrixProduct2, chunk_start, kernel_float_type,
+                      threads_for_items)
+
+from zk_layers._threads import threads_for as _threads_for
+
+cnp.import_array()
 
 
 cdef inline void _bias_add_rows(floating* out, const floating* b,
@@ -50,35 +65,133 @@ cdef inline void _bias_gradient_columns(const floating* dout, floating* db,
             db[j] = db[j] + row[j]
 
 
-def bias_add_inplace(floating[:, ::1] out, const floating[::1] b,
-                     int n_threads):
-    cdef Py_ssize_t n = out.shape[0], n_columns = out.shape[1], c
+cdef inline void _bias_add_run(floating* out, const floating* b, Py_ssize_t n,
+                               Py_ssize_t n_columns, int n_threads) noexcept:
+    cdef Py_ssize_t c
     if n == 0 or n_columns == 0:
         return
     if n_threads <= 1 and n * n_columns < GIL_RELEASE_MIN_ITEMS:
-        _bias_add_rows(&out[0, 0], &b[0], n_columns, 0, n)
+        _bias_add_rows(out, b, n_columns, 0, n)
         return
-    for c in prange(n_threads, nogil=True, schedule="static",
-                    num_threads=n_threads):
-        _bias_add_rows(&out[0, 0], &b[0], n_columns,
-                       chunk_start(c, n_threads, n),
-                       chunk_start(c + 1, n_threads, n))
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            _bias_add_rows(out, b, n_columns, chunk_start(c, n_threads, n),
+                           chunk_start(c + 1, n_threads, n))
+
+
+cdef inline void _bias_gradient_run(const floating* dout, floating* db,
+                                    Py_ssize_t n, Py_ssize_t n_columns,
+                                    int n_threads) noexcept:
+    cdef Py_ssize_t c, j
+    if n_columns == 0:
+        return
+    if n == 0:
+        for j in range(n_columns):
+            db[j] = 0
+        return
+    if n_threads <= 1 and n * n_columns < GIL_RELEASE_MIN_ITEMS:
+        _bias_gradient_columns(dout, db, n, n_columns, 0, n_columns)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            _bias_gradient_columns(dout, db, n, n_columns,
+                                   chunk_start(c, n_threads, n_columns),
+                                   chunk_start(c + 1, n_threads, n_columns))
+
+
+def bias_add_inplace(floating[:, ::1] out, const floating[::1] b,
+                     int n_threads):
+    if out.shape[0] and out.shape[1]:
+        _bias_add_run(&out[0, 0], &b[0], out.shape[0], out.shape[1], n_threads)
 
 
 def bias_gradient(const floating[:, ::1] dout, floating[::1] db,
                   int n_threads):
-    cdef Py_ssize_t n = dout.shape[0], n_columns = dout.shape[1], c
-    if n_columns == 0:
+    if dout.shape[1] == 0:
         return
-    if n == 0:
+    if dout.shape[0] == 0:
         db[:] = 0
         return
-    if n_threads <= 1 and n * n_columns < GIL_RELEASE_MIN_ITEMS:
-        _bias_gradient_columns(&dout[0, 0], &db[0], n, n_columns,
-                               0, n_columns)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static",
-                    num_threads=n_threads):
-        _bias_gradient_columns(&dout[0, 0], &db[0], n, n_columns,
-                               chunk_start(c, n_threads, n_columns),
-                               chunk_start(c + 1, n_threads, n_columns))
+    _bias_gradient_run(&dout[0, 0], &db[0], dout.shape[0], dout.shape[1],
+                       n_threads)
+
+
+# ------------------------------------------------- one-call entry points
+cdef inline bint _parameter(object obj, int typenum, int ndim) noexcept:
+    """An exact ndarray of typenum and ndim, aligned, native byte order (any
+    strides: only NumPy's dot reads W)."""
+    if not cnp.PyArray_CheckExact(obj):
+        return False
+    return (cnp.PyArray_TYPE(<cnp.ndarray>obj) == typenum
+            and cnp.PyArray_NDIM(<cnp.ndarray>obj) == ndim
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>obj)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>obj))
+
+
+def affine_forward_call(object x, object W, object b, Py_ssize_t grain):
+    """Affine.forward's common case: out = x @ W + b for a C-contiguous
+    (N, D) x and W (D, M), b (M,) of x's float dtype, else None."""
+    cdef int typenum = kernel_float_type(x)
+    if (typenum < 0 or kernel_float_type(b) != typenum
+            or not _parameter(W, typenum, 2)):
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef cnp.ndarray Wa = <cnp.ndarray>W
+    cdef cnp.ndarray ba = <cnp.ndarray>b
+    if cnp.PyArray_NDIM(xa) != 2 or cnp.PyArray_NDIM(ba) != 1:
+        return None
+    cdef cnp.npy_intp dims[2]
+    dims[0] = cnp.PyArray_DIMS(xa)[0]
+    dims[1] = cnp.PyArray_DIMS(Wa)[1]
+    if (cnp.PyArray_DIMS(xa)[1] != cnp.PyArray_DIMS(Wa)[0]
+            or cnp.PyArray_DIMS(ba)[0] != dims[1]):
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    PyArray_MatrixProduct2(xa, Wa, out)
+    cdef int n_threads = threads_for_items(dims[0] * dims[1], grain,
+                                           _threads_for)
+    if typenum == cnp.NPY_DOUBLE:
+        _bias_add_run(<double*>cnp.PyArray_DATA(out),
+                      <const double*>cnp.PyArray_DATA(ba), dims[0], dims[1],
+                      n_threads)
+    else:
+        _bias_add_run(<float*>cnp.PyArray_DATA(out),
+                      <const float*>cnp.PyArray_DATA(ba), dims[0], dims[1],
+                      n_threads)
+    return out
+
+
+def affine_backward_call(object dout, object x, object W, object b,
+                         bint need_dx, Py_ssize_t grain):
+    """Affine.backward's common case: ``(dW, db, dx)`` (dx None when not
+    needed) for a C-contiguous (N, M) dout, the saved 2-D x (N, D), W (D, M)
+    and b (M,) of one float dtype, else None.  b is not used, only checked,
+    as the general path checks the parameters together."""
+    cdef int typenum = kernel_float_type(dout)
+    if (typenum < 0 or not _parameter(x, typenum, 2)
+            or not _parameter(W, typenum, 2) or not _parameter(b, typenum, 1)):
+        return None
+    cdef cnp.ndarray da = <cnp.ndarray>dout
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef cnp.ndarray Wa = <cnp.ndarray>W
+    if cnp.PyArray_NDIM(da) != 2:
+        return None
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(da)[0], m = cnp.PyArray_DIMS(da)[1]
+    if (cnp.PyArray_DIMS(xa)[0] != n or cnp.PyArray_DIMS(Wa)[1] != m
+            or cnp.PyArray_DIMS(xa)[1] != cnp.PyArray_DIMS(Wa)[0]
+            or cnp.PyArray_DIMS(<cnp.ndarray>b)[0] != m):
+        return None
+    cdef cnp.ndarray dW = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
+    PyArray_MatrixProduct2(cnp.PyArray_Transpose(xa, NULL), da, dW)
+    cdef cnp.npy_intp m_dims[1]
+    m_dims[0] = m
+    cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, m_dims, typenum, 0)
+    cdef int n_threads = threads_for_items(n * m, grain, _threads_for)
+    if typenum == cnp.NPY_DOUBLE:
+        _bias_gradient_run(<const double*>cnp.PyArray_DATA(da),
+                           <double*>cnp.PyArray_DATA(db), n, m, n_threads)
+    else:
+        _bias_gradient_run(<const float*>cnp.PyArray_DATA(da),
+                           <float*>cnp.PyArray_DATA(db), n, m, n_threads)
+    dx = PyArray_MatrixProduct(da, cnp.PyArray_Transpose(Wa, NULL)) if need_dx else None
+    return dW, db, dx

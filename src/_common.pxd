@@ -23,3 +23,64 @@ cdef inline Py_ssize_t chunk_start(Py_ssize_t chunk, Py_ssize_t n_chunks,
     contiguous pieces.  Every kernel partitions its work this way, so which
     thread computes an element never changes what is computed."""
     return (n * chunk) // n_chunks
+
+
+# ---------------------------------------------------------------------------
+# The one-call entry points (``*_call`` in each kernel module) take Python
+# objects and decide with these checks, in a few nanoseconds, whether the
+# common case applies: exact ndarrays, C-contiguous, aligned, native byte
+# order, float32 or float64, matching shapes.  When it does not, they return
+# None and the layer takes its general Python path, which validates
+# everything and raises the documented errors; so these checks only ever
+# select the fast path, they never reject anything themselves.
+
+cimport numpy as cnp
+from libc.string cimport memcmp
+
+
+cdef extern from "numpy/arrayobject.h":
+    # np.dot, with and without an output array (not in numpy's .pxd).
+    object PyArray_MatrixProduct(object, object)
+    object PyArray_MatrixProduct2(object, object, cnp.ndarray)
+
+
+cdef inline int kernel_float_type(object obj) noexcept:
+    """NPY_FLOAT or NPY_DOUBLE if ``obj`` is an ndarray (not a subclass) the
+    kernels can read in place: C-contiguous, aligned, native byte order.
+    Otherwise -1."""
+    cdef int typenum
+    if not cnp.PyArray_CheckExact(obj):
+        return -1
+    typenum = cnp.PyArray_TYPE(<cnp.ndarray>obj)
+    if typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT:
+        return -1
+    if not (cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>obj)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>obj)):
+        return -1
+    return typenum
+
+
+cdef inline bint is_kernel_array(object obj, int typenum) noexcept:
+    """``obj`` is an exact ndarray of ``typenum`` (any 1-byte or native
+    type) that the kernels can read in place (as kernel_float_type)."""
+    if not cnp.PyArray_CheckExact(obj):
+        return False
+    return (cnp.PyArray_TYPE(<cnp.ndarray>obj) == typenum
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>obj)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>obj))
+
+
+cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int nd = cnp.PyArray_NDIM(a)
+    return nd == cnp.PyArray_NDIM(b) and (
+        nd == 0 or memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(b),
+                          nd * sizeof(cnp.npy_intp)) == 0)
+
+
+cdef inline int threads_for_items(Py_ssize_t n_items, Py_ssize_t grain,
+                                  object threads_for) except -1:
+    """One thread below two grains of work, without a Python call; above,
+    what ``zk_layers._threads.threads_for`` (passed in) decides."""
+    if n_items < 2 * grain:
+        return 1
+    return threads_for(n_items, grain)

@@ -24,12 +24,26 @@ schedule.  Each row is computed entirely by one thread in a fixed order; the
 per-row losses go to `losses` and their total is formed after the parallel
 region, serially, so the loss and y are bitwise identical for every thread
 count.  Small one-thread work runs inline without a parallel region.
+
+One-call entry points (softmax_cross_entropy_forward_call, ..._backward_call)
+take the layer's objects, check in C that the common case applies (a
+C-contiguous float32/float64 (N, C) x; labels as C-contiguous intp/int32
+indices of shape (N,) or (N, 1), or exact one-hot rows of x's dtype),
+copy the labels into the layer's own intp array while checking their range,
+allocate y and run the same kernels.  Anything else -- including a bad
+label, which the general path then reports -- returns None.
 """
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport log
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, zk_exp, zk_expf
+from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
+                      kernel_float_type, threads_for_items, zk_exp, zk_expf)
+
+from zk_layers._threads import threads_for as _threads_for
+
+cnp.import_array()
 
 
 # Row maxima and sums are reductions; without -ffast-math a compiler must add
@@ -130,51 +144,60 @@ cdef inline void _softmax_cross_entropy_backward_rows(
         dx[base + t[i]] = (y[base + t[i]] - one) * scale
 
 
-def softmax_cross_entropy_forward(const floating[:, ::1] x,
-                                  const Py_ssize_t[::1] t,
-                                  floating[:, ::1] y, double[::1] losses,
-                                  double eps, int n_threads):
-    """Fill y and losses; return the sum of the per-sample losses."""
-    cdef Py_ssize_t n = x.shape[0], n_classes = x.shape[1], c, i
+cdef inline double _forward_run(const floating* x, const Py_ssize_t* t,
+                                floating* y, double* losses, Py_ssize_t n,
+                                Py_ssize_t n_classes, double eps,
+                                int n_threads) noexcept:
+    """Fill y and losses (n >= 1 rows); return the sum of the losses."""
+    cdef Py_ssize_t c, i
     cdef double total = 0.0
-    if n == 0:
-        return total
     if n_threads <= 1 and n * n_classes < GIL_RELEASE_MIN_ITEMS:
-        _softmax_cross_entropy_rows(&x[0, 0], &t[0], &y[0, 0], &losses[0],
-                                    n_classes, eps, 0, n)
+        _softmax_cross_entropy_rows(x, t, y, losses, n_classes, eps, 0, n)
     else:
-        for c in prange(n_threads, nogil=True, schedule="static",
-                        num_threads=n_threads):
-            _softmax_cross_entropy_rows(&x[0, 0], &t[0], &y[0, 0],
-                                        &losses[0], n_classes, eps,
-                                        chunk_start(c, n_threads, n),
-                                        chunk_start(c + 1, n_threads, n))
+        with nogil:
+            for c in prange(n_threads, schedule="static",
+                            num_threads=n_threads):
+                _softmax_cross_entropy_rows(x, t, y, losses, n_classes, eps,
+                                            chunk_start(c, n_threads, n),
+                                            chunk_start(c + 1, n_threads, n))
     # Serial, in row order: the total does not depend on the thread count.
     for i in range(n):
         total += losses[i]
     return total
 
 
+cdef inline void _backward_run(const floating* y, const Py_ssize_t* t,
+                               floating scale, floating* dx, Py_ssize_t n,
+                               Py_ssize_t n_classes, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n * n_classes < GIL_RELEASE_MIN_ITEMS:
+        _softmax_cross_entropy_backward_rows(y, t, scale, dx, n_classes, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            _softmax_cross_entropy_backward_rows(
+                y, t, scale, dx, n_classes, chunk_start(c, n_threads, n),
+                chunk_start(c + 1, n_threads, n))
+
+
+def softmax_cross_entropy_forward(const floating[:, ::1] x,
+                                  const Py_ssize_t[::1] t,
+                                  floating[:, ::1] y, double[::1] losses,
+                                  double eps, int n_threads):
+    """Fill y and losses; return the sum of the per-sample losses."""
+    if x.shape[0] == 0:
+        return 0.0
+    return _forward_run(&x[0, 0], &t[0], &y[0, 0], &losses[0], x.shape[0],
+                        x.shape[1], eps, n_threads)
+
+
 def softmax_cross_entropy_backward(const floating[:, ::1] y,
                                    const Py_ssize_t[::1] t, double scale,
                                    floating[:, ::1] dx, int n_threads):
     """Fill dx with (y - onehot(t)) * scale."""
-    cdef Py_ssize_t n = y.shape[0], n_classes = y.shape[1], c
-    cdef floating scale_as_floating = <floating>scale
-    if n == 0:
-        return
-    if n_threads <= 1 and n * n_classes < GIL_RELEASE_MIN_ITEMS:
-        _softmax_cross_entropy_backward_rows(&y[0, 0], &t[0],
-                                             scale_as_floating, &dx[0, 0],
-                                             n_classes, 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static",
-                    num_threads=n_threads):
-        _softmax_cross_entropy_backward_rows(&y[0, 0], &t[0],
-                                             scale_as_floating, &dx[0, 0],
-                                             n_classes,
-                                             chunk_start(c, n_threads, n),
-                                             chunk_start(c + 1, n_threads, n))
+    if y.shape[0]:
+        _backward_run(&y[0, 0], &t[0], <floating>scale, &dx[0, 0], y.shape[0],
+                      y.shape[1], n_threads)
 
 
 def first_invalid_label(const Py_ssize_t[::1] t, Py_ssize_t n_classes):
@@ -188,3 +211,143 @@ def first_invalid_label(const Py_ssize_t[::1] t, Py_ssize_t n_classes):
         if t[i] < 0 or t[i] >= n_classes:
             return i
     return -1
+
+
+# ------------------------------------------------- one-call entry points
+cdef inline bint _copy_indices(cnp.ndarray t, Py_ssize_t* labels,
+                               Py_ssize_t n, Py_ssize_t n_classes) noexcept:
+    """Copy class indices (intp or int32, C-contiguous, n of them) into
+    labels; False at the first one out of [0, n_classes)."""
+    cdef Py_ssize_t i, label
+    cdef const Py_ssize_t* wide
+    cdef const int* narrow
+    if cnp.PyArray_TYPE(t) == cnp.NPY_INTP:
+        wide = <const Py_ssize_t*>cnp.PyArray_DATA(t)
+        for i in range(n):
+            label = wide[i]
+            if label < 0 or label >= n_classes:
+                return False
+            labels[i] = label
+    else:
+        narrow = <const int*>cnp.PyArray_DATA(t)
+        for i in range(n):
+            label = narrow[i]
+            if label < 0 or label >= n_classes:
+                return False
+            labels[i] = label
+    return True
+
+
+cdef inline bint _one_hot_indices(const floating* t, Py_ssize_t* labels,
+                                  Py_ssize_t n, Py_ssize_t n_classes) noexcept:
+    """The column of the single 1 of each row of t into labels; False if a
+    row is not exactly one 1 and zeros elsewhere (the general path then
+    raises the documented error)."""
+    cdef Py_ssize_t i, j, hot
+    cdef const floating* row
+    for i in range(n):
+        row = t + i * n_classes
+        hot = -1
+        for j in range(n_classes):
+            if row[j] == 1:
+                if hot >= 0:
+                    return False
+                hot = j
+            elif row[j] != 0:
+                return False
+        if hot < 0:
+            return False
+        labels[i] = hot
+    return True
+
+
+def softmax_cross_entropy_forward_call(object x, object t, double eps,
+                                       Py_ssize_t grain):
+    """SoftmaxWithLoss.forward's common case: ``(total, y, labels)``, with
+    labels the layer's own intp copy of the class indices, or None."""
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    if cnp.PyArray_NDIM(xa) != 2:
+        return None
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(xa)
+    cdef Py_ssize_t n = dims[0], n_classes = dims[1]
+    if n < 1 or n_classes < 1 or not cnp.PyArray_CheckExact(t):
+        return None
+    cdef cnp.ndarray ta = <cnp.ndarray>t
+    cdef int t_nd = cnp.PyArray_NDIM(ta)
+    cdef cnp.npy_intp* t_dims = cnp.PyArray_DIMS(ta)
+    cdef cnp.ndarray labels = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
+    cdef Py_ssize_t* label_data = <Py_ssize_t*>cnp.PyArray_DATA(labels)
+    if t_nd == 2 and t_dims[0] == n and t_dims[1] == n_classes and (
+            n_classes != 1 or t_dims[1] != 1):
+        # One-hot rows (an (N, 1) array with C == 1 is one-hot, as in
+        # class_indices), of x's own dtype.
+        if not is_kernel_array(t, typenum):
+            return None
+        if typenum == cnp.NPY_DOUBLE:
+            if not _one_hot_indices(<const double*>cnp.PyArray_DATA(ta),
+                                    label_data, n, n_classes):
+                return None
+        elif not _one_hot_indices(<const float*>cnp.PyArray_DATA(ta),
+                                  label_data, n, n_classes):
+            return None
+    elif (t_nd == 1 and t_dims[0] == n) or (t_nd == 2 and t_dims[0] == n
+                                            and t_dims[1] == 1):
+        if not (is_kernel_array(t, cnp.NPY_INTP)
+                or is_kernel_array(t, cnp.NPY_INT32)):
+            return None
+        if not _copy_indices(ta, label_data, n, n_classes):
+            return None
+    else:
+        return None
+    cdef cnp.ndarray y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    cdef cnp.ndarray losses = cnp.PyArray_EMPTY(1, dims, cnp.NPY_DOUBLE, 0)
+    cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)
+    cdef double total
+    if typenum == cnp.NPY_DOUBLE:
+        total = _forward_run(<const double*>cnp.PyArray_DATA(xa), label_data,
+                             <double*>cnp.PyArray_DATA(y),
+                             <double*>cnp.PyArray_DATA(losses), n, n_classes,
+                             eps, n_threads)
+    else:
+        total = _forward_run(<const float*>cnp.PyArray_DATA(xa), label_data,
+                             <float*>cnp.PyArray_DATA(y),
+                             <double*>cnp.PyArray_DATA(losses), n, n_classes,
+                             eps, n_threads)
+    return total, y, labels
+
+
+def softmax_cross_entropy_backward_call(object y, object labels, double scale,
+                                        Py_ssize_t n_classes_checked,
+                                        Py_ssize_t grain):
+    """SoftmaxWithLoss.backward's common case: dx = (y - onehot) * scale /
+    N for a C-contiguous float (N, C) ``y`` and the layer's own labels (an
+    intp array of N indices that forward checked against
+    ``n_classes_checked`` columns; y must have exactly that many), else
+    None."""
+    cdef int typenum = kernel_float_type(y)
+    if typenum < 0 or not is_kernel_array(labels, cnp.NPY_INTP):
+        return None
+    cdef cnp.ndarray ya = <cnp.ndarray>y
+    cdef cnp.ndarray la = <cnp.ndarray>labels
+    if cnp.PyArray_NDIM(ya) != 2 or cnp.PyArray_NDIM(la) != 1:
+        return None
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(ya)
+    cdef Py_ssize_t n = dims[0], n_classes = dims[1]
+    if n < 1 or cnp.PyArray_DIMS(la)[0] != n or n_classes != n_classes_checked:
+        return None
+    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)
+    if typenum == cnp.NPY_DOUBLE:
+        _backward_run(<const double*>cnp.PyArray_DATA(ya),
+                      <const Py_ssize_t*>cnp.PyArray_DATA(la),
+                      <double>(scale / n), <double*>cnp.PyArray_DATA(dx), n,
+                      n_classes, n_threads)
+    else:
+        _backward_run(<const float*>cnp.PyArray_DATA(ya),
+                      <const Py_ssize_t*>cnp.PyArray_DATA(la),
+                      <float>(scale / n), <float*>cnp.PyArray_DATA(dx), n,
+                      n_classes, n_threads)
+    return dx

@@ -49,13 +49,21 @@ class Kernels:
     relu_backward: Pair
     sigmoid_forward: Pair
     sigmoid_backward: Pair
+    relu_forward_call: Kernel  # one-call entry points: take the layer's
+    relu_backward_call: Kernel  # objects, check the common case in C and
+    sigmoid_forward_call: Kernel  # return None when it does not apply
+    sigmoid_backward_call: Kernel
     # src/_softmax_loss.pyx
     softmax_cross_entropy_forward: Pair
     softmax_cross_entropy_backward: Pair
     first_invalid_label: Kernel  # intp labels only: not fused
+    softmax_cross_entropy_forward_call: Kernel
+    softmax_cross_entropy_backward_call: Kernel
     # src/_affine.pyx
     bias_add_inplace: Pair
     bias_gradient: Pair
+    affine_forward_call: Kernel
+    affine_backward_call: Kernel
     # src/_update.pyx
     sgd_update: Pair
     # src/_update.pyx: chapter 6's optimizers, one pass each (issue 12)

@@ -48,7 +48,6 @@ Order = Literal["C", "F"]  # the memory order of a contiguous array
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
 
-_NO_MASK = (None, None, "C")  # Relu before any forward: nothing cached
 _NO_Y = (None, None)  # SoftmaxWithLoss before any forward
 
 
@@ -102,25 +101,29 @@ class Relu(reference.Relu):
     """
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            done = KERNELS.relu_forward_call(x, GRAINS.elementwise)
+            if done is not None:  # the common case, in one compiled call
+                out, self.mask = done
+                return out
         x, order = _contiguous(as_float_array(x, "x"))
         out = np.empty_like(x) if out is None else output_buffer(out, x.shape, order, x.dtype, "out", (x,))
         mask = np.empty(x.shape, np.bool_, order=order)
-        mask_flat = _flat(mask)
         # Boolean arrays are accepted as `unsigned char` memoryviews as they are.
         KERNELS.relu_forward[x.itemsize == 8](
-            _flat(x), _flat(out), mask_flat, threads_for(x.size, GRAINS.elementwise)
+            _flat(x), _flat(out), _flat(mask), threads_for(x.size, GRAINS.elementwise)
         )
         self.mask = mask
-        self._flat_mask = (mask, mask_flat, order)
         return out
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         mask = self.mask
-        require_forward(self, mask)
-        saved, mask_flat, order = self.__dict__.get("_flat_mask", _NO_MASK)
-        if saved is not mask:  # the attribute was reassigned since forward
-            mask, order = _contiguous(saved_mask(self, mask))
-            mask_flat = _flat(mask)
+        if out is None:
+            dx = KERNELS.relu_backward_call(dout, mask, GRAINS.elementwise)
+            if dx is not None:  # the common case, in one compiled call
+                return dx
+        mask, order = _contiguous(saved_mask(self, mask))
+        mask_flat = _flat(mask)
         dout = _upstream(dout, mask, order, None)
         dx = np.empty_like(dout) if out is None else output_buffer(out, dout.shape, order, dout.dtype, "out", (dout, mask))
         KERNELS.relu_backward[dout.itemsize == 8](
@@ -140,6 +143,11 @@ class Sigmoid(reference.Sigmoid):
     """
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            done = KERNELS.sigmoid_forward_call(x, GRAINS.exp)
+            if done is not None:  # the common case, in one compiled call
+                self.out = done  # as in the book: the returned array is the saved one
+                return done
         x, order = _contiguous(as_float_array(x, "x"))
         if out is None:
             out = np.empty_like(x)
@@ -154,6 +162,10 @@ class Sigmoid(reference.Sigmoid):
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         y = self.out
+        if out is None:
+            dx = KERNELS.sigmoid_backward_call(dout, y, GRAINS.elementwise)
+            if dx is not None:  # the common case, in one compiled call
+                return dx
         require_forward(self, y)
         y, order = _contiguous(as_float_array(y, "Sigmoid.out"))
         dtype = y.dtype
@@ -205,6 +217,11 @@ class Affine(reference.Affine):
     """
 
     def forward(self, x: Any) -> np.ndarray:
+        out = KERNELS.affine_forward_call(x, self.W, self.b, GRAINS.elementwise)
+        if out is not None:  # the common case, in one compiled call
+            self.original_x_shape = self._shape_forward = x.shape
+            self.x = self._x_forward = x
+            return out
         W, b = affine_parameters(self.W, self.b)
         x = as_float_array(x, "x")
         original_x_shape = x.shape
@@ -231,6 +248,16 @@ class Affine(reference.Affine):
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
+        x = self.x
+        done = KERNELS.affine_backward_call(dout, x, self.W, self.b, self.need_dx, GRAINS.elementwise)
+        if done is not None:  # the common case, in one compiled call
+            self.dW, self.db, dx = done
+            if dx is None:
+                return None
+            shape = self.original_x_shape
+            if shape is self._shape_forward and x is self._x_forward and len(shape) == 2:
+                return dx  # x was 2-D at forward: dx has its shape
+            return dx.reshape(self._saved_shape(x))
         W, _ = affine_parameters(self.W, self.b)
         x = self._saved_input(W)
         dout = as_float_array(dout, "dout")
@@ -329,6 +356,17 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
     """
 
     def forward(self, x: Any, t: Any) -> float:
+        done = KERNELS.softmax_cross_entropy_forward_call(x, t, self.eps, GRAINS.rowwise)
+        if done is not None:  # the common case, in one compiled call
+            total, y, labels = done
+            # The book's self.t = t; our own copy of the indices for backward.
+            self.t = self._t_forward = t
+            self._labels, self._single = labels, False
+            self.y = y
+            self._y_shape = y.shape
+            self._y2d = (y, y)
+            self.loss = total / labels.shape[0]
+            return self.loss
         x2d, single = _softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
@@ -350,6 +388,13 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         y = self.y
         require_forward(self, y)
         scale = scalar_dout(dout)
+        if self.t is self._t_forward and self._y_shape is not None:
+            # Labels as forward checked them: the common case in one call
+            # (y itself is checked there against the checked class count).
+            dx = KERNELS.softmax_cross_entropy_backward_call(
+                y, self._labels, scale, self._y_shape[-1], GRAINS.elementwise)
+            if dx is not None:
+                return dx
         saved, y2d = self.__dict__.get("_y2d", _NO_Y)
         if saved is not y:  # the attribute was reassigned since forward
             y = self._saved_probabilities(y)
