@@ -103,6 +103,9 @@ def batchnorm_saved_state(layer: Any, dout: Any) -> tuple[np.ndarray, np.ndarray
                                  f"samples of the {features} features of gamma), got shape {arr.shape}")
         if std.shape != (features,):
             raise ValueError(f"BatchNormalization.std must have shape ({features},), got shape {std.shape}")
+    if xc.shape[1] != features:  # gamma replaced since forward
+        raise ValueError(f"BatchNormalization.gamma has {features} entries but the last training forward "
+                         f"saved {xc.shape[1]} features")
     shape = require_forward(layer, layer.input_shape)
     try:
         shape = tuple(int(n) for n in shape)
