@@ -55,8 +55,9 @@ from ._version import __version__
 from .datasets import load_digits, load_mnist
 from .gradient import GradientComparison, gradient_check, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
-from .nets import MultiLayerNet, TwoLayerNet
-from .optimizers import SGD, Adam, Momentum
+from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from .regularization import BatchNormalization, Dropout
 from .train import TrainResult, train
 
 __all__ = [
@@ -79,6 +80,12 @@ __all__ = [
     "show_config",
     "TwoLayerNet",
     "MultiLayerNet",
+    "MultiLayerNetExtend",
+    "BatchNormalization",
+    "Dropout",
+    "Nesterov",
+    "AdaGrad",
+    "RMSprop",
     "SGD",
     "Momentum",
     "Adam",
