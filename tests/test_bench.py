@@ -249,3 +249,30 @@ def test_bad_sample_options_are_value_errors(args, message, capsys):
 def test_bandwidth_probe_is_plausible():
     gbps = bench.measure_bandwidth(1, samples=3)
     assert 0.5 < gbps < 2000
+
+
+def test_peer_outputs_are_checked_before_timing():
+    """A peer that computes something else is an error, not a row."""
+    from zk_layers import peers
+
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    dout = np.ones((3, 4))
+    expected = peers._expected("relu", x, dout, None, None, None, None, None)
+    peers.check("numba", "relu", expected, expected)
+    wrong = (np.maximum(x, 0), np.where(x >= 0, dout, 0))  # gradient 1 at x == 0: not the book's
+    with pytest.raises(AssertionError, match="numba relu"):
+        peers.check("numba", "relu", (expected[0], expected[1] + 1e-6), expected)
+    peers.check("numba", "relu", wrong, expected)  # x has no exact zero: equal here
+    with pytest.raises(AssertionError):
+        peers.check("jax", "sigmoid", (x, dout), peers._expected("sigmoid", x, dout, None, None, None, None, None))
+
+
+@pytest.mark.parametrize("peer", ["numba", "jax"])
+def test_bench_peers_columns(peer):
+    pytest.importorskip(peer)
+    report = bench.run(["relu", "softmax", "step"], ["n1"], ["float64"], [1], samples=3, sample_ms=1,
+                       use_torch=False, with_peers=True)
+    assert peer in report["peers"]
+    fb = [c for c in report["cases"] if c["mode"] in ("forward+backward", "zk.TwoLayerNet")]
+    assert fb and all(peer in c["medians_s"] and c["best_peer"] is not None for c in fb)
+    assert "best peer" in bench.format_table(report)

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from . import baseline, reference
+from . import baseline, peers, reference
 from . import layers as fast
 from ._config import config_info
 from ._kernels import KERNELS
@@ -496,7 +496,8 @@ def _plan(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str],
 
 
 def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
-                book_loop: tuple[np.ndarray, np.ndarray, str] | None) -> dict[str, dict[str, Callable[[], object]]]:
+                book_loop: tuple[np.ndarray, np.ndarray, str] | None,
+                peer_versions: dict[str, str] | None = None) -> dict[str, dict[str, Callable[[], object]]]:
     """{mode: {contender: callable}} of one case; each contender builds its
     data from the same seed, so all of them work on equal arrays."""
     spec = SIZES[size]
@@ -513,6 +514,8 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
         rows = _step_workloads(spec, dtype, seeded())
         if use_torch:
             rows[PACKAGE_NET_MODE]["torch"] = _torch_workloads(op, spec, dtype, seeded())["train"]
+        if peer_versions:
+            rows[PACKAGE_NET_MODE].update(peers.workloads(op, spec, dtype, seeded(), peer_versions))
         return rows
     impls = {"fast": _layer_workloads(fast, op, spec, dtype, seeded()),
              "book": _layer_workloads(baseline, op, spec, dtype, seeded()),
@@ -526,16 +529,20 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
             rows[mode]["torch_autograd"] = impls["torch"]["autograd"]
     if op in ("relu", "sigmoid") and size in OUT_SIZES:
         rows["forward(out=)"] = {side: _out_workload(side, op, spec, dtype, seeded()) for side in ("fast", "book")}
+    if peer_versions:
+        rows["forward+backward"].update(peers.workloads(op, spec, dtype, seeded(), peer_versions))
     return rows
 
 
 def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads: Sequence[int], *,
         samples: int = 15, sample_ms: float = 10.0, use_torch: bool = True, bandwidth: bool = False,
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the suite; returns a JSON-ready report."""
+        progress: Callable[[str], None] | None = None, with_peers: bool = False) -> dict[str, Any]:
+    """Run the suite; returns a JSON-ready report.  ``with_peers``: also
+    numba and JAX where installed (:mod:`zk_layers.peers`)."""
     from threadpoolctl import threadpool_limits
 
     use_torch = use_torch and _torch_available()
+    peer_versions = peers.available() if with_peers else {}
     cases: list[Case] = []
     bandwidths: dict[int, float] = {}
     plan = _plan(ops, sizes, dtypes, threads)
@@ -550,7 +557,7 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
                 import torch
 
                 torch.set_num_threads(th)
-            for mode, contenders in _contenders(op, size, dtype, use_torch, book_loop).items():
+            for mode, contenders in _contenders(op, size, dtype, use_torch, book_loop, peer_versions).items():
                 result = compare(contenders, samples if size != "large" else max(3, samples // 3), sample_ms / 1000)
                 if op == "book-loop":
                     assert book_loop is not None
@@ -569,13 +576,15 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
         "machine": {"cpu": _cpu_model(), "usable_cpus": info["usable_cpus"], "platform": info["platform"]},
         "config": info,
         "torch": _torch_version() if use_torch else None,
+        "peers": peer_versions,
         "protocol": {"samples": samples, "sample_ms": sample_ms, "interleaved": True, "gc": "off"},
         "baseline": "zk_layers.baseline: the book's plain NumPy code (book); "
                     "zk_layers.reference: the validated oracle (oracle)",
         "book_loop_data": book_loop[2] if book_loop is not None else None,
         "bandwidth_GBps": bandwidths,
         "cases": [asdict(c) | {"ratio_book": c.ratio("book"), "ratio_oracle": c.ratio("oracle"),
-                               "ratio_torch": _best_torch_ratio(c), "note": _note(c.op, c.mode, book_loop)}
+                               "ratio_torch": _best_torch_ratio(c), "best_peer": _best_peer(c),
+                               "note": _note(c.op, c.mode, book_loop)}
                   for c in cases],
     }
 
@@ -601,6 +610,20 @@ def _best_torch_ratio(case: Case) -> float | None:
     return min(candidates) / case.medians_s["fast"]
 
 
+PEER_NAMES = ("torch", "torch_autograd", "numba", "jax")
+
+
+def _best_peer(case: Case) -> dict[str, Any] | None:
+    """The fastest peer of a case (PyTorch, numba, JAX): its name, time and
+    its time over zk_layers' (> 1: zk_layers is faster)."""
+    times = {k: v for k, v in case.medians_s.items() if k in PEER_NAMES}
+    if not times or "fast" not in case.medians_s:
+        return None
+    name = min(times, key=times.__getitem__)
+    return {"name": name.replace("_autograd", " (autograd)"), "median_s": times[name],
+            "ratio": times[name] / case.medians_s["fast"]}
+
+
 def _fmt_time(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -616,7 +639,7 @@ def _fmt_ratio(ratio: float | None) -> str:
 
 
 COLUMNS = ["op", "size", "dtype", "thr", "mode", "fast", "book", "book/fast", "oracle", "torch", "torch/fast",
-           "GB/s (of stream)"]
+           "best peer", "peer/fast", "GB/s (of stream)"]
 
 
 def format_table(report: dict[str, Any], markdown: bool = False) -> str:
@@ -626,7 +649,8 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
         f"zk_layers {report['zk_layers']} benchmark on {report['machine']['cpu']} "
         f"({report['machine']['usable_cpus']} usable CPUs), {report['machine']['platform']}",
         f"python {cfg['python']}, numpy {cfg['numpy']}, BLAS {blas}, kernels {cfg['kernels']}, "
-        f"OpenMP {'on' if cfg['openmp'] else 'off'}, torch {report['torch'] or 'not installed'}",
+        f"OpenMP {'on' if cfg['openmp'] else 'off'}, torch {report['torch'] or 'not installed'}"
+        + "".join(f", {name} {version}" for name, version in (report.get("peers") or {}).items()),
         f"environment: {cfg['environment'] or '{}'}",
         f"protocol: interleaved, {report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
         f"medians (IQR); ratios > 1 mean zk_layers is faster",
@@ -655,7 +679,9 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
         rows.append([c["op"], c["size"], c["dtype"], str(c["threads"]), mode,
                      f"{_fmt_time(med.get('fast'))} ({_fmt_time(iqr.get('fast'))})",
                      _fmt_time(med.get("book")), _fmt_ratio(c["ratio_book"]), _fmt_time(med.get("oracle")),
-                     _fmt_time(torch_best), _fmt_ratio(c["ratio_torch"]), gbps])
+                     _fmt_time(torch_best), _fmt_ratio(c["ratio_torch"]),
+                     f"{c['best_peer']['name']} {_fmt_time(c['best_peer']['median_s'])}" if c.get("best_peer") else "-",
+                     _fmt_ratio(c["best_peer"]["ratio"]) if c.get("best_peer") else "-", gbps])
     footer = [f"[{i + 1}] {key}: {text}" for i, (key, text) in enumerate(notes.items())]
     if markdown:
         lines = [*(f"- {h}" for h in head), "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -728,6 +754,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=15, help="samples per implementation (default: 15)")
     p.add_argument("--sample-ms", type=float, default=10.0, help="length of one sample (default: 10 ms)")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
+    p.add_argument("--peers", action="store_true",
+                   help="also time numba and JAX where installed (never dependencies), after checking "
+                        "their outputs against the reference; JAX runs on one thread unless XLA_FLAGS is set")
     p.add_argument("--bandwidth", action="store_true", help="also measure streaming bandwidth (on with --full)")
     p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")
@@ -758,7 +787,8 @@ def run_from_args(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr, flush=True)
 
     report = run(ops, sizes, dtypes, threads, samples=args.samples, sample_ms=args.sample_ms,
-                 use_torch=not args.no_torch, bandwidth=args.bandwidth or args.full, progress=progress)
+                 use_torch=not args.no_torch, bandwidth=args.bandwidth or args.full, progress=progress,
+                 with_peers=args.peers)
     print(format_table(report))
     if args.json:
         with open(args.json, "w") as f:

@@ -1,0 +1,265 @@
+"""The peers a performance-minded user would pick instead: numba and JAX.
+
+``zk-layers bench --peers`` times these next to zk_layers and the book's
+code (PyTorch has its own workloads in :mod:`zk_layers.bench`).  They are
+never dependencies: each peer is used only when it imports.
+
+Every peer computes the same thing as the layer pair it stands for,
+written the way a user of that tool would write it:
+
+* numba: ``@njit`` functions in NumPy style (``np.where``, ``@`` for the
+  products, which numba sends to BLAS through SciPy), one call per
+  forward+backward pair;
+* JAX: one ``jax.jit`` function per forward+backward pair (the forward and
+  the hand-written backward fused by XLA), inputs already on the device,
+  timed until ``block_until_ready``.
+
+Before anything is timed, each peer's outputs are compared with
+``zk_layers.reference`` (:func:`check`); a peer that disagrees is an error,
+not a row.  JAX runs in float64 (``jax_enable_x64``) and, unless the user
+set ``XLA_FLAGS``, on one thread: XLA's thread pool cannot be resized after
+it starts, and the benchmark's rows at 1 thread must compare one thread
+with one thread.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+PEER_OPS = ("relu", "sigmoid", "affine", "softmax", "step")
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def available() -> dict[str, str]:
+    """{peer name: version} of the peers that import here."""
+    found = {}
+    try:
+        import numba
+
+        found["numba"] = str(numba.__version__)
+    except Exception:  # noqa: BLE001 - any failure to import means "not available"
+        pass
+    os.environ.setdefault("XLA_FLAGS", XLA_ONE_THREAD)
+    try:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        found["jax"] = str(jax.__version__)
+    except Exception:  # noqa: BLE001
+        pass
+    return found
+
+
+# --------------------------------------------------------------- numba
+_NUMBA: dict[str, Callable[..., Any]] = {}
+
+
+def _numba_functions() -> dict[str, Callable[..., Any]]:
+    if _NUMBA:
+        return _NUMBA
+    from numba import njit
+
+    @njit(cache=False)
+    def relu(x, dout):  # type: ignore[no-untyped-def]
+        mask = x <= 0
+        return np.where(mask, 0.0, x).astype(x.dtype), np.where(mask, 0.0, dout).astype(x.dtype)
+
+    @njit(cache=False)
+    def sigmoid(x, dout):  # type: ignore[no-untyped-def]
+        y = 1 / (1 + np.exp(-x))
+        return y, dout * (1 - y) * y
+
+    @njit(cache=False)
+    def affine(x, W, b, dout):  # type: ignore[no-untyped-def]
+        out = x @ W + b
+        return out, dout @ W.T, x.T @ dout, dout.sum(axis=0)
+
+    @njit(cache=False)
+    def softmax(x, t):  # type: ignore[no-untyped-def]
+        n, c = x.shape
+        dx = np.empty_like(x)
+        loss = 0.0
+        for i in range(n):
+            m = x[i].max()
+            e = np.exp(x[i] - m)
+            s = e.sum()
+            y = e / s
+            loss += -np.log(y[t[i]] + 1e-7)
+            dx[i] = y / n
+            dx[i, t[i]] -= 1.0 / n
+        return loss / n, dx
+
+    @njit(cache=False)
+    def step(x, t, W1, b1, W2, b2, lr):  # type: ignore[no-untyped-def]
+        a1 = x @ W1 + b1
+        mask = a1 <= 0
+        z1 = np.where(mask, 0.0, a1)
+        a2 = z1 @ W2 + b2
+        n, c = a2.shape
+        d2 = np.empty_like(a2)
+        loss = 0.0
+        for i in range(n):
+            m = a2[i].max()
+            e = np.exp(a2[i] - m)
+            y = e / e.sum()
+            loss += -np.log(y[t[i]] + 1e-7)
+            d2[i] = y / n
+            d2[i, t[i]] -= 1.0 / n
+        dW2 = z1.T @ d2
+        db2 = d2.sum(axis=0)
+        dz1 = np.where(mask, 0.0, d2 @ W2.T)
+        dW1 = x.T @ dz1
+        db1 = dz1.sum(axis=0)
+        W1 -= lr * dW1
+        b1 -= lr * db1
+        W2 -= lr * dW2
+        b2 -= lr * db2
+        return loss / n
+
+    _NUMBA.update(relu=relu, sigmoid=sigmoid, affine=affine, softmax=softmax, step=step)
+    return _NUMBA
+
+
+# ----------------------------------------------------------------- JAX
+_JAX: dict[str, Callable[..., Any]] = {}
+
+
+def _jax_functions() -> dict[str, Callable[..., Any]]:
+    if _JAX:
+        return _JAX
+    import jax
+    import jax.numpy as jnp
+
+    def relu(x, dout):  # type: ignore[no-untyped-def]
+        return jnp.maximum(x, 0), jnp.where(x > 0, dout, 0)
+
+    def sigmoid(x, dout):  # type: ignore[no-untyped-def]
+        y = jax.nn.sigmoid(x)
+        return y, dout * (1 - y) * y
+
+    def affine(x, W, b, dout):  # type: ignore[no-untyped-def]
+        return x @ W + b, dout @ W.T, x.T @ dout, dout.sum(axis=0)
+
+    def softmax(x, t):  # type: ignore[no-untyped-def]
+        n = x.shape[0]
+        y = jax.nn.softmax(x, axis=1)
+        loss = -jnp.mean(jnp.log(y[jnp.arange(n), t] + 1e-7))
+        return loss, (y - jax.nn.one_hot(t, x.shape[1], dtype=x.dtype)) / n
+
+    def loss_of(params, x, t):  # type: ignore[no-untyped-def]
+        W1, b1, W2, b2 = params
+        z1 = jnp.maximum(x @ W1 + b1, 0)
+        a2 = z1 @ W2 + b2
+        # The exact cross-entropy: its gradient is the book's (y - t) / N
+        # (the book's loss adds 1e-7 inside the log, its backward does not).
+        return -jnp.mean(jax.nn.log_softmax(a2, axis=1)[jnp.arange(x.shape[0]), t])
+
+    def step(params, x, t, lr):  # type: ignore[no-untyped-def]
+        loss, grads = jax.value_and_grad(loss_of)(params, x, t)
+        return loss, tuple(p - lr * g for p, g in zip(params, grads, strict=True))
+
+    _JAX.update(relu=jax.jit(relu), sigmoid=jax.jit(sigmoid), affine=jax.jit(affine),
+                softmax=jax.jit(softmax), step=jax.jit(step))
+    return _JAX
+
+
+# ------------------------------------------------------------ workloads
+def workloads(op: str, spec: dict[str, Any], dtype: np.dtype, rng: np.random.Generator,
+              peers: dict[str, str]) -> dict[str, Callable[[], object]]:
+    """{peer: forward+backward callable} for one op (or one training step),
+    each checked against the reference first."""
+    if op not in PEER_OPS:
+        return {}
+    n, d, h, c = spec["N"], spec["D"], spec["H"], spec["C"]
+    if op == "affine":
+        n = spec.get("affine_N", n)
+    x = rng.standard_normal((n, d if op in ("affine", "step") else (c if op == "softmax" else h))).astype(dtype)
+    dout = rng.standard_normal((n, h)).astype(dtype)
+    W = (rng.standard_normal((d, h)) * 0.01).astype(dtype)
+    b = (rng.standard_normal(h) * 0.01).astype(dtype)
+    t = rng.integers(0, c, n)
+    W2 = (rng.standard_normal((h, c)) * 0.01).astype(dtype)
+    b2 = np.zeros(c, dtype)
+    expected = _expected(op, x, dout, W, b, t, W2, b2)
+    result: dict[str, Callable[[], object]] = {}
+    if "numba" in peers:
+        fn = _numba_functions()[op]
+        args: tuple[Any, ...]
+        if op == "step":
+            params = [W.copy(), b.copy(), W2.copy(), b2.copy()]
+            check("numba", op, fn(x, t, *params, 0.1), expected, params)
+            params = [W.copy(), b.copy(), W2.copy(), b2.copy()]
+            args = (x, t, *params, 0.0)  # lr 0 while timing: the weights stay put
+        else:
+            args = {"relu": (x, dout), "sigmoid": (x, dout), "affine": (x, W, b, dout),
+                    "softmax": (x, t)}[op]
+            check("numba", op, fn(*args), expected)
+        result["numba"] = _bind(fn, args)
+    if "jax" in peers:
+        import jax
+
+        jfn = _jax_functions()[op]
+        if op == "step":
+            jparams = tuple(jax.device_put(p) for p in (W, b, W2, b2))
+            jx, jt = jax.device_put(x), jax.device_put(t)
+            loss, new = jfn(jparams, jx, jt, 0.1)
+            check("jax", op, float(loss), expected, [np.asarray(p) for p in new])
+            result["jax"] = _block(lambda: jfn(jparams, jx, jt, 0.0))
+        else:
+            jargs = tuple(jax.device_put(a) for a in {"relu": (x, dout), "sigmoid": (x, dout),
+                                                       "affine": (x, W, b, dout), "softmax": (x, t)}[op])
+            check("jax", op, jax.tree_util.tree_map(np.asarray, jfn(*jargs)), expected)
+            result["jax"] = _block(lambda: jfn(*jargs))
+    return result
+
+
+def _bind(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], object]:
+    return lambda: fn(*args)
+
+
+def _block(fn: Callable[[], Any]) -> Callable[[], object]:
+    import jax
+
+    return lambda: jax.block_until_ready(fn())
+
+
+def _expected(op: str, x: np.ndarray, dout: np.ndarray, W: np.ndarray, b: np.ndarray, t: np.ndarray,
+              W2: np.ndarray, b2: np.ndarray) -> Any:
+    from . import reference
+
+    if op in ("relu", "sigmoid"):
+        layer = reference.Relu() if op == "relu" else reference.Sigmoid()
+        return layer.forward(x), layer.backward(dout)
+    if op == "affine":
+        layer = reference.Affine(W, b)
+        out = layer.forward(x)
+        dx = layer.backward(dout)
+        return out, dx, layer.dW, layer.db
+    if op == "softmax":
+        loss_layer = reference.SoftmaxWithLoss()
+        return loss_layer.forward(x, t), loss_layer.backward()
+    from .nets import TwoLayerNet
+
+    net = TwoLayerNet(W.shape[0], W.shape[1], W2.shape[1], dtype=x.dtype, backend="reference")
+    for key, value in (("W1", W), ("b1", b), ("W2", W2), ("b2", b2)):
+        net.params[key][...] = value
+    loss = net.loss(x, t)
+    grads = net.gradient(x, t)
+    return loss, [net.params[k] - 0.1 * grads[k] for k in ("W1", "b1", "W2", "b2")]
+
+
+def check(peer: str, op: str, got: Any, expected: Any, params: list[np.ndarray] | None = None) -> None:
+    """Raise AssertionError if a peer's outputs differ from the reference's."""
+    rtol = 1e-4 if np.asarray(expected[0] if op != "step" else expected[1][0]).dtype == np.float32 else 1e-9
+    if op == "step":
+        # Losses: with or without the book's 1e-7 inside the log.
+        np.testing.assert_allclose(float(got), expected[0], rtol=max(rtol, 1e-6), err_msg=f"{peer} {op}: loss")
+        for g, e in zip(params or [], expected[1], strict=True):
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=1e-12, err_msg=f"{peer} {op}: updated parameters")
+        return
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(np.asarray(g, dtype=np.float64), np.asarray(e, dtype=np.float64),
+                                   rtol=rtol, atol=1e-6 if rtol > 1e-6 else 1e-12, err_msg=f"{peer} {op}")
