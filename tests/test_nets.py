@@ -157,3 +157,79 @@ def test_net_sizes_follow_the_type_value_rule():
 def test_bad_net_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# ------------------------------------------- the book's chapter-6 nets (issue 12)
+def test_multi_layer_net_takes_the_books_positional_arguments_and_draws():
+    np.random.seed(0)  # noqa: NPY002 (the book's generator)
+    net = zk.MultiLayerNet(6, [5, 4], 3, "sigmoid", 0.1, 0.01)
+    np.random.seed(0)  # noqa: NPY002
+    w1 = 0.1 * np.random.randn(6, 5)  # noqa: NPY002
+    w2 = 0.1 * np.random.randn(5, 4)  # noqa: NPY002
+    assert_array_equal(net.params["W1"], w1)
+    assert_array_equal(net.params["W2"], w2)
+    assert net.hidden_size_list == [5, 4] and net.hidden_layer_num == 2
+    assert net.input_size == 6 and net.output_size == 3 and net.weight_decay_lambda == 0.01
+    assert net.last_layer is net.lastLayer
+    assert isinstance(net.layers["Activation_function1"], zk.Sigmoid)
+    he = zk.MultiLayerNet(6, [5], 3, seed=1)  # seed=: its own generator, the global one untouched
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
+    zk.MultiLayerNet(6, [5], 3, seed=1)
+    assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+    assert he.params["W1"].shape == (6, 5)
+
+
+@pytest.mark.parametrize("backend", ["fast", "reference"])
+def test_weight_decay_loss_and_gradient(batch, backend):
+    x, t = batch
+    lam = 0.1
+    net = zk.MultiLayerNet(12, [8], 4, weight_decay_lambda=lam, seed=0, backend=backend)
+    plain = zk.MultiLayerNet(12, [8], 4, seed=0, backend=backend)
+    decay = 0.5 * lam * (np.sum(net.params["W1"] ** 2) + np.sum(net.params["W2"] ** 2))
+    assert net.loss(x, t) == pytest.approx(plain.loss(x, t) + decay, rel=1e-14)
+    grads, plain_grads = net.gradient(x, t), plain.gradient(x, t)
+    assert_allclose(grads["W1"], plain_grads["W1"] + lam * net.params["W1"], rtol=1e-14)
+    assert_array_equal(grads["b1"], plain_grads["b1"])
+    numerical = net.numerical_gradient(x, t)
+    for key in net.params:
+        assert np.mean(np.abs(grads[key] - numerical[key])) < 1e-6, key
+
+
+@pytest.mark.parametrize("backend", ["fast", "reference"])
+def test_multi_layer_net_extend_with_batchnorm_gradient(batch, backend):
+    x, t = batch
+    net = zk.MultiLayerNetExtend(12, [7, 6], 4, use_batchnorm=True, weight_decay_lambda=0.01, seed=2,
+                                 backend=backend)
+    assert list(net.layers) == ["Affine1", "BatchNorm1", "Activation_function1", "Affine2", "BatchNorm2",
+                                "Activation_function2", "Affine3"]
+    assert net.layers["BatchNorm1"].gamma is net.params["gamma1"]
+    grads, numerical = net.gradient(x, t), net.numerical_gradient(x, t)
+    assert list(grads) == list(numerical) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2",
+                                              "W3", "b3"]
+    for key in grads:
+        assert np.mean(np.abs(grads[key] - numerical[key])) < 1e-6, key
+
+
+def test_multi_layer_net_extend_fast_and_reference_agree_with_dropout(batch):
+    x, t = batch
+    nets = {}
+    for backend in ("fast", "reference"):
+        np.random.seed(4)  # noqa: NPY002 (weights and dropout masks from the book's generator)
+        net = zk.MultiLayerNetExtend(12, [9, 9], 4, use_dropout=True, dropout_ration=0.3, use_batchnorm=True,
+                                     backend=backend)
+        nets[backend] = (net.gradient(x, t), net.accuracy(x, t), net.loss(x, t, train_flg=True))
+    for key in nets["fast"][0]:
+        assert_allclose(nets["fast"][0][key], nets["reference"][0][key], rtol=1e-12, atol=1e-14)
+    assert nets["fast"][1] == nets["reference"][1]
+    assert nets["fast"][2] == pytest.approx(nets["reference"][2], rel=1e-12)
+
+
+def test_book_net_arguments_are_checked():
+    with pytest.raises(ValueError, match="weight_decay_lambda must be finite and >= 0"):
+        zk.MultiLayerNet(4, [3], 2, weight_decay_lambda=-1)
+    with pytest.raises(ValueError, match=r"dropout_ration must be in \[0, 1\)"):
+        zk.MultiLayerNetExtend(4, [3], 2, use_dropout=True, dropout_ration=1.0)
+    with pytest.raises(TypeError, match="hidden_size_list must be a list of positive integers"):
+        zk.MultiLayerNet(4, 3, 2)
+    with pytest.raises(TypeError, match="weight_init_std must be a number"):
+        zk.MultiLayerNet(4, [3], 2, weight_init_std=None)

@@ -93,3 +93,135 @@ def test_sgd_falls_back_to_numpy_for_other_layouts_and_dtypes():
     for k in params:
         np.testing.assert_array_equal(params[k], expected[k])
     np.testing.assert_array_equal(base[:, ::2], expected["view"])  # updated through the view
+
+
+# ------------------------------------------------ chapter 6's optimizers (issue 12)
+def test_nesterov_two_steps_by_hand():
+    params, grads = _params(), _grads()
+    opt = zk.Nesterov(lr=0.1, momentum=0.9)
+    g, p, v = -1.0, 0.1, 0.0  # b[0]
+    for _ in range(2):
+        opt.update(params, grads)
+        p += 0.9 * 0.9 * v
+        p -= (1 + 0.9) * 0.1 * g
+        v = 0.9 * v - 0.1 * g
+        assert params["b"][0] == p
+    assert opt.v["b"][0] == v
+
+
+def test_adagrad_two_steps_by_hand():
+    params, grads = _params(), _grads()
+    opt = zk.AdaGrad(lr=0.5)
+    opt.update(params, grads)  # h = g*g; p -= lr * g / (|g| + 1e-7)
+    assert params["b"][1] == -0.1 - 0.5 * 2.0 / (2.0 + 1e-7)
+    opt.update(params, grads)  # h = 2 g*g
+    assert params["b"][1] == (-0.1 - 0.5 * 2.0 / (2.0 + 1e-7)) - 0.5 * 2.0 / (math.sqrt(8.0) + 1e-7)
+    assert params["W"][1, 1] == 0.0  # a zero gradient leaves the parameter alone
+
+
+def test_rmsprop_two_steps_by_hand():
+    params, grads = _params(), _grads()
+    opt = zk.RMSprop(lr=0.01, decay_rate=0.9)
+    g, p, h = -1.0, 0.1, 0.0
+    for _ in range(2):
+        opt.update(params, grads)
+        h = h * 0.9 + (1 - 0.9) * g * g
+        p -= 0.01 * g / (math.sqrt(h) + 1e-7)
+        assert params["b"][0] == p
+
+
+def _book_step(name, params, grads, state, it):
+    """The book's update lines (common/optimizer.py), in NumPy, for the comparison."""
+    for key in params:
+        g = grads[key]
+        if name == "SGD":
+            params[key] -= 0.01 * g
+        elif name == "Momentum":
+            state["v"][key] = 0.9 * state["v"][key] - 0.01 * g
+            params[key] += state["v"][key]
+        elif name == "Nesterov":
+            params[key] += 0.9 * 0.9 * state["v"][key]
+            params[key] -= (1 + 0.9) * 0.01 * g
+            state["v"][key] *= 0.9
+            state["v"][key] -= 0.01 * g
+        elif name == "AdaGrad":
+            state["h"][key] += g * g
+            params[key] -= 0.01 * g / (np.sqrt(state["h"][key]) + 1e-7)
+        elif name == "RMSprop":
+            state["h"][key] *= 0.99
+            state["h"][key] += (1 - 0.99) * g * g
+            params[key] -= 0.01 * g / (np.sqrt(state["h"][key]) + 1e-7)
+        elif name == "Adam":
+            lr_t = 0.001 * np.sqrt(1.0 - 0.999**it) / (1.0 - 0.9**it)
+            state["m"][key] += (1 - 0.9) * (g - state["m"][key])
+            state["v"][key] += (1 - 0.999) * (g**2 - state["v"][key])
+            params[key] -= lr_t * state["m"][key] / (np.sqrt(state["v"][key]) + 1e-7)
+
+
+ALL_SIX = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+
+
+@pytest.mark.parametrize("name", ALL_SIX)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2, 4])
+def test_compiled_updates_are_bitwise_the_books_formulas(name, dtype, n_threads, tiny_grain, threads):
+    threads(n_threads)
+    rng = np.random.default_rng(3)
+    params = {"W": rng.standard_normal((30, 7)).astype(dtype), "b": rng.standard_normal(7).astype(dtype)}
+    book = {k: v.copy() for k, v in params.items()}
+    state = {s: {k: np.zeros_like(v) for k, v in params.items()} for s in ("v", "h", "m")}
+    opt = getattr(zk, name)()
+    arrays = dict(params)
+    for it in range(1, 5):
+        grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
+        opt.update(params, grads)
+        _book_step(name, book, grads, state, it)
+        for key in params:
+            assert params[key] is arrays[key]
+            np.testing.assert_array_equal(params[key], book[key], err_msg=f"{name} step {it} {key}")
+
+
+@pytest.mark.parametrize("name", ALL_SIX)
+def test_python_float_parameters_take_the_books_lines(name):
+    """ch06/optimizer_compare_naive.py optimizes two Python floats."""
+    params, grads = {"x": -7.0, "y": 2.0}, {"x": -0.7, "y": 4.0}
+    book = dict(params)
+    state = {s: {k: np.zeros_like(v) for k, v in params.items()} for s in ("v", "h", "m")}
+    opt = getattr(zk, name)()
+    for it in range(1, 4):
+        opt.update(params, grads)
+        _book_step(name, book, grads, state, it)
+        assert params == book
+
+
+def test_replaced_state_is_checked_before_the_compiled_pass():
+    params, grads = _params(), _grads()
+    opt = zk.Momentum()
+    opt.update(params, grads)
+    state = opt.v
+    state["W"] = np.zeros((1, 2))  # broadcasts in the book's lines; must not reach the kernel
+    expected = {k: v.copy() for k, v in params.items()}
+    opt.update(params, grads)
+    assert params["W"].shape == (2, 2) and not np.array_equal(params["W"], expected["W"])
+    state["b"] = np.zeros(2)[::-1]  # a view: the book's lines, same values as a fresh array
+    opt.update(params, grads)
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda: zk.Nesterov(momentum=-0.1), ValueError, r"momentum must be in \[0, 1\)"),
+    (lambda: zk.AdaGrad(lr=0), ValueError, "lr must be positive"),
+    (lambda: zk.RMSprop(decay_rate=1), ValueError, r"decay_rate must be in \[0, 1\)"),
+    (lambda: zk.RMSprop(lr=None), TypeError, "lr must be a real number"),
+])
+def test_bad_arguments_of_the_new_optimizers(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_replaced_state_that_the_books_lines_reject_is_numpys_error():
+    params, grads = _params(), _grads()
+    opt = zk.Adam()
+    opt.update(params, grads)
+    opt.v["W"] = np.zeros((1, 2))  # an in-place += cannot broadcast into it, in the book either
+    with pytest.raises(ValueError, match="non-broadcastable output operand"):
+        opt.update(params, grads)
