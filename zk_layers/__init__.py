@@ -55,6 +55,8 @@ from ._version import __version__
 from .datasets import load_digits, load_mnist
 from .gradient import GradientComparison, gradient_check, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+from .convolution import Convolution, Pooling, col2im, im2col
+from .convnet import SimpleConvNet
 from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .regularization import BatchNormalization, Dropout
@@ -68,6 +70,11 @@ __all__ = [
     "Sigmoid",
     "Affine",
     "SoftmaxWithLoss",
+    "Convolution",
+    "Pooling",
+    "im2col",
+    "col2im",
+    "SimpleConvNet",
     "reference",
     "shopping",
     "numerical_gradient",

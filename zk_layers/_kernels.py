@@ -30,7 +30,7 @@ from . import _platform
 
 # setup.py reads this tuple (with ast, without importing the package) to know
 # what to build: one list of kernel modules for the build and the table.
-KERNEL_MODULES = ("_activations", "_softmax_loss", "_affine", "_update", "_regularization")
+KERNEL_MODULES = ("_activations", "_softmax_loss", "_affine", "_update", "_regularization", "_convolution")
 
 LEVELS = ("avx512", "avx2", "baseline")  # best first
 _SUFFIX = {"avx512": "_avx512", "avx2": "_avx2", "baseline": ""}
@@ -66,6 +66,16 @@ class Kernels:
     affine_backward_call: Kernel
     # src/_update.pyx
     sgd_update: Pair
+    # src/_convolution.pyx (chapter 7: Convolution, Pooling, im2col, col2im)
+    im2col: Pair
+    im2col_transposed: Pair
+    im2col_transposed_widened: Kernel  # float32 images into float64 patches: not fused
+    col2im: Pair
+    col2im_transposed: Pair
+    conv_bias_add_inplace: Pair
+    conv_bias_gradient: Pair
+    max_pool_forward: Pair
+    max_pool_backward: Pair
     # src/_update.pyx: chapter 6's optimizers, one pass each (issue 12)
     momentum_update: Pair
     nesterov_update: Pair

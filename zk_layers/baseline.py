@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["softmax", "cross_entropy_error", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",
-           "TwoLayerNet", "train_iteration"]
+           "TwoLayerNet", "train_iteration", "im2col", "col2im", "Convolution", "Pooling", "Adam",
+           "SimpleConvNet"]
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -255,3 +256,202 @@ def train_iteration(network: TwoLayerNet, x_train: np.ndarray, t_train: np.ndarr
     loss = network.loss(x_batch, t_batch)
     return loss
 
+
+
+# ---------------------------------------------------------------- chapter 7
+# The book's convolution code (common/util.py's im2col/col2im, common/layers.py's
+# Convolution and Pooling, common/optimizer.py's Adam, ch07/simple_convnet.py),
+# written for zk_layers in the book's style: the same NumPy calls in the same
+# order, so that it costs what the book costs, float64 patches included.
+
+def im2col(input_data: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Patches as rows, (N*OH*OW, C*FH*FW), float64 as in the book."""
+    N, C, H, W = input_data.shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+    padded = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
+    patches = np.zeros((N, C, filter_h, filter_w, out_h, out_w))
+    for i in range(filter_h):
+        i_end = i + stride * out_h
+        for j in range(filter_w):
+            j_end = j + stride * out_w
+            patches[:, :, i, j, :, :] = padded[:, :, i:i_end:stride, j:j_end:stride]
+    return patches.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+
+
+def col2im(col: np.ndarray, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
+           stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The adjoint of im2col, into a float64 image batch as in the book."""
+    N, C, H, W = input_shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+    patches = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+    image = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1))
+    for i in range(filter_h):
+        i_end = i + stride * out_h
+        for j in range(filter_w):
+            j_end = j + stride * out_w
+            image[:, :, i:i_end:stride, j:j_end:stride] += patches[:, :, i, j, :, :]
+    return image[:, :, pad:H + pad, pad:W + pad]
+
+
+class Convolution:
+    """im2col, one product with the reshaped filters, bias; backward with col2im."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+        self.x: Any = None
+        self.col: Any = None
+        self.col_W: Any = None
+        self.dW: Any = None
+        self.db: Any = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        FN, C, FH, FW = self.W.shape
+        N, C, H, W = x.shape
+        out_h = 1 + int((H + 2 * self.pad - FH) / self.stride)
+        out_w = 1 + int((W + 2 * self.pad - FW) / self.stride)
+        col = im2col(x, FH, FW, self.stride, self.pad)
+        col_W = self.W.reshape(FN, -1).T
+        out = np.dot(col, col_W) + self.b
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+        self.x = x
+        self.col = col
+        self.col_W = col_W
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        FN, C, FH, FW = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(self.col.T, dout).transpose(1, 0).reshape(FN, C, FH, FW)
+        dcol = np.dot(dout, self.col_W.T)
+        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+
+class Pooling:
+    """Max pooling through im2col: argmax and max of each window's row."""
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+        self.x: Any = None
+        self.arg_max: Any = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        N, C, H, W = x.shape
+        out_h = int(1 + (H - self.pool_h) / self.stride)
+        out_w = int(1 + (W - self.pool_w) / self.stride)
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad).reshape(-1, self.pool_h * self.pool_w)
+        arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1).reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+        self.x = x
+        self.arg_max = arg_max
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dout = dout.transpose(0, 2, 3, 1)
+        pool_size = self.pool_h * self.pool_w
+        dmax = np.zeros((dout.size, pool_size))
+        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
+        dmax = dmax.reshape(dout.shape + (pool_size,))
+        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
+        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+
+
+class Adam:
+    """The book's Adam: moments updated in place, bias correction folded into lr."""
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.iter = 0
+        self.m: Any = None
+        self.v: Any = None
+
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        if self.m is None:
+            self.m, self.v = {}, {}
+            for key, value in params.items():
+                self.m[key] = np.zeros_like(value)
+                self.v[key] = np.zeros_like(value)
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        for key in params.keys():
+            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            self.v[key] += (1 - self.beta2) * (grads[key]**2 - self.v[key])
+            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
+
+
+class SimpleConvNet:
+    """The book's ch07 net: Conv1 - Relu1 - Pool1 - Affine1 - Relu2 - Affine2, SoftmaxWithLoss.
+
+    ``layer_module`` (default: this module) supplies ``Convolution``,
+    ``Pooling``, ``Relu``, ``Affine`` and ``SoftmaxWithLoss``: passing
+    ``zk_layers`` runs the book's net code unchanged on zk_layers' layers.
+    ``rng`` draws the weights (default ``np.random``, in the book's order);
+    ``dtype`` (not in the book) casts them, for float32 rows.
+    """
+
+    def __init__(self, input_dim: tuple[int, int, int] = (1, 28, 28),
+                 conv_param: dict[str, int] | None = None, hidden_size: int = 100,
+                 output_size: int = 10, weight_init_std: float = 0.01, *, layer_module: Any = None,
+                 rng: Any = None, dtype: Any = np.float64) -> None:
+        if conv_param is None:
+            conv_param = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+        rng = np.random if rng is None else rng
+        impl = sys.modules[__name__] if layer_module is None else layer_module
+        filter_num = conv_param["filter_num"]
+        filter_size = conv_param["filter_size"]
+        filter_pad = conv_param["pad"]
+        filter_stride = conv_param["stride"]
+        input_size = input_dim[1]
+        conv_output_size = (input_size - filter_size + 2 * filter_pad) / filter_stride + 1
+        pool_output_size = int(filter_num * (conv_output_size / 2) * (conv_output_size / 2))
+
+        self.params = {}
+        self.params["W1"] = (weight_init_std * rng.randn(filter_num, input_dim[0], filter_size, filter_size)
+                             ).astype(dtype, copy=False)
+        self.params["b1"] = np.zeros(filter_num, dtype)
+        self.params["W2"] = (weight_init_std * rng.randn(pool_output_size, hidden_size)).astype(dtype, copy=False)
+        self.params["b2"] = np.zeros(hidden_size, dtype)
+        self.params["W3"] = (weight_init_std * rng.randn(hidden_size, output_size)).astype(dtype, copy=False)
+        self.params["b3"] = np.zeros(output_size, dtype)
+
+        self.layers: OrderedDict[str, Any] = OrderedDict()
+        self.layers["Conv1"] = impl.Convolution(self.params["W1"], self.params["b1"],
+                                                conv_param["stride"], conv_param["pad"])
+        self.layers["Relu1"] = impl.Relu()
+        self.layers["Pool1"] = impl.Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Affine1"] = impl.Affine(self.params["W2"], self.params["b2"])
+        self.layers["Relu2"] = impl.Relu()
+        self.layers["Affine2"] = impl.Affine(self.params["W3"], self.params["b3"])
+        self.last_layer = impl.SoftmaxWithLoss()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def loss(self, x: np.ndarray, t: np.ndarray) -> Any:
+        y = self.predict(x)
+        return self.last_layer.forward(y, t)
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        self.loss(x, t)
+        dout = self.last_layer.backward(1)
+        layers = list(self.layers.values())
+        layers.reverse()
+        for layer in layers:
+            dout = layer.backward(dout)
+        grads = {}
+        grads["W1"], grads["b1"] = self.layers["Conv1"].dW, self.layers["Conv1"].db
+        grads["W2"], grads["b2"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
+        grads["W3"], grads["b3"] = self.layers["Affine2"].dW, self.layers["Affine2"].db
+        return grads

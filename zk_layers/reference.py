@@ -396,3 +396,7 @@ def _softmax_input(x: Any) -> tuple[np.ndarray, bool]:
 
 # Chapter 6: BatchNormalization and Dropout, in their own module (issue 12).
 from ._reference_regularization import BatchNormalization, Dropout  # noqa: E402,F401
+
+
+# Chapter 7: Convolution, Pooling, im2col and col2im, written like the book.
+from ._reference_conv import Convolution, Pooling, col2im, im2col  # noqa: E402,F401

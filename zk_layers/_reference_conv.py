@@ -1,0 +1,420 @@
+"""Convolution and Pooling of chapter 7 in plain NumPy: the oracle.
+
+Written like the book's ``common/layers.py`` and ``common/util.py``
+(im2col, col2im, ``Convolution``, ``Pooling``), with the checks that both
+implementations share: the fast layers of :mod:`zk_layers.convolution`
+subclass these classes and call the same check functions, so bad input
+raises the same exception with the same message in both.
+
+Where this module differs from the book, on purpose:
+
+* dtypes: the book's ``im2col`` and ``col2im`` always return float64 (they
+  fill ``np.zeros`` arrays); here they keep the input's float dtype, and the
+  layers compute in NumPy's result type of their operands, as ``Affine``
+  does (float32 images with the book's float64 weights: float64);
+* ``Pooling`` with ``pad > 0`` pools the zero-padded image that the book's
+  ``im2col`` produces, with the output size ``im2col`` gives (the book
+  computes a smaller size and fails to reshape);
+* backward reads the attributes, as the book does, but checks them first
+  (shapes against the saved input and the current ``W``, ``stride``,
+  ``pad``; ``arg_max`` values against the window), and ``dx`` is computed
+  from ``W`` rather than from the cached ``col_W`` (the same array unless
+  ``W`` was replaced);
+* ``Convolution(..., need_dx=False)`` skips ``dx`` (a first layer needs none).
+
+Output sizes are rounded down, as in the book's im2col (and in PyTorch):
+an 8x8 input with a 3x3 window and stride 2 gives 3x3, the last row and
+column unused.  The book relies on that (chapter 8 pools 7x7 maps to 3x3).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validate import (
+    FLOAT32,
+    FLOAT64,
+    as_float_array,
+    positive_int,
+    require_forward,
+    require_ndim,
+    require_parameter,
+    require_shape,
+)
+
+__all__ = ["Convolution", "Pooling", "im2col", "col2im"]
+
+_MAX_WINDOW = 2**31 - 1  # window indices (arg_max) are stored as int32 by the fast layer
+
+
+# ------------------------------------------------------------------ checks
+def nonnegative_int(value: Any, name: str) -> int:
+    """An integer >= 0 (padding); NumPy integers accepted, bools and floats not."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a non-negative integer, got bool {value!r}")
+    if not isinstance(value, int):
+        try:
+            value = int(value.__index__())
+        except (AttributeError, TypeError):
+            raise TypeError(f"{name} must be a non-negative integer, got {type(value).__name__} {value!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return value
+
+
+def conv_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution's W (FN, C, FH, FW) and b (FN,), checked, returned as the same objects."""
+    if type(W) is np.ndarray and type(b) is np.ndarray:
+        dtype = W.dtype
+        if ((dtype is FLOAT64 or dtype is FLOAT32) and b.dtype is dtype and W.ndim == 4
+                and b.shape == (W.shape[0],) and 0 not in W.shape):
+            return W, b  # the common case
+    W = require_parameter(W, "W", 4)
+    b = require_parameter(b, "b", 1)
+    if 0 in W.shape:
+        raise ValueError(f"W must have shape (FN, C, FH, FW) with every size >= 1, got shape {W.shape}")
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b must have shape ({W.shape[0]},), one bias per filter of W of shape {W.shape}, "
+                         f"got shape {b.shape}")
+    return W, b
+
+
+def output_size(size: int, window: int, stride: int, pad: int, axis: str, what: str) -> int:
+    """``(size + 2 pad - window) // stride + 1``, or ValueError if the window
+    does not fit in the padded input."""
+    if size + 2 * pad < window:
+        raise ValueError(f"the {what} ({axis} {window}) is larger than the padded input "
+                         f"({axis} {size} + 2 * pad {pad} = {size + 2 * pad})")
+    return (size + 2 * pad - window) // stride + 1
+
+
+def image_shape(shape: tuple[int, ...], name: str) -> tuple[int, int, int, int]:
+    """A batch shape (N, C, H, W) from an input's shape, with C, H, W >= 1."""
+    if len(shape) != 4:
+        raise ValueError(f"{name} must be a batch of images of shape (N, C, H, W), got an array of "
+                         f"{len(shape)} dimension(s) with shape {tuple(shape)}")
+    n, c, h, w = (int(s) for s in shape)
+    if min(c, h, w) < 1:
+        raise ValueError(f"{name} must have at least one channel, row and column, got shape {tuple(shape)}")
+    return n, c, h, w
+
+
+def conv_geometry(shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int, pad: int,
+                  name: str, what: str = "filter") -> tuple[int, int, int, int, int, int]:
+    """(N, C, H, W, OH, OW) for an input of ``shape`` and a window."""
+    n, c, h, w = image_shape(shape, name)
+    out_h = output_size(h, filter_h, stride, pad, "height", what)
+    out_w = output_size(w, filter_w, stride, pad, "width", what)
+    return n, c, h, w, out_h, out_w
+
+
+def window_arguments(filter_h: Any, filter_w: Any, stride: Any, pad: Any,
+                     names: tuple[str, str] = ("filter_h", "filter_w")) -> tuple[int, int, int, int]:
+    """The four integers of im2col/col2im and Pooling, checked."""
+    filter_h = positive_int(filter_h, names[0])
+    filter_w = positive_int(filter_w, names[1])
+    if filter_h * filter_w > _MAX_WINDOW:
+        raise ValueError(f"the window {filter_h}x{filter_w} has more than {_MAX_WINDOW} elements")
+    return filter_h, filter_w, positive_int(stride, "stride"), nonnegative_int(pad, "pad")
+
+
+def _image_input(x: Any, name: str) -> np.ndarray:
+    x = as_float_array(x, name)
+    require_ndim(x, name, (4,), "a batch of images of shape (N, C, H, W)")
+    return x
+
+
+def conv_input(x: Any, W: np.ndarray, stride: int, pad: int, name: str = "x") -> tuple[np.ndarray, tuple]:
+    """Convolution's input as a float array, and its geometry (N, C, H, W, OH, OW)."""
+    if name == "x":
+        x = _image_input(x, name)
+        shape = x.shape
+    else:  # a saved input reassigned since forward: only its shape is used
+        shape = np.shape(x)
+    geometry = conv_geometry(shape, W.shape[2], W.shape[3], stride, pad, name)
+    if geometry[1] != W.shape[1]:
+        raise ValueError(f"{name} has {geometry[1]} channel(s) but W of shape {W.shape} expects "
+                         f"{W.shape[1]} (W is (FN, C, FH, FW))")
+    return x, geometry
+
+
+def saved_col_shape(shape: tuple[int, ...], expected: tuple[int, int]) -> None:
+    """The saved ``col`` must match the saved input and the current W, stride, pad."""
+    if tuple(shape) != expected:
+        raise ValueError(f"Convolution.col must have shape {expected} (N*OH*OW, C*FH*FW) for the saved "
+                         f"input and the current W, stride and pad, got shape {tuple(shape)}")
+
+
+def saved_col(col: Any, expected: tuple[int, int]) -> np.ndarray:
+    """``Convolution.col`` assigned since forward, checked like an input."""
+    col = as_float_array(col, "Convolution.col")
+    saved_col_shape(col.shape, expected)
+    return col
+
+
+def saved_arg_max(arg_max: Any, n_outputs: int, pool_size: int) -> np.ndarray:
+    """``Pooling.arg_max`` as backward reads it, checked: integers in
+    [0, pool_size), one per output; returned as a fresh intp array."""
+    arr = np.asarray(arg_max)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"Pooling.arg_max must be an integer array (window indices), got dtype {arr.dtype}")
+    if arr.size != n_outputs:
+        raise ValueError(f"Pooling.arg_max must hold {n_outputs} window indices, one per output of the "
+                         f"saved input, got {arr.size} (shape {arr.shape})")
+    flat = arr.reshape(-1)
+    bad = np.flatnonzero((flat < 0) | (flat >= pool_size))
+    if bad.size:
+        raise ValueError(f"Pooling.arg_max[{int(bad[0])}] = {flat[bad[0]]} is not a window index: "
+                         f"it must satisfy 0 <= arg_max < pool_h * pool_w = {pool_size}")
+    return np.array(flat, dtype=np.intp, copy=True)
+
+
+# --------------------------------------------------------- im2col, col2im
+def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Patches of a batch of images as rows of a matrix (the book's im2col).
+
+    Parameters
+    ----------
+    input_data : array of shape (N, C, H, W)
+    filter_h, filter_w : int >= 1
+    stride : int >= 1, default 1
+    pad : int >= 0, default 0 (zeros on every side)
+
+    Returns
+    -------
+    col : ndarray of shape (N*OH*OW, C*FH*FW), input_data's float dtype;
+        row (n, oh, ow), column (c, i, j) holds
+        ``x[n, c, oh*stride + i - pad, ow*stride + j - pad]`` (0 in the padding).
+    """
+    filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
+    input_data = _image_input(input_data, "input_data")
+    N, C, H, W, out_h, out_w = conv_geometry(input_data.shape, filter_h, filter_w, stride, pad, "input_data")
+
+    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
+    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w), dtype=input_data.dtype)
+
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]
+
+    col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+    return col
+
+
+def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int = 1,
+           pad: int = 0) -> np.ndarray:
+    """The adjoint of im2col (the book's col2im): each pixel receives the sum
+    of the entries of ``col`` that im2col copied from it.
+
+    Parameters
+    ----------
+    col : array of shape (N*OH*OW, C*FH*FW)
+    input_shape : (N, C, H, W), the shape of the images
+    filter_h, filter_w, stride, pad : as for :func:`im2col`
+
+    Returns
+    -------
+    ndarray of shape ``input_shape`` in col's float dtype.
+    """
+    filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
+    input_shape = _shape_tuple(input_shape)
+    N, C, H, W, out_h, out_w = conv_geometry(input_shape, filter_h, filter_w, stride, pad, "input_shape")
+    col = as_float_array(col, "col")
+    require_shape(col, "col", (N * out_h * out_w, C * filter_h * filter_w),
+                  "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+
+    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1), dtype=col.dtype)
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x, :, :]
+
+    return img[:, :, pad:H + pad, pad:W + pad]
+
+
+def _shape_tuple(input_shape: Any) -> tuple[int, ...]:
+    try:
+        shape = tuple(input_shape)
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in shape):
+            raise TypeError
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple of 4 integers (N, C, H, W), got {input_shape!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"input_shape must not hold negative sizes, got {shape}")
+    return tuple(int(s) for s in shape)
+
+
+# ------------------------------------------------------------------ layers
+class Convolution:
+    """Convolution layer (the book's): ``out[n, f] = sum over c of x[n, c] * W[f, c] + b[f]``.
+
+    Parameters
+    ----------
+    W : ndarray of shape (FN, C, FH, FW), float32 or float64
+        Kept as given, never copied: in-place updates reach the layer.
+    b : ndarray of shape (FN,), same rules.
+    stride : int >= 1, default 1
+    pad : int >= 0, default 0
+    need_dx : bool, default True (keyword only)
+        When False, ``backward`` computes only ``dW`` and ``db`` and returns None.
+
+    Attributes
+    ----------
+    x : the last input (the caller's array); col : its im2col matrix
+    (N*OH*OW, C*FH*FW); col_W : W as a (C*FH*FW, FN) matrix; dW, db.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, *,
+                 need_dx: bool = True) -> None:
+        self.W, self.b = conv_parameters(W, b)
+        self.stride = positive_int(stride, "stride")
+        self.pad = nonnegative_int(pad, "pad")
+        self.need_dx = need_dx
+        self.x: Any = None
+        self.col: Any = None
+        self.col_W: Any = None
+        self.dW: np.ndarray | None = None
+        self.db: np.ndarray | None = None
+        self._col_forward: Any = None
+
+    def _window(self) -> tuple[int, int]:
+        """stride and pad as they are now (the attributes may have been assigned)."""
+        return positive_int(self.stride, "stride"), nonnegative_int(self.pad, "pad")
+
+    def _saved_geometry(self, W: np.ndarray, stride: int, pad: int) -> tuple:
+        """(N, C, H, W, OH, OW) of the saved input with the current W, stride, pad."""
+        return conv_input(require_forward(self, self.x), W, stride, pad, "Convolution.x")[1]
+
+    def forward(self, x: Any) -> np.ndarray:
+        W, b = conv_parameters(self.W, self.b)
+        stride, pad = self._window()
+        x, (N, C, H, W_in, out_h, out_w) = conv_input(x, W, stride, pad)
+        FN, C, FH, FW = W.shape
+        dtype = np.result_type(x.dtype, W.dtype, b.dtype)
+
+        col = im2col(x.astype(dtype, copy=False), FH, FW, stride, pad)
+        col_W = W.astype(dtype, copy=False).reshape(FN, -1).T
+
+        out = np.dot(col, col_W) + b
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+        self.x = x
+        # The layer's own copy is what backward uses unless `col` is assigned:
+        # the fast layer computes `col` on demand, so editing the attribute in
+        # place must not reach backward here either.
+        self.col = self._col_forward = col
+        self._col_own = col.copy()
+        self.col_W = col_W
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray | None:
+        W, _ = conv_parameters(self.W, self.b)
+        stride, pad = self._window()
+        N, C, H, W_in, out_h, out_w = self._saved_geometry(W, stride, pad)
+        FN, C, FH, FW = W.shape
+        expected = (N * out_h * out_w, C * FH * FW)
+        col = require_forward(self, self.col)
+        if col is self._col_forward:
+            col = self._col_own
+            saved_col_shape(col.shape, expected)
+        else:
+            col = saved_col(col, expected)
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", (N, FN, out_h, out_w), "the shape of the forward output")
+        dtype = np.result_type(dout.dtype, col.dtype)
+
+        dout = dout.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, FN)
+        self.db = np.sum(dout, axis=0)
+        self.dW = np.dot(col.astype(dtype, copy=False).T, dout)
+        self.dW = self.dW.transpose(1, 0).reshape(FN, C, FH, FW)
+        if not self.need_dx:
+            return None
+
+        dcol = np.dot(dout, W.astype(dtype, copy=False).reshape(FN, -1))
+        dx = col2im(dcol, (N, C, H, W_in), FH, FW, stride, pad)
+        return dx
+
+
+class Pooling:
+    """Max pooling (the book's): the maximum of each pool_h x pool_w window.
+
+    Parameters
+    ----------
+    pool_h, pool_w : int >= 1
+    stride : int >= 1, default 2
+    pad : int >= 0, default 0 (zero padding, as the book's im2col pads)
+
+    Attributes
+    ----------
+    x : the last input; arg_max : intp array of shape (N*OH*OW*C,), the
+    index ``i * pool_w + j`` of each window's maximum, in the book's order
+    (n, oh, ow, c).
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+        self.pool_h, self.pool_w, self.stride, self.pad = window_arguments(
+            pool_h, pool_w, stride, pad, ("pool_h", "pool_w"))
+        self.x: Any = None
+        self.arg_max: Any = None
+        self._arg_max_forward: Any = None
+        self._pool_forward: Any = None
+
+    def _window(self) -> tuple[int, int, int, int]:
+        return window_arguments(self.pool_h, self.pool_w, self.stride, self.pad, ("pool_h", "pool_w"))
+
+    def _geometry(self, shape: tuple[int, ...], window: tuple[int, int, int, int], name: str) -> tuple:
+        pool_h, pool_w, stride, pad = window
+        return conv_geometry(shape, pool_h, pool_w, stride, pad, name, "pooling window")
+
+    def _saved_state(self) -> tuple[tuple[int, int, int, int], tuple, bool]:
+        """The current window, the saved input's geometry, and whether both
+        are what forward used (then the forward's arg_max needs no check)."""
+        x = require_forward(self, self.x)
+        window = self._window()
+        geometry = self._geometry(np.shape(x), window, "Pooling.x")
+        return window, geometry, self._pool_forward == (window, np.shape(x))
+
+    def forward(self, x: Any) -> np.ndarray:
+        window = self._window()
+        pool_h, pool_w, stride, pad = window
+        x = _image_input(x, "x")
+        N, C, H, W, out_h, out_w = self._geometry(x.shape, window, "x")
+
+        col = im2col(x, pool_h, pool_w, stride, pad)
+        col = col.reshape(-1, pool_h * pool_w)
+
+        arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1)
+        out = out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+
+        self.x = x
+        self.arg_max = self._arg_max_forward = arg_max
+        self._arg_max_own = arg_max.copy()  # see Convolution.forward
+        self._pool_forward = (window, x.shape)
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray:
+        window, (N, C, H, W, out_h, out_w), unchanged = self._saved_state()
+        pool_h, pool_w, stride, pad = window
+        pool_size = pool_h * pool_w
+        arg_max = require_forward(self, self.arg_max)
+        if unchanged and arg_max is self._arg_max_forward:
+            arg_max = self._arg_max_own
+        else:
+            arg_max = saved_arg_max(arg_max, N * out_h * out_w * C, pool_size)
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", (N, C, out_h, out_w), "the shape of the forward output")
+
+        dout = dout.transpose(0, 2, 3, 1)
+        dmax = np.zeros((dout.size, pool_size), dtype=dout.dtype)
+        dmax[np.arange(arg_max.size), arg_max.flatten()] = dout.flatten()
+        dmax = dmax.reshape(dout.shape + (pool_size,))
+
+        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
+        dx = col2im(dcol, (N, C, H, W), pool_h, pool_w, stride, pad)
+        return dx

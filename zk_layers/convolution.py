@@ -1,0 +1,299 @@
+"""Convolution and Pooling (chapter 7) on compiled kernels, and im2col/col2im.
+
+The book's classes, attributes and call signatures; they subclass the NumPy
+versions in :mod:`zk_layers._reference_conv` (shared constructor and checks,
+so bad input raises the same errors with the same messages) and agree with
+them to rounding.  Kernels: ``src/_convolution.pyx``.
+
+Convolution: the compiled im2col writes each image's patches as a (K, P)
+matrix (K = C*FH*FW, P = OH*OW), so that one BLAS product per image,
+``W.reshape(FN, K) @ col[n]``, lands in NCHW order with no transpose; the
+bias is added in place.  Backward: ``db`` by a compiled sum (each filter by
+one thread, in image order), ``dW`` as the per-image products summed in
+image order, ``dx`` through the transposed product and a compiled col2im,
+skipped with ``need_dx=False``.  The book's float32 images with float64
+weights are widened inside im2col (no float64 copy of x).
+
+Pooling: one pass over x gives the maxima and a compact int32 window index
+per output; backward scatters ``dout`` to those positions.  No im2col.
+
+What the fast layers keep differs from the book in layout only; the book's
+attributes exist and mean what they mean there:
+
+* ``Convolution.col`` is computed on demand from the layer's own (N, K, P)
+  patches, in the book's (N*OH*OW, K) layout (a fresh array per access);
+* ``Pooling.arg_max`` likewise, from the compact indices, as the book's
+  intp array of shape (N*OH*OW*C,).
+
+Assigning either attribute after forward is what backward then uses (as in
+the book), after the checks an input gets; editing the returned array in
+place changes nothing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _reference_conv as reference
+from ._kernels import KERNELS
+from ._reference_conv import (
+    _image_input,
+    _shape_tuple,
+    conv_geometry,
+    conv_input,
+    conv_parameters,
+    saved_arg_max,
+    saved_col,
+    saved_col_shape,
+    window_arguments,
+)
+from ._threads import GRAINS, threads_for
+from ._validate import FLOAT32, FLOAT64, as_float_array, require_forward, require_shape
+
+__all__ = ["Convolution", "Pooling", "im2col", "col2im"]
+
+_UNSET = object()  # an attribute not assigned since the last forward
+
+
+def _as_c(arr: np.ndarray) -> np.ndarray:
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+
+
+def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The book's im2col, compiled: patches of (N, C, H, W) images as rows.
+
+    Returns a C-contiguous array of shape (N*OH*OW, C*filter_h*filter_w) in
+    input_data's float dtype; see :func:`zk_layers.reference.im2col`.
+    """
+    filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
+    x = _image_input(input_data, "input_data")
+    N, C, H, W, out_h, out_w = conv_geometry(x.shape, filter_h, filter_w, stride, pad, "input_data")
+    x = _as_c(x)
+    col = np.empty((N * out_h * out_w, C * filter_h * filter_w), x.dtype)
+    KERNELS.im2col[x.itemsize == 8](x.reshape(-1), col.reshape(-1), N, C, H, W, filter_h, filter_w,
+                                    stride, pad, out_h, out_w, threads_for(col.size, GRAINS.elementwise))
+    return col
+
+
+def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int = 1,
+           pad: int = 0) -> np.ndarray:
+    """The book's col2im, compiled: the adjoint of :func:`im2col`.
+
+    Returns a C-contiguous array of shape ``input_shape`` in col's float dtype.
+    """
+    filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
+    input_shape = _shape_tuple(input_shape)
+    N, C, H, W, out_h, out_w = conv_geometry(input_shape, filter_h, filter_w, stride, pad, "input_shape")
+    col = as_float_array(col, "col")
+    require_shape(col, "col", (N * out_h * out_w, C * filter_h * filter_w),
+                  "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
+    col = _as_c(col)
+    dx = np.empty((N, C, H, W), col.dtype)
+    KERNELS.col2im[col.itemsize == 8](col.reshape(-1), dx.reshape(-1), N, C, H, W, filter_h, filter_w,
+                                      stride, pad, out_h, out_w, threads_for(col.size, GRAINS.elementwise))
+    return dx
+
+
+class Convolution(reference.Convolution):
+    """Convolution layer: the book's class on compiled kernels and BLAS.
+
+    Parameters
+    ----------
+    W : ndarray of shape (FN, C, FH, FW), float32 or float64
+        Kept as given, never copied or converted: ``W -= lr * dW`` reaches
+        the next forward.
+    b : ndarray of shape (FN,)
+    stride : int >= 1, default 1
+    pad : int >= 0, default 0
+    need_dx : bool, default True (keyword only)
+        False: ``backward`` returns None and skips the dx product and col2im.
+
+    Attributes
+    ----------
+    x : the last input (the caller's array, as in the book).
+    col : the book's im2col matrix (N*OH*OW, C*FH*FW) of the last input,
+        computed on demand from the layer's own patches.
+    col_W : ``W.reshape(FN, -1).T`` in the computation's dtype.
+    dW, db : gradients of the last backward, shapes of W and b.
+
+    Notes
+    -----
+    ``forward(x)`` takes (N, C, H, W) images and returns (N, FN, OH, OW),
+    C-contiguous, in NumPy's result type of x, W and b.  ``backward(dout)``
+    returns dx of x's shape in the result type of dout and the patches.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, *,
+                 need_dx: bool = True) -> None:
+        self._patches: np.ndarray | None = None  # (N, K, P), the layer's own
+        self._col_assigned: Any = _UNSET
+        super().__init__(W, b, stride, pad, need_dx=need_dx)
+
+    @property  # type: ignore[override]
+    def col(self) -> Any:
+        """The book's ``col``: (N*OH*OW, C*FH*FW), computed on demand."""
+        if self._col_assigned is not _UNSET:
+            return self._col_assigned
+        patches = self._patches
+        if patches is None:
+            return None
+        n, k, p = patches.shape
+        return patches.transpose(0, 2, 1).reshape(n * p, k)
+
+    @col.setter
+    def col(self, value: Any) -> None:
+        self._col_assigned = value
+
+    def forward(self, x: Any) -> np.ndarray:
+        W, b = conv_parameters(self.W, self.b)
+        stride, pad = self._window()
+        x, (N, C, H, W_in, out_h, out_w) = conv_input(x, W, stride, pad)
+        FN, _, FH, FW = W.shape
+        K, P = C * FH * FW, out_h * out_w
+        wdtype = W.dtype
+        if x.dtype is wdtype and b.dtype is wdtype:
+            dtype = wdtype
+        elif x.dtype is FLOAT32 and wdtype is FLOAT64 and b.dtype is FLOAT64:
+            dtype = FLOAT64  # the book's case, decided without result_type
+        else:
+            dtype = np.result_type(x.dtype, wdtype, b.dtype)
+        xc = _as_c(x)
+        patches = np.empty((N, K, P), dtype)
+        threads = threads_for(patches.size, GRAINS.elementwise)
+        geometry = (N, C, H, W_in, FH, FW, stride, pad, out_h, out_w, threads)
+        if xc.dtype is dtype:
+            KERNELS.im2col_transposed[dtype.itemsize == 8](xc.reshape(-1), patches.reshape(-1), *geometry)
+        else:  # float32 images, float64 computation: widened while copied
+            KERNELS.im2col_transposed_widened(xc.reshape(-1), patches.reshape(-1), *geometry)
+        W_matrix = W.reshape(FN, K)
+        if W_matrix.dtype is not dtype:
+            W_matrix = W_matrix.astype(dtype)
+        out = np.empty((N, FN, P), dtype)
+        np.matmul(W_matrix, patches, out=out)
+        if b.dtype is not dtype or not b.flags.c_contiguous:
+            b = np.ascontiguousarray(b, dtype=dtype)
+        KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
+        self.x = x
+        self._patches = patches
+        self._col_assigned = _UNSET
+        self.col_W = W_matrix.T
+        return out.reshape(N, FN, out_h, out_w)
+
+    def backward(self, dout: Any) -> np.ndarray | None:
+        W, _ = conv_parameters(self.W, self.b)
+        stride, pad = self._window()
+        N, C, H, W_in, out_h, out_w = self._saved_geometry(W, stride, pad)
+        FN, _, FH, FW = W.shape
+        K, P = C * FH * FW, out_h * out_w
+        if self._col_assigned is _UNSET:
+            patches = require_forward(self, self._patches)
+            saved_col_shape((patches.shape[0] * patches.shape[2], patches.shape[1]), (N * P, K))
+        else:
+            col = saved_col(require_forward(self, self._col_assigned), (N * P, K))
+            patches = col.reshape(N, P, K).transpose(0, 2, 1)
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", (N, FN, out_h, out_w), "the shape of the forward output")
+        dtype = patches.dtype
+        if dout.dtype is not dtype:
+            dtype = np.result_type(dout.dtype, dtype)
+        dout3 = np.ascontiguousarray(dout, dtype=dtype).reshape(N, FN, P)
+        if patches.dtype is not dtype:
+            patches = patches.astype(dtype)
+
+        db = np.empty(FN, dtype)
+        KERNELS.conv_bias_gradient[dtype.itemsize == 8](dout3, db, threads_for(dout3.size, GRAINS.elementwise))
+        # One product per image, then the images added in order: the same
+        # sums whatever the thread count.
+        dW = np.matmul(dout3, patches.transpose(0, 2, 1)).sum(axis=0) if N else np.zeros((FN, K), dtype)
+        self.dW = dW.reshape(FN, C, FH, FW)
+        self.db = db
+        if not self.need_dx:
+            return None
+
+        W_matrix = W.reshape(FN, K)
+        if W_matrix.dtype is not dtype:
+            W_matrix = W_matrix.astype(dtype)
+        dpatches = np.matmul(W_matrix.T, dout3)
+        dx = np.empty((N, C, H, W_in), dtype)
+        KERNELS.col2im_transposed[dtype.itemsize == 8](
+            dpatches.reshape(-1), dx.reshape(-1), N, C, H, W_in, FH, FW, stride, pad, out_h, out_w,
+            threads_for(dpatches.size, GRAINS.elementwise))
+        return dx
+
+
+class Pooling(reference.Pooling):
+    """Max pooling: the book's class, one compiled pass each way.
+
+    Parameters
+    ----------
+    pool_h, pool_w : int >= 1
+    stride : int >= 1, default 2
+    pad : int >= 0, default 0 (zero padding, as the book's im2col pads)
+
+    Attributes
+    ----------
+    x : the last input.
+    arg_max : intp array of shape (N*OH*OW*C,), the book's: each window's
+        first maximum as ``i * pool_w + j``, in the order (n, oh, ow, c);
+        computed on demand from the layer's compact int32 copy.
+
+    Notes
+    -----
+    ``forward(x)`` returns (N, C, OH, OW) in x's float dtype; ``backward(dout)``
+    returns dx of x's shape in dout's float dtype.
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+        self._windows: np.ndarray | None = None  # (N, C, OH, OW) int32, the layer's own
+        self._arg_max_assigned: Any = _UNSET
+        super().__init__(pool_h, pool_w, stride, pad)
+
+    @property  # type: ignore[override]
+    def arg_max(self) -> Any:
+        """The book's ``arg_max``, computed on demand."""
+        if self._arg_max_assigned is not _UNSET:
+            return self._arg_max_assigned
+        windows = self._windows
+        if windows is None:
+            return None
+        return windows.transpose(0, 2, 3, 1).reshape(-1).astype(np.intp)
+
+    @arg_max.setter
+    def arg_max(self, value: Any) -> None:
+        self._arg_max_assigned = value
+
+    def forward(self, x: Any) -> np.ndarray:
+        window = self._window()
+        pool_h, pool_w, stride, pad = window
+        x = _image_input(x, "x")
+        N, C, H, W, out_h, out_w = self._geometry(x.shape, window, "x")
+        xc = _as_c(x)
+        out = np.empty((N, C, out_h, out_w), x.dtype)
+        windows = np.empty((N, C, out_h, out_w), np.int32)
+        KERNELS.max_pool_forward[x.itemsize == 8](
+            xc.reshape(-1), out.reshape(-1), windows.reshape(-1), N * C, H, W, pool_h, pool_w, stride, pad,
+            out_h, out_w, threads_for(x.size, GRAINS.elementwise))
+        self.x = x
+        self._windows = windows
+        self._arg_max_assigned = _UNSET
+        self._pool_forward = (window, x.shape)
+        return out
+
+    def backward(self, dout: Any) -> np.ndarray:
+        window, (N, C, H, W, out_h, out_w), unchanged = self._saved_state()
+        pool_h, pool_w, stride, pad = window
+        if unchanged and self._arg_max_assigned is _UNSET:
+            windows = require_forward(self, self._windows)
+        else:
+            arg_max = saved_arg_max(require_forward(self, self.arg_max), N * out_h * out_w * C, pool_h * pool_w)
+            windows = np.ascontiguousarray(arg_max.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2),
+                                           dtype=np.int32)
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", (N, C, out_h, out_w), "the shape of the forward output")
+        dout = _as_c(dout)
+        dx = np.empty((N, C, H, W), dout.dtype)
+        KERNELS.max_pool_backward[dout.itemsize == 8](
+            dout.reshape(-1), windows.reshape(-1), dx.reshape(-1), N * C, H, W, pool_h, pool_w, stride, pad,
+            out_h, out_w, threads_for(dx.size, GRAINS.elementwise))
+        return dx
