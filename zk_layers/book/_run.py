@@ -323,7 +323,7 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
             verdict, detail = ("yes" if same else "NO"), [text]
         steps = f"{book.get('steps', '')}{'*' if book.get('stopped') else ''}"
         book_s, zk_s = book.get("script_s", book["wall_s"]), zk.get("script_s", zk["wall_s"])
-        ratio = f"{book_s / zk_s:.2f}" if zk_s > 0 and same is not None else ""
+        ratio = f"{book_s / zk_s:.2f}" if zk_s > 0 and book["rc"] == zk["rc"] == 0 else ""
         print(f"{script:<40} {steps:>6} {verdict:<14} {book_s:>8.2f} {zk_s:>8.2f} {ratio:>6}  {detail[0]}",
               file=out, flush=True)
         rows.append({"script": script, "max_steps": limit, "steps": book.get("steps"),
