@@ -260,3 +260,30 @@ def test_cli_book_run(fake_book):
     assert result.returncode == 2 and "expected a positive integer" in result.stderr
     result = run_module("book", "run", str(fake_book / "ch06" / "nothing.py"))
     assert result.returncode == 1 and "no script" in result.stderr
+
+
+def test_deep_convnet():
+    from zk_layers.book.deep_convnet import DeepConvNet
+
+    try:
+        import zk_layers.convolution  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="needs zk_layers.convolution"):
+            DeepConvNet()
+        pytest.skip("DeepConvNet needs zk_layers.convolution (issue 11), not in this installation")
+    np.random.seed(0)
+    net = DeepConvNet()
+    np.random.seed(0)
+    assert_array_equal(net.params["W1"], np.sqrt(2.0 / 9) * np.random.randn(16, 1, 3, 3))
+    x, t = np.random.default_rng(0).random((2, 1, 28, 28)), np.array([3, 7])
+    grads = net.gradient(x, t)
+    assert set(grads) == {f"{p}{i}" for p in "Wb" for i in range(1, 9)}
+    assert 0 <= net.accuracy(x, t, batch_size=2) <= 1
+
+
+def test_deep_convnet_loads_pickles_only_when_asked(tmp_path):
+    from zk_layers.book import deep_convnet
+
+    net = object.__new__(deep_convnet.DeepConvNet)
+    with pytest.raises(ValueError, match="pass allow_pickle=True if you trust the file"):
+        net.load_params(str(tmp_path / "deep_convnet_params.pkl"))
