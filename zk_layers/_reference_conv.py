@@ -200,7 +200,8 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
             x_max = x + stride * out_w
             col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]
 
-    col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+    # The explicit width (the book writes -1) also serves an empty batch.
+    col = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, C * filter_h * filter_w)
     return col
 
 
@@ -301,7 +302,7 @@ class Convolution:
         col_W = W.astype(dtype, copy=False).reshape(FN, -1).T
 
         out = np.dot(col, col_W) + b
-        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+        out = out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
 
         self.x = x
         # The layer's own copy is what backward uses unless `col` is assigned:
@@ -415,6 +416,6 @@ class Pooling:
         dmax[np.arange(arg_max.size), arg_max.flatten()] = dout.flatten()
         dmax = dmax.reshape(dout.shape + (pool_size,))
 
-        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
+        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], C * pool_size)
         dx = col2im(dcol, (N, C, H, W), pool_h, pool_w, stride, pad)
         return dx
