@@ -68,7 +68,7 @@ import tempfile
 import time
 from typing import Any
 
-REPLACED = ("MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss")
+REPLACED = ("MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Convolution", "Pooling")
 # The book's modules that define those classes, as its scripts import them.  "layer_naive" lives in
 # ch05/ and is importable only when the script's own folder is on sys.path (it is, see above).
 BOOK_MODULES = ("common.layers", "layer_naive")
@@ -177,7 +177,7 @@ def install_layers(side: str) -> list[str]:
     if side == "book":
         return []
 
-    from zk_layers import layers as fast
+    import zk_layers as fast  # every layer class, chapter 7 included
 
     replaced = []
     for module in modules:
