@@ -25,7 +25,19 @@ from .functions import *  # noqa: F403 (the book's module namespace)
 from .util import col2im, im2col  # noqa: F401
 
 try:  # issue 11
-    from ..convolution import Convolution, Pooling  # type: ignore[import-not-found,unused-ignore]
+    from ..convolution import Convolution as _Convolution
+    from ..convolution import Pooling  # type: ignore[import-not-found,unused-ignore]
+
+    class Convolution(_Convolution):  # type: ignore[no-redef]
+        """zk_layers' Convolution, also taking a scalar bias as the book's does:
+        ``ch07/apply_filter.py`` passes ``b=0``, which the book broadcasts.  A
+        scalar becomes an array of one bias per filter (there is no caller's
+        array to keep: a scalar cannot be updated in place)."""
+
+        def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
+            if np.ndim(b) == 0 and isinstance(W, np.ndarray) and W.ndim == 4 and W.dtype.kind == "f":
+                b = np.full(W.shape[0], b, dtype=W.dtype)
+            super().__init__(W, b, stride, pad)
 except ImportError:
     class _Missing:
         """Stands for a layer this installation lacks."""
