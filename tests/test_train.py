@@ -104,3 +104,96 @@ def test_eps_reaches_the_loss_layer():
     r = zk.train("digits", iterations=2, eps=0.0)
     assert r.network.lastLayer.eps == 0.0
     assert zk.TwoLayerNet(4, 3, 2, eps=0).lastLayer.eps == 0.0
+
+
+# ---------------------------------------------------------------- chapter 7
+@pytest.fixture(scope="module")
+def convnet_run():
+    return zk.train_convnet("digits", epochs=20, seed=0)
+
+
+def test_convnet_on_digits_learns_with_the_books_optimizer(convnet_run):
+    """SimpleConvNet on the 8x8 digits: filter 3, pad 1 (8x8 maps, 4x4 after
+    pooling), Adam lr 0.001, batch 100; 20 epochs (300 steps) reach 0.92."""
+    r = convnet_run
+    assert isinstance(r.network, zk.SimpleConvNet)
+    assert r.settings["model"] == "SimpleConvNet" and r.settings["optimizer"] == "Adam"
+    assert r.settings["learning_rate"] == 0.001 and r.settings["batch_size"] == 100
+    assert r.settings["conv_param"] == {"filter_num": 30, "filter_size": 3, "pad": 1, "stride": 1}
+    assert r.settings["input_dim"] == [1, 8, 8]
+    assert r.network.params["W1"].shape == (30, 1, 3, 3) and r.network.params["W2"].shape == (30 * 4 * 4, 100)
+    assert r.network.params["W1"].dtype == np.float64  # float32 images, float64 weights: the book's case
+    assert r.losses.shape == (20 * 15,) and len(r.test_accuracy) == 21
+    assert r.test_accuracy[-1] >= 0.92 and r.test_accuracy[0] < 0.3
+    assert r.losses[-30:].mean() < r.losses[:30].mean() / 4
+    assert r.seconds > 0
+
+
+def test_convnet_weights_are_the_books_draws_and_runs_repeat(convnet_run):
+    np.random.seed(0)  # noqa: NPY002 - the book's global generator
+    book = zk.SimpleConvNet((1, 8, 8), {"filter_num": 30, "filter_size": 3, "pad": 1, "stride": 1})
+    short = zk.train_convnet("digits", iterations=20, seed=0)
+    again = zk.train_convnet("digits", iterations=20, seed=0)
+    assert_array_equal(short.losses, again.losses)
+    assert_array_equal(short.losses, convnet_run.losses[:20])
+    first = zk.train_convnet("digits", iterations=1, seed=0, learning_rate=1e-300)  # one step, weights ~unchanged
+    assert_allclose(first.network.params["W1"], book.params["W1"], rtol=1e-12)
+    assert_allclose(first.network.params["W3"], book.params["W3"], rtol=1e-12)
+
+
+def test_convnet_reference_backend_follows_the_same_path():
+    fast = zk.train_convnet("digits", iterations=15, seed=3)
+    ref = zk.train_convnet("digits", iterations=15, seed=3, backend="reference")
+    assert_allclose(ref.losses, fast.losses, rtol=1e-9)
+    assert ref.test_accuracy == fast.test_accuracy
+
+
+def test_convnet_epoch_callback_float32_and_conv_param():
+    seen = []
+    r = zk.train_convnet("digits", epochs=2, seed=0, dtype=np.float32, threads=1, hidden_size=20,
+                         conv_param={"filter_num": 8, "filter_size": 3, "pad": 0, "stride": 1},
+                         epoch_callback=lambda it, tr, te: seen.append((it, tr, te)))
+    assert [s[0] for s in seen] == [0, 15, 30]
+    assert [s[2] for s in seen] == r.test_accuracy
+    assert r.network.params["W1"].dtype == np.float32 and r.network.params["W2"].shape == (8 * 3 * 3, 20)
+
+
+def test_convnet_default_length_and_configuration():
+    from zk_layers.train import default_conv_param, default_convnet_epochs
+
+    assert default_convnet_epochs("digits") == 40 and default_convnet_epochs("mnist") == 20
+    assert default_conv_param((1, 28, 28)) == {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+    assert default_conv_param((1, 8, 8))["filter_size"] == 3
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 1, 28, 28), dtype=np.float32)
+    t = rng.integers(0, 3, 30)
+    r = zk.train_convnet(((x[:20], t[:20]), (x[20:], t[20:])), hidden_size=5, batch_size=10, epochs=1,
+                         conv_param={"filter_num": 2, "filter_size": 5, "pad": 0, "stride": 1})
+    assert r.settings["iterations"] == 2 and r.settings["data"] == "arrays"
+    assert r.network.params["W3"].shape == (5, 3)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"iterations": 10, "epochs": 1}, ValueError, "not both"),
+    ({"batch_size": 0}, ValueError, "batch_size must be a positive integer"),
+    ({"epochs": -1}, ValueError, "epochs must be a positive integer"),
+    ({"optimizer": "rmsprop"}, ValueError, "optimizer must be one of"),
+    ({"backend": "gpu"}, ValueError, "backend must be"),
+    ({"dtype": np.float16}, ValueError, "dtype must be float32 or float64"),
+    ({"conv_param": [30, 3, 1, 1]}, TypeError, "conv_param must be a dict"),
+    ({"conv_param": {"filter_num": 30, "filter_size": 4, "pad": 0, "stride": 1}}, ValueError, "must be even"),
+    ({"conv_param": {"filter_num": 30, "filter_size": 9, "pad": 0, "stride": 1}}, ValueError, "whole number >= 1"),
+])
+def test_bad_convnet_arguments(kwargs, error, match):
+    length = {} if "epochs" in kwargs or "iterations" in kwargs else {"iterations": 1}
+    with pytest.raises(error, match=match):
+        zk.train_convnet("digits", **length, **kwargs)
+
+
+def test_convnet_needs_images():
+    x = np.zeros((10, 64))
+    t = np.zeros(10, int)
+    with pytest.raises(ValueError, match=r"x_train must be images of shape \(N, C, H, W\), got shape \(10, 64\)"):
+        zk.train_convnet(((x, t), (x, t)))
+    with pytest.raises(ValueError, match="data must be 'digits' or 'mnist'"):
+        zk.train_convnet("cifar")

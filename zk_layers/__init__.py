@@ -60,7 +60,7 @@ from .convnet import SimpleConvNet
 from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .regularization import BatchNormalization, Dropout
-from .train import TrainResult, train
+from .train import TrainResult, train, train_convnet
 
 __all__ = [
     "__version__",
@@ -97,6 +97,7 @@ __all__ = [
     "Momentum",
     "Adam",
     "train",
+    "train_convnet",
     "TrainResult",
     "load_digits",
     "load_mnist",
