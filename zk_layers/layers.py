@@ -217,11 +217,11 @@ class Affine(reference.Affine):
     """
 
     def forward(self, x: Any) -> np.ndarray:
-        out = KERNELS.affine_forward_call(x, self.W, self.b, GRAINS.elementwise)
-        if out is not None:  # the common case, in one compiled call
+        done = KERNELS.affine_forward_call(x, self.W, self.b, GRAINS.elementwise)
+        if done is not None:  # the common case, in one compiled call
             self.original_x_shape = self._shape_forward = x.shape
             self.x = self._x_forward = x
-            return out
+            return done
         W, b = affine_parameters(self.W, self.b)
         x = as_float_array(x, "x")
         original_x_shape = x.shape
@@ -250,12 +250,12 @@ class Affine(reference.Affine):
     def backward(self, dout: Any) -> np.ndarray | None:
         x = self.x
         done = KERNELS.affine_backward_call(dout, x, self.W, self.b, self.need_dx, GRAINS.elementwise)
-        if done is not None:  # the common case, in one compiled call
+        if done is not None and x is not None:  # the common case, in one compiled call
             self.dW, self.db, dx = done
             if dx is None:
                 return None
             shape = self.original_x_shape
-            if shape is self._shape_forward and x is self._x_forward and len(shape) == 2:
+            if shape is not None and shape is self._shape_forward and x is self._x_forward and len(shape) == 2:
                 return dx  # x was 2-D at forward: dx has its shape
             return dx.reshape(self._saved_shape(x))
         W, _ = affine_parameters(self.W, self.b)

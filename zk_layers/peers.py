@@ -231,13 +231,13 @@ def _expected(op: str, x: np.ndarray, dout: np.ndarray, W: np.ndarray, b: np.nda
     from . import reference
 
     if op in ("relu", "sigmoid"):
-        layer = reference.Relu() if op == "relu" else reference.Sigmoid()
-        return layer.forward(x), layer.backward(dout)
+        activation = reference.Relu() if op == "relu" else reference.Sigmoid()
+        return activation.forward(x), activation.backward(dout)
     if op == "affine":
-        layer = reference.Affine(W, b)
-        out = layer.forward(x)
-        dx = layer.backward(dout)
-        return out, dx, layer.dW, layer.db
+        affine = reference.Affine(W, b)
+        out = affine.forward(x)
+        dx = affine.backward(dout)
+        return out, dx, affine.dW, affine.db
     if op == "softmax":
         loss_layer = reference.SoftmaxWithLoss()
         return loss_layer.forward(x, t), loss_layer.backward()
