@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 from conftest import run_module
 
@@ -127,3 +128,75 @@ def test_console_script_is_installed():
 
     proc = subprocess.run(["zk-layers", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and zk.__version__ in proc.stdout
+
+
+# ---------------------------------------------------------------- train --model convnet
+def test_train_convnet_on_digits(tmp_path):
+    """SimpleConvNet on the 8x8 digits: filter 3, pad 1, Adam lr 0.001, batch
+    100; one line per epoch with its time per step; 20 epochs reach 0.92."""
+    out_json = tmp_path / "convnet.json"
+    proc = run_module("train", "--model", "convnet", "--epochs", "20", "--no-progress", "--json", str(out_json))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "SimpleConvNet on digits (1438 training images 1x8x8, 359 test)" in out
+    assert "conv 30 filters 3x3 pad 1 stride 1 - relu - 2x2 max-pool - affine 100" in out
+    assert "adam lr=0.001, batch 100, 300 steps (20 epochs)" in out
+    epochs = re.findall(r"^epoch +(\d+\.\d) +iter +(\d+) .* test acc (\d\.\d+) +([0-9.]+|-) ms/step$", out, re.M)
+    assert [e[0] for e in epochs] == [f"{k}.0" for k in range(21)]
+    assert [int(e[1]) for e in epochs] == list(range(0, 301, 15))
+    assert epochs[0][3] == "-" and all(float(e[3]) > 0 for e in epochs[1:])
+    final = float(re.search(r"final test accuracy (\d\.\d+)", out).group(1))
+    assert final >= 0.92 and final == float(epochs[-1][2])
+    assert re.search(r"done: 300 steps in [0-9.]+ s \([0-9.]+ ms per step: gradient \+ Adam update", out)
+    data = json.loads(out_json.read_text())
+    assert data["settings"]["model"] == "SimpleConvNet" and data["settings"]["data"] == "digits"
+    assert data["settings"]["conv_param"] == {"filter_num": 30, "filter_size": 3, "pad": 1, "stride": 1}
+    assert len(data["losses"]) == 300 and data["test_accuracy"][-1] == pytest.approx(final, abs=1e-4)
+
+
+def test_train_convnet_on_mnist_files_uses_the_books_convolution(tmp_path, capsys, monkeypatch):
+    from zk_layers.datasets import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 10)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    monkeypatch.setenv("ZK_LAYERS_MNIST_DIR", str(tmp_path))
+    assert main(["train", "--model", "convnet", "--data", "mnist", "--iters", "3", "--no-progress",
+                 "--hidden", "20", "--filter-num", "4", "--optimizer", "sgd"]) == 0
+    out = capsys.readouterr().out
+    assert "SimpleConvNet on mnist (40 training images 1x28x28, 10 test)" in out
+    assert "conv 4 filters 5x5 pad 0 stride 1 - relu - 2x2 max-pool - affine 20" in out
+    assert "sgd lr=0.1, batch 100, 3 steps (3 epochs)" in out
+    assert "accuracy per epoch on the first 1000 images of each set" in out  # the book's Trainer
+    assert "done: 3 steps" in out
+
+
+def test_train_convnet_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "convnet.png"
+    assert main(["train", "--model", "convnet", "--iters", "5", "--no-progress", "--plot", str(target)]) == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "cnn"], "invalid choice: 'cnn'"),
+    (["--model", "convnet", "--pad", "-1"], "expected an integer >= 0, got -1"),
+    (["--model", "convnet", "--stride", "0"], "expected a positive integer, got 0"),
+    (["--model", "convnet", "--preset", "strong"], "--preset applies to --model twolayer"),
+    (["--pad", "1"], "--pad needs --model convnet"),
+    (["--eval-samples", "100"], "--eval-samples needs --model convnet"),
+    (["--model", "convnet", "--eval-samples", "0"], "expected a positive integer, got 0"),
+    (["--filter-size", "3", "--filter-num", "8"], "--filter-num, --filter-size need --model convnet"),
+])
+def test_bad_convnet_options_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_convnet_that_does_not_fit_the_images_fails_clearly(capsys):
+    assert main(["train", "--model", "convnet", "--filter-size", "4", "--iters", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "zk-layers train: error: conv_param does not fit input_dim" in err and "must be even" in err

@@ -158,6 +158,26 @@ def test_convnet_epoch_callback_float32_and_conv_param():
     assert r.network.params["W1"].dtype == np.float32 and r.network.params["W2"].shape == (8 * 3 * 3, 20)
 
 
+def test_convnet_eval_samples_measures_epochs_on_the_first_images_and_the_end_on_all():
+    """The book's Trainer: per-epoch accuracy on the first N images, the final one on all."""
+    r = zk.train_convnet("digits", epochs=2, seed=0, eval_samples=7)
+    net = r.network
+    from zk_layers.train import load_image_dataset
+
+    (x_train, t_train), (x_test, t_test) = load_image_dataset("digits")
+    assert r.settings["eval_samples"] == 7
+    assert all(a * 7 == pytest.approx(round(a * 7)) for a in r.test_accuracy[:-1])  # k of 7 images
+    still = zk.train_convnet("digits", epochs=1, seed=0, eval_samples=7, learning_rate=1e-300)  # weights stay
+    assert still.test_accuracy[0] == still.network.accuracy(x_test[:7], t_test[:7])
+    assert still.train_accuracy[0] == still.network.accuracy(x_train[:7], t_train[:7])
+    assert still.test_accuracy[-1] == still.network.accuracy(x_test, t_test)
+    assert r.test_accuracy[-1] * 359 == pytest.approx(round(r.test_accuracy[-1] * 359))
+    assert r.test_accuracy[-1] == net.accuracy(x_test, t_test)
+    assert r.train_accuracy[-1] == net.accuracy(x_train, t_train)
+    with pytest.raises(ValueError, match="eval_samples must be a positive integer"):
+        zk.train_convnet("digits", iterations=1, eval_samples=0)
+
+
 def test_convnet_default_length_and_configuration():
     from zk_layers.train import default_conv_param, default_convnet_epochs
 

@@ -1,6 +1,6 @@
 """The `zk-layers` command: train, gradcheck, shopping, bench, info.
 
-    zk-layers train [--preset book|strong] [--data digits|mnist] ...
+    zk-layers train [--model twolayer|convnet] [--preset book|strong] [--data digits|mnist] ...
     zk-layers gradcheck
     zk-layers shopping [--apple-price 100] ...
     zk-layers bench [--full] [--ops ...] [--sizes ...] [--threads ...]
@@ -29,6 +29,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # A stronger setting for the embedded digits (chapter 6's Adam).
     "strong": {"optimizer": "adam", "hidden": 100, "batch_size": 32, "weight_init_std": 0.1},
 }
+# SimpleConvNet's settings (chapter 7, train_convnet.py), and its conv_param options.
+CONVNET_SETTINGS: dict[str, Any] = {"optimizer": "adam", "hidden": 100, "batch_size": 100, "weight_init_std": 0.01}
+CONV_OPTIONS = ("filter_num", "filter_size", "pad", "stride")
 
 
 def _number(text: str, convert: type, accept: Any, expected: str) -> Any:
@@ -44,6 +47,10 @@ def _number(text: str, convert: type, accept: Any, expected: str) -> Any:
 
 def _positive_int(text: str) -> int:
     return int(_number(text, int, lambda v: v >= 1, "a positive integer"))
+
+
+def _nonnegative_int(text: str) -> int:
+    return int(_number(text, int, lambda v: v >= 0, "an integer >= 0"))
 
 
 def _positive_float(text: str) -> float:
@@ -62,37 +69,69 @@ def _png_path(text: str) -> str:
 
 # --------------------------------------------------------------------- train
 def _add_train(sub: Any) -> None:
-    p = sub.add_parser("train", help="train the book's TwoLayerNet",
-                       description="Train the book's TwoLayerNet (Affine-Relu-Affine-SoftmaxWithLoss) "
-                       "with minibatch SGD/Momentum/Adam, printing accuracy per epoch.")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="book",
-                   help="book: SGD lr 0.1, hidden 50, batch 100, init std 0.01 (chapter 5); strong: Adam "
-                   "lr 0.001, hidden 100, batch 32, init std 0.1.  Options below override it.  (default: book)")
+    p = sub.add_parser("train", help="train the book's TwoLayerNet or SimpleConvNet",
+                       description="Train the book's TwoLayerNet (Affine-Relu-Affine-SoftmaxWithLoss, "
+                       "chapter 5) or, with --model convnet, its SimpleConvNet (Conv-Relu-Pool-Affine-Relu-"
+                       "Affine-SoftmaxWithLoss, chapter 7: Adam lr 0.001, batch 100, hidden 100, init std "
+                       "0.01, the book's 20 epochs; on MNIST 30 filters 5x5, pad 0, stride 1 as in the book; "
+                       "on the 8x8 digits 30 filters 3x3, pad 1, stride 1, so that the maps stay 8x8 and "
+                       "pool to 4x4, and 40 epochs of 15 steps) with minibatch SGD/Momentum/Adam, printing "
+                       "accuracy per epoch and the time per step.")
+    p.add_argument("--model", choices=["twolayer", "convnet"], default="twolayer",
+                   help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images "
+                   "(default: twolayer)")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="TwoLayerNet only.  book: SGD lr 0.1, hidden 50, batch 100, init std 0.01 (chapter 5); "
+                   "strong: Adam lr 0.001, hidden 100, batch 32, init std 0.1.  Options below override it.  "
+                   "(default: book)")
+    conv = p.add_argument_group("SimpleConvNet's convolution (--model convnet; default: 30 filters 5x5, pad 0, "
+                                "stride 1 on MNIST, the book's; 30 filters 3x3, pad 1, stride 1 on the digits)")
+    conv.add_argument("--filter-num", type=_positive_int, help="number of filters")
+    conv.add_argument("--filter-size", type=_positive_int, help="filter height and width")
+    conv.add_argument("--pad", type=_nonnegative_int, help="zero padding on each side")
+    conv.add_argument("--stride", type=_positive_int, help="stride of the convolution")
+    conv.add_argument("--eval-samples", type=_positive_int, metavar="N",
+                      help="accuracy per epoch on the first N images of each set, as the book's Trainer does; "
+                      "the final one on all (default: 1000 on MNIST, the book's; all on the digits)")
     p.add_argument("--data", choices=["digits", "mnist"], default="digits",
                    help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default: digits)")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, help="number of epochs")
     length.add_argument("--iters", type=_positive_int,
-                        help="number of iterations (default: 3000 on digits, 10000 on MNIST)")
+                        help="number of iterations (default: 3000 on digits, 10000 on MNIST; convnet: 40 epochs "
+                        "on digits, 20 on MNIST)")
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=_positive_float, help="learning rate")
     p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
     p.add_argument("--hidden", type=_positive_int, help="hidden layer size")
     p.add_argument("--weight-init-std", type=_positive_float)
     p.add_argument("--backend", choices=["fast", "reference"], default="fast")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                   help="dtype of the weights and images (convnet: of the weights; the images stay float32, "
+                   "as the book's loader gives them; default: float64)")
     p.add_argument("--threads", type=_positive_int, help="thread limit for the kernels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", type=_png_path, metavar="FILE.png", help="draw loss and accuracy curves (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="write the losses, accuracies and timings as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_run_train)
+    p.set_defaults(run=_run_train, train_parser=p)
 
 
 def _run_train(args: argparse.Namespace) -> int:
     from .train import DEFAULT_LEARNING_RATES, default_iterations, train
 
+    conv_options = [f"--{name.replace('_', '-')}" for name in (*CONV_OPTIONS, "eval_samples")
+                    if getattr(args, name) is not None]
+    if args.model == "convnet":
+        if args.preset is not None:
+            args.train_parser.error("--preset applies to --model twolayer; give --optimizer, --lr, --hidden, "
+                                    "--batch-size or --weight-init-std instead")
+        return _run_train_convnet(args)
+    if conv_options:
+        args.train_parser.error(f"{', '.join(conv_options)} {'needs' if len(conv_options) == 1 else 'need'} "
+                                "--model convnet")
+    args.preset = args.preset or "book"
     if args.plot:
         _require_matplotlib()
     preset = PRESETS[args.preset]
@@ -144,6 +183,83 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_train_convnet(args: argparse.Namespace) -> int:
+    """``zk-layers train --model convnet``: SimpleConvNet, one line per epoch as it ends."""
+    from .train import (
+        DEFAULT_LEARNING_RATES,
+        default_conv_param,
+        default_convnet_epochs,
+        load_image_dataset,
+        train_convnet,
+    )
+
+    if args.plot:
+        _require_matplotlib()
+    (x_train, t_train), test = load_image_dataset(args.data, args.data_dir)
+    conv_param = default_conv_param(x_train.shape[1:])
+    conv_param.update({name: getattr(args, name) for name in CONV_OPTIONS if getattr(args, name) is not None})
+    optimizer = args.optimizer or CONVNET_SETTINGS["optimizer"]
+    lr = args.lr if args.lr is not None else DEFAULT_LEARNING_RATES[optimizer]
+    hidden = args.hidden or CONVNET_SETTINGS["hidden"]
+    batch_size = args.batch_size or CONVNET_SETTINGS["batch_size"]
+    per_epoch = -(-x_train.shape[0] // batch_size)
+    iterations = args.iters or (args.epochs or default_convnet_epochs(args.data)) * per_epoch
+    image = "x".join(str(n) for n in x_train.shape[1:])
+    print(f"zk_layers {__version__}: SimpleConvNet on {args.data} ({x_train.shape[0]} training images {image}, "
+          f"{test[0].shape[0]} test): conv {conv_param['filter_num']} filters "
+          f"{conv_param['filter_size']}x{conv_param['filter_size']} pad {conv_param['pad']} stride "
+          f"{conv_param['stride']} - relu - 2x2 max-pool - affine {hidden} - relu - affine; backend {args.backend}, "
+          f"{args.dtype} weights (float32 images), {optimizer} lr={lr}, batch {batch_size}, "
+          f"{iterations} steps ({iterations / per_epoch:g} epochs), seed {args.seed}")
+    eval_samples = args.eval_samples or (1000 if args.data == "mnist" else None)
+    if eval_samples is not None:
+        print(f"accuracy per epoch on the first {eval_samples} images of each set (the book's Trainer); "
+              "the final one on all of them")
+    progress = _progress_bar(iterations, args.no_progress)
+    write = progress.write if progress is not None else print
+    clock = {"last": time.perf_counter(), "epoch_s": 0.0, "epoch_steps": 0, "loss": float("nan")}
+
+    def callback(iteration: int, loss: float) -> None:
+        now = time.perf_counter()
+        clock["epoch_s"] += now - clock["last"]
+        clock["epoch_steps"] += 1
+        clock["last"], clock["loss"] = now, loss
+        if progress is not None:
+            progress.update(1)
+            if iteration % 10 == 0:
+                progress.set_postfix(loss=f"{loss:.4f}")
+
+    def epoch_callback(iteration: int, train_accuracy: float, test_accuracy: float) -> None:
+        steps = clock["epoch_steps"]
+        timing = f"{clock['epoch_s'] / steps * 1e3:8.2f} ms/step" if steps else f"{'-':>8} ms/step"
+        write(f"epoch {iteration / per_epoch:6.1f}  iter {iteration:6d}  loss {clock['loss']:7.4f}  "
+              f"train acc {train_accuracy:.4f}  test acc {test_accuracy:.4f}  {timing}")
+        clock.update(epoch_s=0.0, epoch_steps=0, last=time.perf_counter())  # evaluations not timed
+
+    try:
+        result = train_convnet(((x_train, t_train), test), conv_param=conv_param, hidden_size=hidden,
+                               iterations=iterations, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
+                               weight_init_std=args.weight_init_std or CONVNET_SETTINGS["weight_init_std"],
+                               seed=args.seed, backend=args.backend, dtype=args.dtype, threads=args.threads,
+                               callback=callback, epoch_callback=epoch_callback,
+                               eval_samples=eval_samples)
+    finally:
+        if progress is not None:
+            progress.close()
+    result.settings["data"] = args.data
+    print(f"done: {len(result.losses)} steps in {result.seconds:.2f} s "
+          f"({result.seconds_per_iteration * 1e3:.2f} ms per step: gradient + {result.settings['optimizer']} "
+          f"update, accuracy evaluations excluded); final test accuracy {result.test_accuracy[-1]:.4f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result.to_dict(), f, indent=1)
+        print(f"wrote {args.json}")
+    if args.plot:
+        _plot_training(result, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def _progress_bar(total: int | None, disabled: bool) -> Any:
     if disabled or total is None:
         return None
@@ -175,7 +291,8 @@ def _plot_training(result: Any, path: str) -> None:
     right.plot(epochs, result.test_accuracy, label="test", linestyle="--")
     right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="Accuracy")
     right.legend(loc="lower right")
-    fig.suptitle(f"TwoLayerNet on {result.settings['data']} ({result.settings['optimizer']}, "
+    fig.suptitle(f"{result.settings.get('model', 'TwoLayerNet')} on {result.settings['data']} "
+                 f"({result.settings['optimizer']}, "
                  f"hidden {result.settings['hidden_size']})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
