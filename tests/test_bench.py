@@ -225,7 +225,8 @@ def test_cli_bench_writes_json_and_markdown(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["bench", "--ops", "conv"], "ops must be a comma-separated subset of book-loop, relu"),
+    (["bench", "--ops", "lstm"], "ops must be a comma-separated subset of book-loop, convnet-step, relu"),
+    (["bench", "--ops", "conv,pooling"], "ops must be a comma-separated subset"),
     (["bench", "--sizes", "huge"], "sizes must be a comma-separated subset"),
     (["bench", "--threads", "0"], "threads must be comma-separated positive integers"),
     (["bench", "--dtypes", "float16"], "dtypes must be a comma-separated subset"),
@@ -276,3 +277,106 @@ def test_bench_peers_columns(peer):
     fb = [c for c in report["cases"] if c["mode"] in ("forward+backward", "zk.TwoLayerNet")]
     assert fb and all(peer in c["medians_s"] and c["best_peer"] is not None for c in fb)
     assert "best peer" in bench.format_table(report)
+
+
+# ---------------------------------------------------------------- chapter 7
+@pytest.mark.parametrize("op", ["conv", "pool"])
+def test_conv_rows_compute_the_same_on_every_side(op, dtype):
+    """fast, book and oracle get equal arrays from one seed and compute the
+    same forward and backward (the book's im2col works in float64)."""
+    work = {name: bench._conv_workloads(impl, op, np.dtype(dtype), np.random.default_rng(0))
+            for name, impl in (("fast", zk.convolution), ("book", baseline), ("oracle", zk.reference))}
+    tol = tolerance(dtype)
+    forward = {name: w["forward"]() for name, w in work.items()}
+    backward = {name: w["backward"]() for name, w in work.items()}
+    shape = bench.CONV_SHAPES[op]
+    expected_out = (100, 30, 24, 24) if op == "conv" else (100, 30, 12, 12)
+    assert forward["fast"].shape == expected_out and forward["fast"].dtype == dtype
+    assert backward["fast"].shape == (shape["N"], shape["C"], shape["H"], shape["W"])
+    for name in ("book", "oracle"):
+        np.testing.assert_allclose(forward["fast"], forward[name], **tol)
+        np.testing.assert_allclose(backward["fast"], backward[name], **tol)
+        np.testing.assert_allclose(work["fast"]["forward+backward"](), backward[name], **tol)
+
+
+def test_convnet_step_rows_start_from_the_books_weights_and_agree(monkeypatch):
+    """Every contender draws the same batches and starts from the book's
+    weights after np.random.seed(0); the first step's gradients agree."""
+    monkeypatch.delenv(bench.MNIST_ENV, raising=False)
+    x_train, t_train = bench.convnet_step_data(bench.book_loop_data())
+    assert x_train.shape[1:] == (1, 28, 28) and x_train.dtype == np.float32 and t_train.ndim == 1
+    rows = bench._convnet_step_workloads(x_train, t_train, use_torch=False)
+    assert list(rows) == [bench.BOOK_NET_MODE, bench.CONVNET_MODE, bench.CONVNET32_MODE]
+    grads = {mode: {side: step() for side, step in contenders.items()} for mode, contenders in rows.items()}
+    book = grads[bench.BOOK_NET_MODE]["book"]
+    assert sorted(book) == ["W1", "W2", "W3", "b1", "b2", "b3"] and book["W1"].dtype == np.float64
+    for mode, rtol in ((bench.BOOK_NET_MODE, 1e-9), (bench.CONVNET_MODE, 1e-9), (bench.CONVNET32_MODE, 1e-3)):
+        for key, value in book.items():
+            scale = np.max(np.abs(value))
+            assert np.max(np.abs(grads[mode]["fast"][key] - value)) <= rtol * scale, (mode, key)
+            np.testing.assert_array_equal(grads[mode]["book"][key], value)
+    # The second step draws a new batch: different gradients.
+    again = rows[bench.CONVNET_MODE]["fast"]()
+    assert not np.allclose(again["W2"], grads[bench.CONVNET_MODE]["fast"]["W2"])
+
+
+def test_run_reports_the_chapter_7_rows(monkeypatch):
+    monkeypatch.delenv(bench.MNIST_ENV, raising=False)
+    report = bench.run(["pool", "convnet-step", "relu", "conv"], ["n1"], ["float32"], [1], samples=3,
+                       sample_ms=0.5, use_torch=False)
+    cases = report["cases"]
+    assert [(c["op"], c["size"], c["dtype"], c["mode"]) for c in cases] == [
+        ("convnet-step", "book", "mixed", bench.BOOK_NET_MODE),
+        ("convnet-step", "book", "mixed", bench.CONVNET_MODE),
+        ("convnet-step", "book", "mixed", bench.CONVNET32_MODE),
+        ("relu", "n1", "float32", "forward"), ("relu", "n1", "float32", "backward"),
+        ("relu", "n1", "float32", "forward+backward"),
+        ("pool", "book", "float32", "forward"), ("pool", "book", "float32", "backward"),
+        ("pool", "book", "float32", "forward+backward"),
+        ("conv", "book", "float32", "forward"), ("conv", "book", "float32", "backward"),
+        ("conv", "book", "float32", "forward+backward")]
+    for c in cases:
+        assert c["medians_s"]["fast"] > 0
+        assert c["ratio_book"] == pytest.approx(c["medians_s"]["book"] / c["medians_s"]["fast"])
+    assert cases[0]["shape"] == "N=100, 1x28x28, conv 30x5x5, pool 2x2, 100, 10"
+    assert cases[-1]["shape"] == "N=100, 1x28x28, 30 filters 5x5, stride 1, pad 0"
+    assert cases[6]["shape"] == "N=100, 30x24x24, max 2x2, stride 2, pad 0"
+    assert "same work" in cases[0]["note"] and "digits upscaled" in cases[0]["note"]
+    assert "skips Conv1's dx" in cases[1]["note"] and "float32 weights" in cases[2]["note"]
+    assert "oracle" in cases[-1]["medians_s"] and "oracle" not in cases[0]["medians_s"]
+    assert "100 images 1x28x28, 30 filters 5x5" in cases[-1]["note"]
+    table = bench.format_table(report)
+    assert any(line.startswith("[4] pool: 2x2 max-pooling") for line in table.splitlines())
+    assert table.count("[5]") == 4  # three conv rows and the footnote
+    json.dumps(report)
+
+
+@pytest.mark.parametrize("argv,expected", [
+    ([], list(bench.QUICK_OPS)),
+    (["--full"], list(bench.OPS)),
+    (["--ops", "conv,convnet-step"], ["conv", "convnet-step"]),
+])
+def test_chapter_7_ops_run_only_when_asked(argv, expected, monkeypatch):
+    """The default bench stays quick: conv, pool and convnet-step need --ops or --full."""
+    seen = {}
+
+    def fake_run(ops, *args, **kwargs):
+        seen["ops"] = ops
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    assert main(["bench", "--no-progress", "--no-torch", *argv]) == 130
+    assert seen["ops"] == expected
+    assert not {"conv", "pool", "convnet-step"} & set(bench.QUICK_OPS)
+
+
+def test_torch_conv_rows_if_installed():
+    pytest.importorskip("torch")
+    for op in ("conv", "pool"):
+        work = bench._torch_conv_workloads(op, np.dtype(np.float64), np.random.default_rng(0))
+        ours = bench._conv_workloads(zk.convolution, op, np.dtype(np.float64), np.random.default_rng(0))
+        np.testing.assert_allclose(work["forward"]().numpy(), ours["forward"](), rtol=1e-10, atol=1e-12)
+        work["autograd"]()
+    x_train, t_train = bench.convnet_step_data(bench.book_loop_data())
+    rows = bench._convnet_step_workloads(x_train[:300], t_train[:300], use_torch=True)
+    assert rows[bench.CONVNET_MODE]["torch"]() is None

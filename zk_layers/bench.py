@@ -24,6 +24,19 @@ layers (relu, sigmoid, affine, softmax)
     in (the same work) against the book's.  "zk.TwoLayerNet":
     zk_layers.TwoLayerNet with zk.SGD against the book's, which does more:
     the package's net skips the first layer's dx and updates in one pass.
+``convnet-step`` (``--ops`` or ``--full``)
+    One step of the book's chapter-7 ``SimpleConvNet`` (conv 30 filters
+    5x5 - relu - 2x2 max-pool - affine 100 - relu - affine 10, batch 100,
+    gradient + the book's Adam, as in ``ch07/train_convnet.py``) on the
+    book-loop's images as 1x28x28, float32 images with float64 weights:
+    the book's net on its own layers against the same net code on
+    zk_layers' layers; zk_layers.SimpleConvNet + zk.Adam against the book's
+    (it skips Conv1's dx); and zk_layers.SimpleConvNet in float32.
+``conv``, ``pool`` (``--ops`` or ``--full``)
+    forward, backward and forward+backward of Convolution (100 images
+    1x28x28, 30 filters 5x5) and Pooling (2x2, stride 2, on 100x30x24x24),
+    the book's shapes whatever ``--sizes`` says, against the book's
+    im2col-based layers.
 
 Protocol (the team's, see the README): one process; the implementations of
 one case run interleaved (A B C A B C ...) after a warm-up; each sample is
@@ -52,13 +65,25 @@ from typing import Any
 import numpy as np
 
 from . import baseline, peers, reference
+from . import convolution as fast_conv
 from . import layers as fast
 from ._config import config_info
 from ._kernels import KERNELS
 from ._threads import GRAINS, limit_threads, threads_for
 from ._version import __version__
 
-OPS = ("book-loop", "relu", "sigmoid", "affine", "softmax", "step")
+OPS = ("book-loop", "convnet-step", "relu", "sigmoid", "affine", "softmax", "step", "conv", "pool")
+# Without --ops or --full: the chapter-5 ops (about a minute); the chapter-7
+# ones take as long again, and only when asked for.
+QUICK_OPS = ("book-loop", "relu", "sigmoid", "affine", "softmax", "step")
+# Ops that run at their own (the book's) shapes, whatever --sizes says.
+CONV_OPS = ("conv", "pool")
+CONV_SHAPES: dict[str, dict[str, int]] = {
+    # ch07: 100 MNIST images, 30 filters 5x5, stride 1, no padding ...
+    "conv": {"N": 100, "C": 1, "H": 28, "W": 28, "FN": 30, "FH": 5, "FW": 5, "stride": 1, "pad": 0},
+    # ... and the 2x2 max-pooling of its 30 maps of 24x24.
+    "pool": {"N": 100, "C": 30, "H": 24, "W": 24, "FH": 2, "FW": 2, "stride": 2, "pad": 0},
+}
 MODES = ("forward", "backward", "forward+backward")
 SIZES: dict[str, dict[str, Any]] = {
     # N: batch; D -> H -> C: input, hidden, classes.  Elementwise ops run on
@@ -80,6 +105,9 @@ BOOK_BATCH_SIZE, BOOK_HIDDEN_SIZE, BOOK_LEARNING_RATE, BOOK_WEIGHT_INIT_STD = 10
 BOOK_LOOP_MODE = "train_neuralnet body"
 BOOK_NET_MODE = "book net, our layers"
 PACKAGE_NET_MODE = "zk.TwoLayerNet"
+CONVNET_MODE = "zk.SimpleConvNet"
+CONVNET32_MODE = "zk.SimpleConvNet float32"
+CONVNET_LEARNING_RATE = 0.001  # ch07/train_convnet.py's Adam
 MNIST_ENV = "ZK_LAYERS_MNIST_DIR"
 
 NOTES = {
@@ -94,6 +122,26 @@ NOTES = {
     ("step", PACKAGE_NET_MODE):
         "zk_layers.TwoLayerNet + zk.SGD against the book's net: it skips the first layer's dx and "
         "updates each parameter in one compiled pass, so it does less work than the book",
+    ("convnet-step", BOOK_NET_MODE):
+        "one step of the book's ch07 SimpleConvNet (conv 30 filters 5x5 - relu - 2x2 max-pool - affine 100 - "
+        "relu - affine 10; batch of 100 by np.random.choice, gradient, the book's Adam lr 0.001) on {data} as "
+        "1x28x28, float32 images with float64 weights (dtype 'mixed'); book: the book's net, layers and Adam; "
+        "fast: the same net code and Adam on zk_layers' layers (the same work, Conv1's dx included)",
+    ("convnet-step", CONVNET_MODE):
+        "zk_layers.SimpleConvNet + zk.Adam against the book's step: it skips Conv1's dx (need_dx=False), widens "
+        "the float32 images inside the compiled im2col and updates each parameter in one compiled pass, so it "
+        "does less work than the book; torch: PyTorch eager, the same net, F.cross_entropy, torch.optim.Adam, "
+        "float64",
+    ("convnet-step", CONVNET32_MODE):
+        "zk_layers.SimpleConvNet(dtype=float32) + zk.Adam: float32 weights and arithmetic, against the book's "
+        "float64 step (less precision, not the same work); torch: PyTorch eager in float32",
+    ("conv", "*"):
+        "Convolution at the book's shapes (100 images 1x28x28, 30 filters 5x5, stride 1, pad 0); book: im2col, "
+        "np.dot, col2im in float64 as the book's im2col makes them; fast: zk.Convolution (dx computed); torch: "
+        "F.conv2d (forward+backward by autograd)",
+    ("pool", "*"):
+        "2x2 max-pooling, stride 2, of 100x30x24x24 maps (the book's Pool1); book: im2col, argmax, col2im; fast: "
+        "zk.Pooling (one pass, no im2col); torch: F.max_pool2d (forward+backward by autograd)",
     ("*", "forward(out=)"):
         "book: NumPy's own out= path into reused buffers (relu: np.less_equal into a mask buffer and "
         "np.maximum; sigmoid: np.negative, np.exp, np.add 1, np.reciprocal in place)",
@@ -120,7 +168,7 @@ class Case:
 
 def note_for(op: str, mode: str) -> str | None:
     """The footnote of a row, if it has one (with ``{data}`` unfilled)."""
-    return NOTES.get((op, mode)) or NOTES.get(("*", mode))
+    return NOTES.get((op, mode)) or NOTES.get((op, "*")) or NOTES.get(("*", mode))
 # ----------------------------------------------------------------- timing
 def _calibrate(fn: Callable[[], object], target_s: float) -> int:
     n = 1
@@ -185,6 +233,12 @@ def _layer_workloads(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
         dout = 1
     else:
         raise ValueError(op)
+    return _forward_backward(layer, args, dout)
+
+
+def _forward_backward(layer: Any, args: tuple[Any, ...], dout: Any) -> dict[str, Callable[[], object]]:
+    """{"forward", "backward", "forward+backward"} callables of one layer
+    (forward is run once first, so that backward has its state)."""
     layer.forward(*args)
 
     def forward() -> object:
@@ -198,6 +252,149 @@ def _layer_workloads(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
         return layer.backward(dout)
 
     return {"forward": forward, "backward": backward, "forward+backward": both}
+
+
+def _conv_arrays(op: str, dtype: np.dtype, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The inputs of a conv or pool case at its CONV_SHAPES: x, dout and, for
+    conv, W (std 0.01, as the book draws it) and b; the same draws for every
+    contender built from the same seed."""
+    shape = CONV_SHAPES[op]
+    n, c, h, w, fh, fw = shape["N"], shape["C"], shape["H"], shape["W"], shape["FH"], shape["FW"]
+    out_h = (h + 2 * shape["pad"] - fh) // shape["stride"] + 1
+    out_w = (w + 2 * shape["pad"] - fw) // shape["stride"] + 1
+    channels = shape.get("FN", c)
+    arrays = {"x": rng.standard_normal((n, c, h, w)).astype(dtype),
+              "dout": rng.standard_normal((n, channels, out_h, out_w)).astype(dtype)}
+    if op == "conv":
+        arrays["W"] = (rng.standard_normal((shape["FN"], c, fh, fw)) * 0.01).astype(dtype)
+        arrays["b"] = (rng.standard_normal(shape["FN"]) * 0.01).astype(dtype)
+    return arrays
+
+
+def _conv_workloads(impl: Any, op: str, dtype: np.dtype, rng: np.random.Generator) -> dict[str, Callable[[], object]]:
+    """forward / backward / forward+backward of Convolution ("conv") or
+    Pooling ("pool") at the book's shapes; ``impl`` is zk_layers.convolution,
+    zk_layers.baseline or zk_layers.reference."""
+    shape = CONV_SHAPES[op]
+    arrays = _conv_arrays(op, dtype, rng)
+    if op == "conv":
+        layer = impl.Convolution(arrays["W"], arrays["b"], shape["stride"], shape["pad"])
+    else:
+        layer = impl.Pooling(shape["FH"], shape["FW"], shape["stride"], shape["pad"])
+    return _forward_backward(layer, (arrays["x"],), arrays["dout"])
+
+
+def _torch_conv_workloads(op: str, dtype: np.dtype, rng: np.random.Generator) -> dict[str, Callable[[], object]]:
+    """PyTorch CPU for conv and pool: F.conv2d / F.max_pool2d forward, and
+    forward+backward by autograd (the gradients of x, and of W and b)."""
+    import torch
+
+    shape = CONV_SHAPES[op]
+    arrays = {key: torch.from_numpy(value) for key, value in _conv_arrays(op, dtype, rng).items()}
+    functional = torch.nn.functional
+    if op == "conv":
+        def forward_of(x: Any, W: Any, b: Any) -> Any:
+            return functional.conv2d(x, W, b, stride=shape["stride"], padding=shape["pad"])
+        params = (arrays["W"], arrays["b"])
+    else:
+        def forward_of(x: Any) -> Any:
+            return functional.max_pool2d(x, (shape["FH"], shape["FW"]), stride=shape["stride"],
+                                         padding=shape["pad"])
+        params = ()
+    inputs = (arrays["x"], *params)
+    graded = tuple(v.clone().requires_grad_(True) for v in inputs)
+
+    def autograd() -> object:
+        forward_of(*graded).backward(arrays["dout"])
+        for v in graded:
+            v.grad = None
+        return None
+
+    return {"forward": lambda: forward_of(*inputs), "autograd": autograd}
+
+
+def convnet_step_data(book_loop: tuple[np.ndarray, np.ndarray, str]) -> tuple[np.ndarray, np.ndarray]:
+    """The book-loop's training set as the book's ch07 loader gives it:
+    images (N, 1, 28, 28) float32 and labels as class indices."""
+    x, t, _ = book_loop
+    return np.ascontiguousarray(x.reshape(-1, 1, 28, 28)), np.argmax(t, axis=1)
+
+
+def _convnet_step_workloads(x_train: np.ndarray, t_train: np.ndarray,
+                            use_torch: bool) -> dict[str, dict[str, Callable[[], object]]]:
+    """One step of the book's SimpleConvNet (batch drawn by np.random.choice,
+    gradient, Adam lr 0.001); every contender starts from the book's weights
+    after np.random.seed(0) and draws the same batches.
+
+    {mode: {contender: callable}}: the book's net code on zk_layers' layers
+    against the book's; zk.SimpleConvNet + zk.Adam (float64, then float32)
+    against the book's, with PyTorch eager where installed.
+    """
+    import zk_layers
+
+    from .convnet import SimpleConvNet
+    from .optimizers import Adam
+
+    def drawing(step: Callable[[np.ndarray, np.ndarray], object]) -> Callable[[], object]:
+        batches = np.random.RandomState(1)
+
+        def iteration() -> object:
+            batch = batches.choice(x_train.shape[0], BOOK_BATCH_SIZE)
+            return step(x_train[batch], t_train[batch])
+
+        return iteration
+
+    def book_side(layer_module: Any) -> Callable[[], object]:
+        net = baseline.SimpleConvNet(layer_module=layer_module, rng=np.random.RandomState(0))
+        optimizer = baseline.Adam(lr=CONVNET_LEARNING_RATE)
+
+        def step(x: np.ndarray, t: np.ndarray) -> object:
+            grads = net.gradient(x, t)
+            optimizer.update(net.params, grads)
+            return grads
+
+        return drawing(step)
+
+    def package_side(dtype: Any) -> Callable[[], object]:
+        net = SimpleConvNet(dtype=dtype, rng=np.random.RandomState(0))
+        optimizer = Adam(lr=CONVNET_LEARNING_RATE)
+
+        def step(x: np.ndarray, t: np.ndarray) -> object:
+            grads = net.gradient(x, t)
+            optimizer.update(net.params, grads)
+            return grads
+
+        return drawing(step)
+
+    rows = {BOOK_NET_MODE: {"fast": book_side(zk_layers), "book": book_side(baseline)},
+            CONVNET_MODE: {"fast": package_side(np.float64), "book": book_side(baseline)},
+            CONVNET32_MODE: {"fast": package_side(np.float32), "book": book_side(baseline)}}
+    if use_torch:
+        rows[CONVNET_MODE]["torch"] = drawing(_torch_convnet_step(np.dtype(np.float64)))
+        rows[CONVNET32_MODE]["torch"] = drawing(_torch_convnet_step(np.dtype(np.float32)))
+    return rows
+
+
+def _torch_convnet_step(dtype: np.dtype) -> Callable[[np.ndarray, np.ndarray], object]:
+    """PyTorch eager: the book's SimpleConvNet on 1x28x28 images, F.cross_entropy,
+    torch.optim.Adam (lr 0.001, eps 1e-7 as the book's)."""
+    import torch
+
+    torch.manual_seed(0)
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10)).to(tdtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=CONVNET_LEARNING_RATE, eps=1e-7)
+
+    def step(x: np.ndarray, t: np.ndarray) -> object:
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x).to(tdtype)), torch.from_numpy(t))
+        loss.backward()
+        optimizer.step()
+        return None
+
+    return step
 
 
 def _out_workload(side: str, op: str, spec: dict[str, Any], dtype: np.dtype,
@@ -488,10 +685,14 @@ def _plan(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str],
           threads: Sequence[int]) -> list[tuple[str, str, str, int]]:
     """(op, size, dtype, threads) in the report's order: the book-loop first
     (once per thread count: its sizes and dtypes are the book's), then the
-    rest; no step at the large size."""
+    rest; no step at the large size; the convnet-step once per thread count
+    after the book-loop, conv and pool at their own shapes (size "book")
+    after the other ops."""
     plan = [("book-loop", "book", "mixed", th) for th in threads if "book-loop" in ops]
+    plan += [("convnet-step", "book", "mixed", th) for th in threads if "convnet-step" in ops]
     plan += [(op, size, dt, th) for th in threads for dt in dtypes for size in sizes for op in ops
-             if op != "book-loop" and not (op == "step" and size == "large")]
+             if op not in ("book-loop", "convnet-step", *CONV_OPS) and not (op == "step" and size == "large")]
+    plan += [(op, "book", dt, th) for th in threads for dt in dtypes for op in ops if op in CONV_OPS]
     return plan
 
 
@@ -510,6 +711,9 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
         x_train, t_train, _ = book_loop
         return {BOOK_LOOP_MODE: {"fast": _book_loop_workload(fast, x_train, t_train),
                                  "book": _book_loop_workload(baseline, x_train, t_train)}}
+    if op == "convnet-step":
+        assert book_loop is not None
+        return _convnet_step_workloads(*convnet_step_data(book_loop), use_torch)
     if op == "step":
         rows = _step_workloads(spec, dtype, seeded())
         if use_torch:
@@ -517,11 +721,18 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
         if peer_versions:
             rows[PACKAGE_NET_MODE].update(peers.workloads(op, spec, dtype, seeded(), peer_versions))
         return rows
-    impls = {"fast": _layer_workloads(fast, op, spec, dtype, seeded()),
-             "book": _layer_workloads(baseline, op, spec, dtype, seeded()),
-             "oracle": _layer_workloads(reference, op, spec, dtype, seeded())}
-    if use_torch:
-        impls["torch"] = _torch_workloads(op, spec, dtype, seeded())
+    if op in CONV_OPS:
+        impls = {"fast": _conv_workloads(fast_conv, op, dtype, seeded()),
+                 "book": _conv_workloads(baseline, op, dtype, seeded()),
+                 "oracle": _conv_workloads(reference, op, dtype, seeded())}
+        if use_torch:
+            impls["torch"] = _torch_conv_workloads(op, dtype, seeded())
+    else:
+        impls = {"fast": _layer_workloads(fast, op, spec, dtype, seeded()),
+                 "book": _layer_workloads(baseline, op, spec, dtype, seeded()),
+                 "oracle": _layer_workloads(reference, op, spec, dtype, seeded())}
+        if use_torch:
+            impls["torch"] = _torch_workloads(op, spec, dtype, seeded())
     rows = {}
     for mode in MODES:
         rows[mode] = {name: work[mode] for name, work in impls.items() if mode in work}
@@ -546,7 +757,7 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
     cases: list[Case] = []
     bandwidths: dict[int, float] = {}
     plan = _plan(ops, sizes, dtypes, threads)
-    book_loop = book_loop_data() if "book-loop" in ops else None
+    book_loop = book_loop_data() if {"book-loop", "convnet-step"} & set(ops) else None
     for index, (op, size, dt, th) in enumerate(plan):
         dtype = np.dtype("float64" if dt == "mixed" else dt)
         spec = SIZES[size]
@@ -562,6 +773,10 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
                 if op == "book-loop":
                     assert book_loop is not None
                     shape = f"N={BOOK_BATCH_SIZE}, {book_loop[0].shape[1]}-{BOOK_HIDDEN_SIZE}-{book_loop[1].shape[1]}"
+                elif op == "convnet-step":
+                    shape = f"N={BOOK_BATCH_SIZE}, 1x28x28, conv 30x5x5, pool 2x2, 100, 10"
+                elif op in CONV_OPS:
+                    shape = _conv_shape(op)
                 else:
                     shape = (f"N={spec.get('affine_N', spec['N']) if op == 'affine' else spec['N']}, "
                              f"{spec['D']}-{spec['H']}-{spec['C']}")
@@ -587,6 +802,13 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
                                "note": _note(c.op, c.mode, book_loop)}
                   for c in cases],
     }
+
+
+def _conv_shape(op: str) -> str:
+    s = CONV_SHAPES[op]
+    image = f"N={s['N']}, {s['C']}x{s['H']}x{s['W']}"
+    window = f"{s['FH']}x{s['FW']}, stride {s['stride']}, pad {s['pad']}"
+    return f"{image}, {s['FN']} filters {window}" if op == "conv" else f"{image}, max {window}"
 
 
 def _note(op: str, mode: str, book_loop: tuple[np.ndarray, np.ndarray, str] | None) -> str | None:
@@ -673,7 +895,8 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
                 gbps += f" ({100 * c['bytes_moved'] / med['fast'] / 1e9 / report['bandwidth_GBps'][c['threads']]:.0f}%)"
         mode = c["mode"]
         if c.get("note"):
-            key = f"{c['op']} {mode}" if (c["op"], mode) in NOTES else mode
+            key = (f"{c['op']} {mode}" if (c["op"], mode) in NOTES
+                   else c["op"] if (c["op"], "*") in NOTES else mode)
             notes.setdefault(key, c["note"])
             mode = f"{mode} [{list(notes).index(key) + 1}]"
         rows.append([c["op"], c["size"], c["dtype"], str(c["threads"]), mode,
@@ -743,8 +966,12 @@ def _threads_list(text: str) -> list[int]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", action="store_true",
-                   help="every op, size (tiny, book, mid, large), dtype and thread count 1..cores; minutes")
-    p.add_argument("--ops", type=lambda s: _csv(s, OPS, "ops"), help=f"subset of {','.join(OPS)} (default: all; book-loop runs at the book's sizes whatever --sizes says)")
+                   help="every op (the chapter-7 ones included), size (tiny, book, mid, large), dtype and thread "
+                   "count 1..cores; minutes")
+    p.add_argument("--ops", type=lambda s: _csv(s, OPS, "ops"),
+                   help=f"subset of {','.join(OPS)} (default: {','.join(QUICK_OPS)}; conv, pool and "
+                   "convnet-step only when named or with --full; book-loop, convnet-step, conv and pool run at the "
+                   "book's shapes whatever --sizes says)")
     p.add_argument("--sizes", type=lambda s: _csv(s, list(SIZE_GROUPS), "sizes"),
                    help="subset of tiny,book,mid,large (default: book,mid)")
     p.add_argument("--dtypes", type=lambda s: _csv(s, ["float32", "float64"], "dtypes"),
@@ -780,7 +1007,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     dtypes = args.dtypes or (["float32", "float64"] if args.full else ["float64"])
     default_threads = sorted({1, 2, 4, 8, 16, cpus} & set(range(1, cpus + 1))) if args.full else sorted({1, cpus})
     threads = args.threads or default_threads
-    ops = args.ops or list(OPS)
+    ops = args.ops or list(OPS if args.full else QUICK_OPS)
 
     def progress(message: str) -> None:
         if not args.no_progress:
