@@ -1,4 +1,4 @@
-"""The teaching material runs: every example script, and the chapter-5 notebook.
+"""The teaching material runs: every example script, and the notebook (chapter 5, and chapter 7's im2col and speed).
 
 Each script runs in a fresh interpreter in a temporary directory, importing
 the zk_layers under test (PACKAGE_PARENT), and the key numbers of its output
@@ -79,6 +79,7 @@ def test_notebook(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib")  # the chapter-7 section draws im2col
     nb = nbformat.read(EXAMPLES / "ch05_backprop.ipynb", as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -92,3 +93,12 @@ def test_notebook(tmp_path, monkeypatch):
     accuracy = re.search(r"final test accuracy: " + NUMBER, text)
     assert accuracy and float(accuracy.group(1)) >= 0.95, text
     assert re.search(r"reference / fast = [0-9.]+x", text), text
+    # Chapter 7: im2col drawn (a figure), the convolution as one product, the speed against the book's code.
+    assert "input: (1, 2, 4, 4) -> im2col: (4, 18)" in text, text
+    assert "== zk.Convolution(W, b).forward(x)" in text, text
+    im2col_cell = next(c for c in nb.cells if c.cell_type == "code" and "zk.im2col(x, 3, 3" in c.source)
+    assert any("image/png" in o.get("data", {}) for o in im2col_cell.outputs)
+    timing = r" +book +[0-9.]+ ms +zk_layers +[0-9.]+ ms +book / fast = [0-9.]+x"
+    for row in ("Convolution forward+backward", "Pooling forward+backward", "SimpleConvNet step (gradient + Adam)"):
+        assert re.search(re.escape(row) + timing, text), text
+    assert "same gradients as the book's: largest relative difference" in text
