@@ -104,7 +104,7 @@ cdef inline void _bn_backward_columns(const floating* dout, const floating* xc,
                                       Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0,
                                       Py_ssize_t c1) noexcept nogil:
     cdef Py_ssize_t i, j, row
-    cdef floating dxn, dxc
+    cdef floating dxc
     cdef floating count = <floating>n
     cdef floating two_over_n = <floating>(2.0 / n)
     cdef floating half = 0.5

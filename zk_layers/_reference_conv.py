@@ -47,6 +47,8 @@ __all__ = ["Convolution", "Pooling", "im2col", "col2im"]
 
 _MAX_WINDOW = 2**31 - 1  # window indices (arg_max) are stored as int32 by the fast layer
 
+Geometry = tuple[int, int, int, int, int, int]  # (N, C, H, W, OH, OW)
+
 
 # ------------------------------------------------------------------ checks
 def nonnegative_int(value: Any, name: str) -> int:
@@ -101,7 +103,7 @@ def image_shape(shape: tuple[int, ...], name: str) -> tuple[int, int, int, int]:
 
 
 def conv_geometry(shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int, pad: int,
-                  name: str, what: str = "filter") -> tuple[int, int, int, int, int, int]:
+                  name: str, what: str = "filter") -> Geometry:
     """(N, C, H, W, OH, OW) for an input of ``shape`` and a window."""
     n, c, h, w = image_shape(shape, name)
     out_h = output_size(h, filter_h, stride, pad, "height", what)
@@ -125,7 +127,7 @@ def _image_input(x: Any, name: str) -> np.ndarray:
     return x
 
 
-def conv_input(x: Any, W: np.ndarray, stride: int, pad: int, name: str = "x") -> tuple[np.ndarray, tuple]:
+def conv_input(x: Any, W: np.ndarray, stride: int, pad: int, name: str = "x") -> tuple[np.ndarray, Geometry]:
     """Convolution's input as a float array, and its geometry (N, C, H, W, OH, OW)."""
     if name == "x":
         x = _image_input(x, name)
@@ -287,7 +289,7 @@ class Convolution:
         """stride and pad as they are now (the attributes may have been assigned)."""
         return positive_int(self.stride, "stride"), nonnegative_int(self.pad, "pad")
 
-    def _saved_geometry(self, W: np.ndarray, stride: int, pad: int) -> tuple:
+    def _saved_geometry(self, W: np.ndarray, stride: int, pad: int) -> Geometry:
         """(N, C, H, W, OH, OW) of the saved input with the current W, stride, pad."""
         return conv_input(require_forward(self, self.x), W, stride, pad, "Convolution.x")[1]
 
@@ -368,11 +370,11 @@ class Pooling:
     def _window(self) -> tuple[int, int, int, int]:
         return window_arguments(self.pool_h, self.pool_w, self.stride, self.pad, ("pool_h", "pool_w"))
 
-    def _geometry(self, shape: tuple[int, ...], window: tuple[int, int, int, int], name: str) -> tuple:
+    def _geometry(self, shape: tuple[int, ...], window: tuple[int, int, int, int], name: str) -> Geometry:
         pool_h, pool_w, stride, pad = window
         return conv_geometry(shape, pool_h, pool_w, stride, pad, name, "pooling window")
 
-    def _saved_state(self) -> tuple[tuple[int, int, int, int], tuple, bool]:
+    def _saved_state(self) -> tuple[tuple[int, int, int, int], Geometry, bool]:
         """The current window, the saved input's geometry, and whether both
         are what forward used (then the forward's arg_max needs no check)."""
         x = require_forward(self, self.x)

@@ -225,6 +225,8 @@ class BatchNormalization:
             N, D = x.shape
             self.running_mean = np.zeros(D)
             self.running_var = np.zeros(D)
+        # _checked_state: running_mean and running_var are both arrays or both None
+        assert self.running_var is not None
 
         if train_flg:
             mu = x.mean(axis=0)

@@ -184,7 +184,7 @@ class SimpleConvNet:
         """Save W1..b3 to ``file_name`` in NumPy's .npz format (no pickle),
         under exactly that name (np.savez would add ".npz")."""
         with open(os.fspath(file_name), "wb") as f:
-            np.savez(f, **{key: self.params[key] for key in PARAM_KEYS})
+            np.savez(f, **{key: self.params[key] for key in PARAM_KEYS})  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle (bool)
 
     def load_params(self, file_name: Any = "params.npz", *, allow_pickle: bool = False) -> None:
         """Load W1..b3 saved by ``save_params`` (.npz).

@@ -130,7 +130,7 @@ class Convolution(reference.Convolution):
         self._col_assigned: Any = _UNSET
         super().__init__(W, b, stride, pad, need_dx=need_dx)
 
-    @property  # type: ignore[override]
+    @property
     def col(self) -> Any:
         """The book's ``col``: (N*OH*OW, C*FH*FW), computed on demand."""
         if self._col_assigned is not _UNSET:
@@ -249,7 +249,7 @@ class Pooling(reference.Pooling):
         self._arg_max_assigned: Any = _UNSET
         super().__init__(pool_h, pool_w, stride, pad)
 
-    @property  # type: ignore[override]
+    @property
     def arg_max(self) -> Any:
         """The book's ``arg_max``, computed on demand."""
         if self._arg_max_assigned is not _UNSET:

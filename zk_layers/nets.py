@@ -140,13 +140,17 @@ class _LayerStack:
         np.random.randn(fan_in, fan_out)`` in layer order (or from
         ``default_rng(seed)`` when a seed is given)."""
         dtype = _float_dtype(dtype)
-        draw = np.random.randn if seed is None else np.random.default_rng(seed).standard_normal
+        rng = None if seed is None else np.random.default_rng(seed)
         self.params = {}
         for i in range(1, len(sizes)):
             # Drawn in float64 whatever the dtype, so float32 and float64 nets
             # with one seed start from the same (rounded) weights.
             shape = (sizes[i - 1], sizes[i])
-            weights = init_scales[i - 1] * (draw(*shape) if seed is None else draw(shape))
+            if rng is None:
+                draws = np.random.randn(*shape)  # noqa: NPY002 (the book draws from the global generator)
+            else:
+                draws = rng.standard_normal(shape)
+            weights = init_scales[i - 1] * draws
             self.params[f"W{i}"] = np.asarray(weights, dtype=dtype)
             self.params[f"b{i}"] = np.zeros(sizes[i], dtype)
         self._decayed = tuple(f"W{i}" for i in range(1, len(sizes)))

@@ -75,7 +75,8 @@ class Dropout(reference.Dropout):
 
     def backward(self, dout: Any) -> np.ndarray:
         mask = self.mask
-        if mask is None or mask is not self.__dict__.get("_mask_forward"):
+        forward_mask: np.ndarray | None = self.__dict__.get("_mask_forward")
+        if mask is None or mask is not forward_mask:
             mask, dout = dropout_saved_mask(self, dout)  # reassigned since forward: checked
             mask = np.ascontiguousarray(mask)
         else:
@@ -108,6 +109,8 @@ class BatchNormalization(reference.BatchNormalization):
         if self.running_mean is None:
             self.running_mean = np.zeros(features)
             self.running_var = np.zeros(features)
+        # _checked_state: running_mean and running_var are both arrays or both None
+        assert self.running_var is not None
         if train_flg:
             dtype = x.dtype if (x.dtype is gamma.dtype is beta.dtype) else np.result_type(x, gamma, beta)
         else:

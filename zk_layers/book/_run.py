@@ -160,9 +160,10 @@ def _writes_outside(book_dir: str, output_dir: str | None, redirected: dict[str,
             if path in redirected:
                 file = redirected[path]
             elif path.startswith(root) and any(flag in mode for flag in "wax+"):
-                if state["dir"] is None:
-                    state["dir"] = tempfile.mkdtemp(prefix="zk-book-run-")
-                target = os.path.join(state["dir"], os.path.relpath(path, root))
+                out_dir = state["dir"]
+                if out_dir is None:
+                    out_dir = state["dir"] = tempfile.mkdtemp(prefix="zk-book-run-")
+                target = os.path.join(out_dir, os.path.relpath(path, root))
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 redirected[path] = target
                 print(f"zk-layers book run: the script writes {os.path.relpath(path, root)}; "
@@ -230,6 +231,7 @@ def run_script(script: str, args: Sequence[str] = (), *, seed: int | None = None
         sys.path[:], sys.argv[:] = saved_path, saved_argv
         os.chdir(saved_cwd)
     if report["stopped"]:
+        assert max_steps is not None  # only _step_limit's StepLimitReached sets "stopped"
         print(f"zk-layers book run: stopped at the start of training step {max_steps + 1} "
               f"(--max-steps / {MAX_STEPS_VARIABLE})", file=sys.stderr)
     return report
@@ -282,8 +284,9 @@ def _run_child(book_dir: str, script: str, common: str, seed: int, max_steps: in
             proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
             rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
-            rc, stdout, stderr = -1, exc.stdout or "", f"timed out after {timeout:g} s"
-            stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
+            partial = exc.stdout or ""  # bytes on POSIX even with text=True
+            rc, stderr = -1, f"timed out after {timeout:g} s"
+            stdout = partial.decode() if isinstance(partial, bytes) else partial
         wall = time.perf_counter() - start
         try:
             with open(report_path) as f:

@@ -121,7 +121,7 @@ class DeepConvNet:
 
     def save_params(self, file_name: str = "params.npz") -> None:
         """Write the parameters as an ``.npz`` archive (no pickle)."""
-        np.savez(file_name, **self.params)
+        np.savez(file_name, **self.params)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle (bool)
 
     def load_params(self, file_name: str = "params.npz", *, allow_pickle: bool = False) -> None:
         """Read parameters from ``.npz``, or from the book's pickle file

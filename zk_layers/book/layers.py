@@ -28,7 +28,7 @@ try:  # issue 11
     from ..convolution import Convolution as _Convolution
     from ..convolution import Pooling  # type: ignore[import-not-found,unused-ignore]
 
-    class Convolution(_Convolution):  # type: ignore[no-redef]
+    class Convolution(_Convolution):
         """zk_layers' Convolution, also taking a scalar bias as the book's does:
         ``ch07/apply_filter.py`` passes ``b=0``, which the book broadcasts.  A
         scalar becomes an array of one bias per filter (there is no caller's
