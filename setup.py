@@ -40,6 +40,7 @@ import textwrap
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+
 def read_kernel_modules():
     """KERNEL_MODULES of zk_layers/_kernels.py, the one list of kernel
     modules (read with ast: the package is not importable before the build)."""

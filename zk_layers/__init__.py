@@ -52,11 +52,11 @@ from ._config import show_config
 from ._threads import get_num_threads, limit_threads, set_num_threads
 from ._validate import ForwardNotCalledError
 from ._version import __version__
+from .convnet import SimpleConvNet
+from .convolution import Convolution, Pooling, col2im, im2col
 from .datasets import load_digits, load_mnist
 from .gradient import GradientComparison, gradient_check, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
-from .convolution import Convolution, Pooling, col2im, im2col
-from .convnet import SimpleConvNet
 from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .regularization import BatchNormalization, Dropout
