@@ -357,10 +357,11 @@ class Pooling:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dout = dout.transpose(0, 2, 3, 1)
         pool_size = self.pool_h * self.pool_w
-        dmax = np.zeros((dout.size, pool_size))
+        dmax: np.ndarray = np.zeros((dout.size, pool_size))
         dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
         dmax = dmax.reshape(dout.shape + (pool_size,))
-        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
+        n, out_h, out_w = dout.shape[:3]
+        dcol = dmax.reshape(n * out_h * out_w, -1)
         return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
 
 

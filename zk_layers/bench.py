@@ -292,12 +292,13 @@ def _torch_conv_workloads(op: str, dtype: np.dtype, rng: np.random.Generator) ->
     shape = CONV_SHAPES[op]
     arrays = {key: torch.from_numpy(value) for key, value in _conv_arrays(op, dtype, rng).items()}
     functional = torch.nn.functional
+    params: tuple[Any, ...]
     if op == "conv":
-        def forward_of(x: Any, W: Any, b: Any) -> Any:
-            return functional.conv2d(x, W, b, stride=shape["stride"], padding=shape["pad"])
+        def forward_of(x: Any, *params: Any) -> Any:
+            return functional.conv2d(x, *params, stride=shape["stride"], padding=shape["pad"])
         params = (arrays["W"], arrays["b"])
     else:
-        def forward_of(x: Any) -> Any:
+        def forward_of(x: Any, *params: Any) -> Any:
             return functional.max_pool2d(x, (shape["FH"], shape["FW"]), stride=shape["stride"],
                                          padding=shape["pad"])
         params = ()
