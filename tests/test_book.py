@@ -177,13 +177,15 @@ def fake_book(tmp_path):
     return book
 
 
-def test_run_serves_common_from_zk_layers_book(fake_book, capsys):
+def test_run_serves_common_from_zk_layers_book(fake_book, capsys, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     cwd, path = os.getcwd(), list(sys.path)
     report = _run.run_script(str(fake_book / "ch06" / "which.py"), ["--flag", "1"], seed=0)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"zk 42 helper next to the script ['--flag', '1'] {np.random.RandomState(0).rand()}"
-    assert out[1].startswith("ch06 ")
+    assert out[1] == "ch06 Agg"  # the script sees Agg; the caller's environment does not keep it
     assert os.getcwd() == cwd and sys.path == path and "common" not in sys.modules
+    assert "MPLBACKEND" not in os.environ
     assert report["script_s"] >= 0 and report["stopped"] is False
     _run.run_script("ch06/which.py", book_dir=str(fake_book), seed=0, common="book")
     assert capsys.readouterr().out.startswith("book 42 helper")

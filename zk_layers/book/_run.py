@@ -188,8 +188,8 @@ def run_script(script: str, args: Sequence[str] = (), *, seed: int | None = None
     Returns a report: ``script_s`` (seconds in the script), ``steps`` (training
     steps counted when a limit was set), ``stopped`` (True when the limit cut
     the run) and ``redirected`` (book path -> where its writes went).  The
-    working directory, ``sys.path``, ``sys.argv``, the served ``common``
-    modules and every patch are restored afterwards.
+    working directory, ``sys.path``, ``sys.argv``, ``MPLBACKEND``, the served
+    ``common`` modules and every patch are restored afterwards.
     """
     if common not in ("zk", "book"):
         raise ValueError(f"common must be 'zk' or 'book', got {common!r}")
@@ -198,6 +198,7 @@ def run_script(script: str, args: Sequence[str] = (), *, seed: int | None = None
     script_dir = os.path.dirname(script)
     if max_steps is None:
         max_steps = _max_steps_from_environment()
+    saved_backend = os.environ.get("MPLBACKEND")
     os.environ.setdefault("MPLBACKEND", "Agg")  # plt.show() must not wait for a window
 
     saved_path, saved_argv, saved_cwd = list(sys.path), list(sys.argv), os.getcwd()
@@ -230,6 +231,8 @@ def run_script(script: str, args: Sequence[str] = (), *, seed: int | None = None
         sys.stdout.flush()
         sys.path[:], sys.argv[:] = saved_path, saved_argv
         os.chdir(saved_cwd)
+        if saved_backend is None:  # leave the caller's environment as it was
+            os.environ.pop("MPLBACKEND", None)
     if report["stopped"]:
         assert max_steps is not None  # only _step_limit's StepLimitReached sets "stopped"
         print(f"zk-layers book run: stopped at the start of training step {max_steps + 1} "
