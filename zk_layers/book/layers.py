@@ -7,9 +7,7 @@ and call signatures.  As in the book, a star import of this module also
 brings ``np``, the functions of :mod:`zk_layers.book.functions`, ``im2col``
 and ``col2im``.
 
-``Convolution`` and ``Pooling`` are zk_layers' (issue 11) when this
-installation has them; until then the names exist and constructing one
-raises ImportError saying so.  See the README for where these classes
+``Convolution`` and ``Pooling`` are zk_layers' (issue 11).  See the README for where these classes
 differ from the book on purpose (inputs never modified, labels and shapes
 checked, float16 computed in float64).
 """
@@ -19,35 +17,21 @@ from typing import Any
 
 import numpy as np  # noqa: F401 (the book's scripts take np from `from common.layers import *`)
 
+from ..convolution import Convolution as _Convolution
+from ..convolution import Pooling  # noqa: F401
 from ..layers import Affine, Relu, Sigmoid, SoftmaxWithLoss  # noqa: F401
 from ..regularization import BatchNormalization, Dropout  # noqa: F401
 from .functions import *  # noqa: F403 (the book's module namespace)
 from .util import col2im, im2col  # noqa: F401
 
-try:  # issue 11
-    from ..convolution import Convolution as _Convolution
-    from ..convolution import Pooling  # type: ignore[import-not-found,unused-ignore]
 
-    class Convolution(_Convolution):
-        """zk_layers' Convolution, also taking a scalar bias as the book's does:
-        ``ch07/apply_filter.py`` passes ``b=0``, which the book broadcasts.  A
-        scalar becomes an array of one bias per filter (there is no caller's
-        array to keep: a scalar cannot be updated in place)."""
+class Convolution(_Convolution):
+    """zk_layers' Convolution, also taking a scalar bias as the book's does:
+    ``ch07/apply_filter.py`` passes ``b=0``, which the book broadcasts.  A
+    scalar becomes an array of one bias per filter (there is no caller's
+    array to keep: a scalar cannot be updated in place)."""
 
-        def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
-            if np.ndim(b) == 0 and isinstance(W, np.ndarray) and W.ndim == 4 and W.dtype.kind == "f":
-                b = np.full(W.shape[0], b, dtype=W.dtype)
-            super().__init__(W, b, stride, pad)
-except ImportError:
-    class _Missing:
-        """Stands for a layer this installation lacks."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            raise ImportError(f"{type(self).__name__} needs zk_layers.convolution (the compiled "
-                              "convolution layers), which this installation of zk_layers does not have")
-
-    class Convolution(_Missing):  # type: ignore[no-redef]
-        """Not available in this installation (see the module docstring)."""
-
-    class Pooling(_Missing):  # type: ignore[no-redef]
-        """Not available in this installation (see the module docstring)."""
+    def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
+        if np.ndim(b) == 0 and isinstance(W, np.ndarray) and W.ndim == 4 and W.dtype.kind == "f":
+            b = np.full(W.shape[0], b, dtype=W.dtype)
+        super().__init__(W, b, stride, pad)
