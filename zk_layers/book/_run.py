@@ -282,9 +282,16 @@ def _run_child(book_dir: str, script: str, common: str, seed: int, max_steps: in
         command.append(os.path.join(book_dir, script))
         env = dict(os.environ, MPLBACKEND="Agg", **{name: "1" for name in THREAD_VARIABLES})
         env.pop(MAX_STEPS_VARIABLE, None)
+        # The child must import this very installation of zk_layers: put its
+        # parent folder first, and start the child in the scratch folder, so
+        # that `python -m` does not put the caller's folder (an unbuilt source
+        # tree, say) ahead of it.
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.dirname(here), env.get("PYTHONPATH")) if p)
         start = time.perf_counter()
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+            proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
+                                  cwd=scratch)
             rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired as exc:
             partial = exc.stdout or ""  # bytes on POSIX even with text=True
