@@ -125,3 +125,37 @@ def run_module(*args: str, timeout: float = 300, env_update: dict | None = None)
     with tempfile.TemporaryDirectory() as cwd:
         return subprocess.run([sys.executable, "-m", "zk_layers", *args], capture_output=True,
                               text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def in_forked_child(case, arg):
+    """Run ``case(arg)`` in a forked child, so that a crash fails one test
+    instead of the run.  Returns ("ok", value), ("raised", (exception type
+    name, message)) or ("crashed", how the child died)."""
+    import pickle
+    import signal
+    import traceback
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_end)
+        try:
+            try:
+                outcome = ("ok", case(arg))
+            except Exception as exc:  # what the code under test raised is the result
+                outcome = ("raised", (type(exc).__name__, str(exc)))
+            data = pickle.dumps(outcome)
+        except BaseException:
+            data = pickle.dumps(("raised", ("unpicklable", traceback.format_exc())))
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return "crashed", f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    if not data:
+        return "crashed", f"exited with status {os.WEXITSTATUS(status)} and no result"
+    return pickle.loads(data)

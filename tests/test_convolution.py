@@ -10,13 +10,10 @@ in a forked child.
 from __future__ import annotations
 
 import os
-import pickle
-import signal
-import traceback
 
 import numpy as np
 import pytest
-from conftest import arrange, tolerance
+from conftest import arrange, in_forked_child, tolerance
 from numpy.testing import assert_allclose, assert_array_equal
 
 import zk_layers as zk
@@ -316,34 +313,6 @@ def test_non_whole_output_sizes_round_down_as_the_book():
 
 
 # ------------------------------------- state changed between forward and backward
-def _in_child(case, impl):
-    """``case(impl)`` in a forked child: ("ok", value), ("raised", (type, message)) or ("crashed", how)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_end)
-        try:
-            try:
-                outcome = ("ok", case(impl))
-            except Exception as exc:
-                outcome = ("raised", (type(exc).__name__, str(exc)))
-            data = pickle.dumps(outcome)
-        except BaseException:
-            data = pickle.dumps(("raised", ("unpicklable", traceback.format_exc())))
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(data)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        return "crashed", f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    if not data:
-        return "crashed", f"exited with status {os.WEXITSTATUS(status)}"
-    return pickle.loads(data)
-
-
 def _conv_after(change):
     def case(m):
         rng = np.random.default_rng(7)
@@ -421,8 +390,8 @@ STATE_CASES = {
 @pytest.mark.parametrize("name", list(STATE_CASES))
 def test_state_changed_between_forward_and_backward(name):
     case = STATE_CASES[name]
-    fast = _in_child(case, zk)
-    ref = _in_child(case, reference)
+    fast = in_forked_child(case, zk)
+    ref = in_forked_child(case, reference)
     assert fast[0] != "crashed", fast
     assert fast[0] == ref[0], (fast, ref)
     if fast[0] == "raised":
