@@ -173,13 +173,7 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"done: {len(result.losses)} iterations in {result.seconds:.2f} s "
           f"({result.seconds_per_iteration * 1e6:.1f} us per iteration, accuracy evaluations excluded); "
           f"final test accuracy {result.test_accuracy[-1]:.4f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result.to_dict(), f, indent=1)
-        print(f"wrote {args.json}")
-    if args.plot:
-        _plot_training(result, args.plot)
-        print(f"wrote {args.plot}")
+    _write_outputs(result, args)
     return 0
 
 
@@ -250,13 +244,7 @@ def _run_train_convnet(args: argparse.Namespace) -> int:
     print(f"done: {len(result.losses)} steps in {result.seconds:.2f} s "
           f"({result.seconds_per_iteration * 1e3:.2f} ms per step: gradient + {result.settings['optimizer']} "
           f"update, accuracy evaluations excluded); final test accuracy {result.test_accuracy[-1]:.4f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result.to_dict(), f, indent=1)
-        print(f"wrote {args.json}")
-    if args.plot:
-        _plot_training(result, args.plot)
-        print(f"wrote {args.plot}")
+    _write_outputs(result, args)
     return 0
 
 
@@ -275,6 +263,17 @@ def _require_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise SystemExit("zk-layers: --plot needs matplotlib: pip install 'zk_layers[plot]' (or matplotlib)") from None
+
+
+def _write_outputs(result: Any, args: argparse.Namespace) -> None:
+    """The training commands' --json and --plot files."""
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result.to_dict(), f, indent=1)
+        print(f"wrote {args.json}")
+    if args.plot:
+        _plot_training(result, args.plot)
+        print(f"wrote {args.plot}")
 
 
 def _plot_training(result: Any, path: str) -> None:
