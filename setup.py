@@ -28,8 +28,11 @@ under build/variant_sources, so an unpacked sdist builds like a clone.
 Floating point: -O3 for vectorisation, -ffp-contract=off so no fused
 multiply-add changes the last bits between machines, -fno-trapping-math so
 that branch-free selects vectorise (it changes no value: it only lets the
-compiler ignore floating-point exception flags, which nothing reads), and
-never -ffast-math.
+compiler ignore floating-point exception flags, which nothing reads),
+-fno-math-errno so that sqrt is the instruction and vectorises (Adam,
+AdaGrad, RMSprop: with errno, each sqrt had a branch to the library for
+negative input and the loops stayed scalar, 3.9 ns per element; sqrt is
+correctly rounded either way, so no value changes), and never -ffast-math.
 """
 import os
 import platform
@@ -112,7 +115,7 @@ class build_ext_with_openmp(build_ext):
     def _flags(self):
         if self.compiler.compiler_type == "msvc":
             return ["/O2", "/fp:precise"], ["/openmp"], []
-        compile_flags = ["-O3", "-ffp-contract=off", "-fno-trapping-math"]
+        compile_flags = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno"]
         if sys.platform == "darwin":
             # Apple clang takes OpenMP only through CPPFLAGS/LDFLAGS.
             return compile_flags, [], []
