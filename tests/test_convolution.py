@@ -156,6 +156,30 @@ def test_book_pooling_backward_is_the_books_exactly(shape, dtype, rng, threads):
         assert_array_equal(np.signbit(got), np.signbit(expected))
 
 
+@pytest.mark.parametrize("shape", [(2, 1, 6, 6), (3, 2, 3, 3)], ids=str)  # (3, 2, 3, 3): one position
+def test_col_is_the_callers_while_the_layer_reuses_its_patches(shape, rng):
+    """The layer reuses its patch buffer from one forward to the next; a
+    ``col`` taken earlier is a copy and keeps the earlier images' patches,
+    and backward uses the latest forward's."""
+    W, b = rng.standard_normal((4, shape[1], 3, 3)), rng.standard_normal(4)
+    fast, ref = zk.Convolution(W, b), reference.Convolution(W, b)
+    x1, x2 = rng.standard_normal(shape), rng.standard_normal(shape)
+    fast.forward(x1)
+    col1 = fast.col
+    ref.forward(x1)
+    expected1 = ref.col.copy()
+    out = fast.forward(x2)
+    ref.forward(x2)
+    assert_array_equal(col1, expected1)
+    assert_array_equal(fast.col, ref.col)
+    dout = rng.standard_normal(out.shape)
+    assert_sums_close(fast.backward(dout), ref.backward(dout), np.float64)
+    assert_sums_close(fast.dW, ref.dW, np.float64)
+    fast.forward(x1[:1])  # another shape: a new buffer
+    ref.forward(x1[:1])
+    assert_array_equal(fast.col, ref.col)
+
+
 @pytest.mark.parametrize("layout", ["F", "strided", "readonly"])
 def test_layouts(layout, dtype, rng):
     x, W, b, stride, pad = _conv_data(CONV_CASES[1], dtype, rng)
