@@ -15,7 +15,7 @@ from numpy.testing import assert_array_equal
 
 import zk_layers as zk
 from zk_layers._kernels import KERNELS
-from zk_layers._threads import GRAINS
+from zk_layers._threads import GRAINS, forced_grain
 
 
 def _unaligned(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -117,6 +117,30 @@ def test_affine_entry_points_are_np_dot_and_decline_mixed_dtypes(rng, dtype):
     assert KERNELS.affine_backward_call(dout[:4], x, W, b, True, GRAINS.elementwise) is None
     # Any layout of W is fine: only np.dot reads it.
     assert_array_equal(KERNELS.affine_forward_call(x, np.asfortranarray(W), b, GRAINS.elementwise), out)
+
+
+@pytest.mark.parametrize("layout", ["C", "strided"])
+def test_affine_one_sample_dW_is_np_dots_outer_product(rng, dtype, layout, threads):
+    """For N = 1 the entry point forms dW itself (an outer product): the
+    same bits as np.dot, for a strided saved x too, at 1 and 2 threads."""
+    base = rng.standard_normal((784, 3)).astype(dtype)
+    x = base[:, 1:2].T if layout == "strided" else np.ascontiguousarray(base[:, 1:2].T)
+    x[0, :4] = [0.0, -0.0, np.inf, 1e-30]
+    W, b = rng.standard_normal((784, 50)).astype(dtype), rng.standard_normal(50).astype(dtype)
+    dout = rng.standard_normal((1, 50)).astype(dtype)
+    for n in (1, 2):
+        threads(n)
+        with forced_grain(1):
+            dW, db, dx = KERNELS.affine_backward_call(dout, x, W, b, True, GRAINS.elementwise)
+        assert_array_equal(dW, np.dot(x.T, dout))
+        assert_array_equal(np.signbit(dW), np.signbit(np.dot(x.T, dout)))
+        assert_array_equal(dx, np.dot(dout, W.T))
+        assert_array_equal(db, dout[0])
+    layer = zk.Affine(W, b)
+    with np.errstate(invalid="ignore"):  # the inf in x: the forward output has NaN
+        layer.forward(x)
+    layer.backward(dout)
+    assert_array_equal(layer.dW, np.dot(x.T, dout))
 
 
 @pytest.mark.parametrize("kind", ["fortran", "strided", "byteswapped", "unaligned", "subclass", "int", "float16",
