@@ -36,7 +36,11 @@ label, which the general path then reports -- returns None.
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
+from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.long cimport PyLong_AsDouble
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport log
+from libc.stdlib cimport free, malloc
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
                       kernel_float_type, threads_for_items, zk_exp, zk_expf)
@@ -263,8 +267,9 @@ cdef inline bint _one_hot_indices(const floating* t, Py_ssize_t* labels,
 
 def softmax_cross_entropy_forward_call(object x, object t, double eps,
                                        Py_ssize_t grain):
-    """SoftmaxWithLoss.forward's common case: ``(total, y, labels)``, with
-    labels the layer's own intp copy of the class indices, or None."""
+    """SoftmaxWithLoss.forward's common case: ``(loss, y, labels)``, the
+    loss the mean over the rows (the serial total divided by N), labels the
+    layer's own intp copy of the class indices; or None."""
     cdef int typenum = kernel_float_type(x)
     if typenum < 0:
         return None
@@ -303,30 +308,46 @@ def softmax_cross_entropy_forward_call(object x, object t, double eps,
     else:
         return None
     cdef cnp.ndarray y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-    cdef cnp.ndarray losses = cnp.PyArray_EMPTY(1, dims, cnp.NPY_DOUBLE, 0)
+    # The per-row losses are a scratch of ours: malloc, not an ndarray
+    # (a NumPy allocation is a tenth of the whole call at N = 1).
+    cdef double* losses = <double*>malloc(n * sizeof(double))
+    if losses == NULL:
+        raise MemoryError()
     cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)
     cdef double total
     if typenum == cnp.NPY_DOUBLE:
         total = _forward_run(<const double*>cnp.PyArray_DATA(xa), label_data,
-                             <double*>cnp.PyArray_DATA(y),
-                             <double*>cnp.PyArray_DATA(losses), n, n_classes,
+                             <double*>cnp.PyArray_DATA(y), losses, n, n_classes,
                              eps, n_threads)
     else:
         total = _forward_run(<const float*>cnp.PyArray_DATA(xa), label_data,
-                             <float*>cnp.PyArray_DATA(y),
-                             <double*>cnp.PyArray_DATA(losses), n, n_classes,
+                             <float*>cnp.PyArray_DATA(y), losses, n, n_classes,
                              eps, n_threads)
-    return total, y, labels
+    free(losses)
+    return total / n, y, labels
 
 
-def softmax_cross_entropy_backward_call(object y, object labels, double scale,
-                                        Py_ssize_t n_classes_checked,
-                                        Py_ssize_t grain):
-    """SoftmaxWithLoss.backward's common case: dx = (y - onehot) * scale /
-    N for a C-contiguous float (N, C) ``y`` and the layer's own labels (an
-    intp array of N indices that forward checked against
-    ``n_classes_checked`` columns; y must have exactly that many), else
-    None."""
+def softmax_cross_entropy_backward_call(object y, object labels, object dout,
+                                        object y_shape, Py_ssize_t grain):
+    """SoftmaxWithLoss.backward's common case: dx = (y - onehot) * dout / N
+    for a C-contiguous float (N, C) ``y``, the layer's own labels (an intp
+    array of N indices that forward checked against the last element of
+    ``y_shape``, the shape of forward's y; y must have that many columns)
+    and a Python int or float ``dout``; else None."""
+    cdef double scale
+    cdef Py_ssize_t n_classes_checked
+    if type(dout) is float:
+        scale = PyFloat_AS_DOUBLE(dout)
+    elif type(dout) is int:
+        try:
+            scale = PyLong_AsDouble(dout)
+        except OverflowError:  # too large: the general path reports it
+            return None
+    else:
+        return None
+    if type(y_shape) is not tuple or PyTuple_GET_SIZE(y_shape) != 2:
+        return None
+    n_classes_checked = <Py_ssize_t>(<object>PyTuple_GET_ITEM(y_shape, 1))
     cdef int typenum = kernel_float_type(y)
     if typenum < 0 or not is_kernel_array(labels, cnp.NPY_INTP):
         return None

@@ -71,13 +71,15 @@ def test_softmax_entry_point_takes_the_book_label_forms(rng, dtype, labels):
     t = np.array([0, 4, 2, 2])
     given = {"indices": t, "int32": t.astype(np.int32), "column": t.reshape(4, 1),
              "one-hot": np.eye(5, dtype=dtype)[t]}[labels]
-    total, y, own = KERNELS.softmax_cross_entropy_forward_call(x, given, 1e-7, GRAINS.rowwise)
+    loss, y, own = KERNELS.softmax_cross_entropy_forward_call(x, given, 1e-7, GRAINS.rowwise)
     assert own.dtype == np.intp and not np.shares_memory(own, given)
     assert_array_equal(own, t)
     ref = zk.reference.SoftmaxWithLoss()
-    np.testing.assert_allclose(total / 4, ref.forward(x, t), rtol=1e-6 if dtype is np.float32 else 1e-13)
-    dx = KERNELS.softmax_cross_entropy_backward_call(y, own, 1.0, 5, GRAINS.elementwise)
-    np.testing.assert_allclose(dx, ref.backward(), rtol=1e-5 if dtype is np.float32 else 1e-12, atol=1e-7)
+    np.testing.assert_allclose(loss, ref.forward(x, t), rtol=1e-6 if dtype is np.float32 else 1e-13)
+    for dout in (1, 1.0, 2.5, -3):
+        dx = KERNELS.softmax_cross_entropy_backward_call(y, own, dout, (4, 5), GRAINS.elementwise)
+        np.testing.assert_allclose(dx, ref.backward(dout), rtol=1e-5 if dtype is np.float32 else 1e-12,
+                                   atol=1e-7)
 
 
 def test_softmax_entry_point_declines_what_the_general_path_must_report(rng):
@@ -89,12 +91,25 @@ def test_softmax_entry_point_declines_what_the_general_path_must_report(rng):
         assert call(x, t, 1e-7, GRAINS.rowwise) is None, t
     assert call(np.empty((0, 4)), np.empty(0, np.intp), 1e-7, GRAINS.rowwise) is None
     assert call(x[0], np.array(1), 1e-7, GRAINS.rowwise) is None  # one sample: general path
-    total, y, labels = call(x, np.array([0, 3, 1]), 1e-7, GRAINS.rowwise)
-    # Backward checks y against the number of classes forward checked.
+    _, y, labels = call(x, np.array([0, 3, 1]), 1e-7, GRAINS.rowwise)
+    # Backward checks y against the number of classes forward checked, and
+    # takes only a Python int or float dout (the general path converts or
+    # reports the rest: NumPy scalars, arrays, bool, ints too large).
     backward = KERNELS.softmax_cross_entropy_backward_call
-    assert backward(np.ones((3, 2)), labels, 1.0, 4, GRAINS.elementwise) is None
-    assert backward(np.ones((3, 4)), labels, 1.0, 3, GRAINS.elementwise) is None
-    assert backward(np.ones((2, 4)), labels, 1.0, 4, GRAINS.elementwise) is None
+    assert backward(np.ones((3, 2)), labels, 1.0, (3, 4), GRAINS.elementwise) is None
+    assert backward(np.ones((3, 4)), labels, 1.0, (3, 3), GRAINS.elementwise) is None
+    assert backward(np.ones((2, 4)), labels, 1.0, (3, 4), GRAINS.elementwise) is None
+    assert backward(y, labels, 1.0, None, GRAINS.elementwise) is None  # no forward
+    assert backward(None, labels, 1.0, (3, 4), GRAINS.elementwise) is None
+    for dout in (np.float64(1.0), np.array(1.0), True, 10**400, "1", None):
+        assert backward(y, labels, dout, (3, 4), GRAINS.elementwise) is None, dout
+    assert backward(y, labels, 1.0, (3, 4), GRAINS.elementwise) is not None
+    layer = zk.SoftmaxWithLoss()
+    layer.forward(x, np.array([0, 3, 1]))
+    with pytest.raises(OverflowError):
+        layer.backward(10**400)
+    with pytest.raises(TypeError, match="dout must be a real number"):
+        layer.backward("1")
 
 
 def test_affine_entry_points_are_np_dot_and_decline_mixed_dtypes(rng, dtype):

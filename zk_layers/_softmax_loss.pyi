@@ -27,11 +27,12 @@ def softmax_cross_entropy_backward(
 # Index of the first label outside [0, n_classes), or -1 if none is.
 def first_invalid_label(t: NDArray[np.intp], n_classes: int) -> int: ...
 
-# One-call entry points (see _activations.pyi): (total loss, y, the layer's
-# own intp labels) and dx; None when the common case does not apply.
+# One-call entry points (see _activations.pyi): (mean loss, y, the layer's
+# own intp labels) and dx, for a Python int or float dout and the shape of
+# forward's y; None when the common case does not apply.
 def softmax_cross_entropy_forward_call(
     x: object, t: object, eps: float, grain: int
 ) -> tuple[float, np.ndarray, NDArray[np.intp]] | None: ...
 def softmax_cross_entropy_backward_call(
-    y: object, labels: object, scale: float, n_classes_checked: int, grain: int
+    y: object, labels: object, dout: object, y_shape: object, grain: int
 ) -> np.ndarray | None: ...

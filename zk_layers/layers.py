@@ -358,15 +358,15 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
     def forward(self, x: Any, t: Any) -> float:
         done = KERNELS.softmax_cross_entropy_forward_call(x, t, self.eps, GRAINS.rowwise)
         if done is not None:  # the common case, in one compiled call
-            total, y, labels = done
+            loss, y, labels = done
             # The book's self.t = t; our own copy of the indices for backward.
             self.t = self._t_forward = t
-            self._labels, self._single = labels, False
+            self._labels = labels
             self.y = y
             self._y_shape = y.shape
             self._y2d = (y, y)
-            self.loss = total / labels.shape[0]
-            return self.loss
+            self.loss = loss
+            return loss
         x2d, single = _softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
@@ -377,7 +377,7 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         total = KERNELS.softmax_cross_entropy_forward[y.itemsize == 8](
             x2d, labels, y, losses, self.eps, threads_for(x2d.size, GRAINS.rowwise)
         )
-        self._remember_labels(t, labels, single)
+        self._remember_labels(t, labels)
         self.y = y.reshape(np.shape(x)) if single else y
         self._y_shape = self.y.shape
         self._y2d = (self.y, y)
@@ -385,16 +385,16 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         return self.loss
 
     def backward(self, dout: Any = 1) -> np.ndarray:
+        if self.t is self._t_forward:
+            # Labels as forward checked them: the common case in one call
+            # (y and dout are checked there; anything else declines).
+            dx = KERNELS.softmax_cross_entropy_backward_call(
+                self.y, self._labels, dout, self._y_shape, GRAINS.elementwise)
+            if dx is not None:
+                return dx
         y = self.y
         require_forward(self, y)
         scale = scalar_dout(dout)
-        if self.t is self._t_forward and self._y_shape is not None:
-            # Labels as forward checked them: the common case in one call
-            # (y itself is checked there against the checked class count).
-            dx = KERNELS.softmax_cross_entropy_backward_call(
-                y, self._labels, scale, self._y_shape[-1], GRAINS.elementwise)
-            if dx is not None:
-                return dx
         saved, y2d = self.__dict__.get("_y2d", _NO_Y)
         if saved is not y:  # the attribute was reassigned since forward
             y = self._saved_probabilities(y)

@@ -304,6 +304,7 @@ class SoftmaxWithLoss:
         self.y: np.ndarray | None = None
         self.t: np.ndarray | None = None
         self._t_forward: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
         self._y_shape: tuple[int, ...] | None = None
 
     def forward(self, x: Any, t: Any) -> float:
@@ -311,7 +312,7 @@ class SoftmaxWithLoss:
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
         check_label_range(labels, n_classes, first_invalid_label)
-        self._remember_labels(t, labels, single)
+        self._remember_labels(t, labels)
         y = softmax(x2d)
         rows = np.arange(n)
         if self.eps:
@@ -325,7 +326,7 @@ class SoftmaxWithLoss:
         self.loss = float(np.sum(losses.astype(np.float64)) / n)
         return self.loss
 
-    def _remember_labels(self, t: Any, labels: np.ndarray, single: bool) -> None:
+    def _remember_labels(self, t: Any, labels: np.ndarray) -> None:
         """Keep ``t`` as the book does and the layer's own copy of the class
         indices (``class_indices`` never returns the caller's memory), so a
         caller who changes ``t`` in place after forward cannot reach the
@@ -333,7 +334,6 @@ class SoftmaxWithLoss:
         self.t = np.asarray(t)
         self._t_forward = self.t
         self._labels = labels
-        self._single = single
 
     def _saved_probabilities(self, y: Any) -> np.ndarray:
         """``self.y`` as backward reads it (the book reads the attribute): the
