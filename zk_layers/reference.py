@@ -353,7 +353,7 @@ class SoftmaxWithLoss:
         """The class indices for backward: the ones forward checked, or, if
         ``self.t`` was assigned since (the book's backward reads it), the
         new value, checked as forward checks ``t`` against ``y``'s shape."""
-        if self._t_forward is not None and self.t is self._t_forward:
+        if self._labels is not None and self._t_forward is not None and self.t is self._t_forward:
             return self._labels
         n_classes = y.shape[-1]
         n_rows = y.size // n_classes
