@@ -59,6 +59,27 @@ def test_gradients_match_the_books_net(backend):
         assert_allclose(ours_grads[key], expected, rtol=1e-6, atol=1e-9 * scale, err_msg=key)
 
 
+def test_layers_state_after_gradient_is_the_books():
+    """The fast net applies its Relus in place on the arrays its previous
+    layers return; what the layers keep, and the caller's images, are as in
+    the book's net."""
+    x, t = _batch(6, (1, 28, 28), 10)
+    x0 = x.copy()
+    _seed_global(5)
+    ours = zk.SimpleConvNet()
+    _seed_global(5)
+    book = baseline.SimpleConvNet()
+    ours.gradient(x, t)
+    book.gradient(x, t)
+    assert_array_equal(x, x0)
+    for name in ("Relu1", "Relu2"):
+        assert_array_equal(ours.layers[name].mask, book.layers[name].mask, err_msg=name)
+    assert_allclose(ours.layers["Pool1"].x, book.layers["Pool1"].x, rtol=1e-12, atol=1e-15)
+    assert_array_equal(ours.layers["Pool1"].arg_max, book.layers["Pool1"].arg_max)
+    assert_allclose(ours.predict(x), book.predict(x), rtol=1e-12, atol=1e-15)
+    assert_array_equal(x, x0)
+
+
 @pytest.mark.parametrize("backend", ["fast", "reference"])
 def test_gradient_check_whole_net(backend):
     x, t = _batch()

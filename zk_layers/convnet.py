@@ -135,8 +135,18 @@ class SimpleConvNet:
     def predict(self, x: Any) -> np.ndarray:
         """Scores (before the softmax), shape (N, output_size)."""
         for layer in self.layers.values():
-            x = layer.forward(x)
+            x = self._relu_in_place(layer, "forward", x) if type(layer) is fast_layers.Relu else layer.forward(x)
         return x
+
+    @staticmethod
+    def _relu_in_place(layer: Any, method: str, value: np.ndarray) -> np.ndarray:
+        """A Relu of the fast backend applied in place: its input is always
+        an array the net's previous layer has just returned and nothing else
+        holds (Conv1's and Affine1's output forward, Pool1's and Affine2's dx
+        backward), so it receives the result (``out=``) instead of a fresh
+        array of its size, whose page faults cost about 0.5 ms per Relu1 call
+        at batch 100.  The values are the book's."""
+        return getattr(layer, method)(value, out=value)  # type: ignore[no-any-return]
 
     def loss(self, x: Any, t: Any) -> float:
         """Mean cross-entropy of the batch; t: class indices or one-hot rows."""
@@ -173,7 +183,10 @@ class SimpleConvNet:
         self.loss(x, t)
         dout = self.last_layer.backward(1)
         for layer in reversed(self.layers.values()):
-            dout = layer.backward(dout)
+            if type(layer) is fast_layers.Relu:
+                dout = self._relu_in_place(layer, "backward", dout)
+            else:
+                dout = layer.backward(dout)
         grads = {}
         grads["W1"], grads["b1"] = self.layers["Conv1"].dW, self.layers["Conv1"].db
         grads["W2"], grads["b2"] = self.layers["Affine1"].dW, self.layers["Affine1"].db

@@ -55,6 +55,12 @@ __all__ = ["Convolution", "Pooling", "im2col", "col2im"]
 
 _UNSET = object()  # an attribute not assigned since the last forward
 
+# Forward: patches are written and multiplied by W this many bytes of them
+# at a time (about half this machine's 2 MB L2; measured on the book's
+# SimpleConvNet step: 1 MB blocks 18.1 ms, 0.5 MB 18.3, all 100 images at
+# once 18.6).
+_BLOCK_BYTES = 1 << 20
+
 
 def _as_c(arr: np.ndarray) -> np.ndarray:
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
@@ -169,17 +175,27 @@ class Convolution(reference.Convolution):
         self._patches = None  # nothing half-written survives an exception
         if patches is None or patches.shape != (N, K, P) or patches.dtype is not dtype:
             patches = np.empty((N, K, P), dtype)
-        threads = threads_for(patches.size, GRAINS.elementwise)
-        geometry = (N, C, H, W_in, FH, FW, stride, pad, out_h, out_w, threads)
-        if xc.dtype is dtype:
-            KERNELS.im2col_transposed[dtype.itemsize == 8](xc.reshape(-1), patches.reshape(-1), *geometry)
-        else:  # float32 images, float64 computation: widened while copied
-            KERNELS.im2col_transposed_widened(xc.reshape(-1), patches.reshape(-1), *geometry)
         W_matrix = W.reshape(FN, K)
         if W_matrix.dtype is not dtype:
             W_matrix = W_matrix.astype(dtype)
         out = np.empty((N, FN, P), dtype)
-        np.matmul(W_matrix, patches, out=out)
+        # A few images at a time, so that BLAS reads each block of patches
+        # while it is still in cache (the book's 100 images make 11.5 MB).
+        block = max(1, _BLOCK_BYTES // max(1, K * P * dtype.itemsize))
+        widened = xc.dtype is not dtype  # float32 images, float64 computation: widened while copied
+        image_in = C * H * W_in
+        x_flat, patches_flat = xc.reshape(-1), patches.reshape(-1)
+        for start in range(0, N, block):
+            stop = min(N, start + block)
+            geometry = (stop - start, C, H, W_in, FH, FW, stride, pad, out_h, out_w,
+                        threads_for((stop - start) * K * P, GRAINS.elementwise))
+            source = x_flat[start * image_in:stop * image_in]
+            target = patches_flat[start * K * P:stop * K * P]
+            if widened:
+                KERNELS.im2col_transposed_widened(source, target, *geometry)
+            else:
+                KERNELS.im2col_transposed[dtype.itemsize == 8](source, target, *geometry)
+            np.matmul(W_matrix, patches[start:stop], out=out[start:stop])
         if b.dtype is not dtype or not b.flags.c_contiguous:
             b = np.ascontiguousarray(b, dtype=dtype)
         KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
