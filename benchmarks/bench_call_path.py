@@ -12,7 +12,10 @@ classes, 784 -> 50), one thread, this times, interleaved:
 * ``method``     an empty Python method with the same arguments: the cost of
                  a method call and its attribute lookups;
 * ``kernel``     the memoryview kernel on preallocated 1-D buffers (the
-                 0.1.0 path's kernel call, with its buffer acquisition).
+                 0.1.0 path's kernel call, with its buffer acquisition); for
+                 Affine the products through np.dot, as the 0.1.0 path ran
+                 them (backward: dW by BLAS, which the entry point now forms
+                 itself at N = 1).
 
 So ``layer - entry`` is the Python method's share, ``entry - declined`` the
 allocation and arithmetic, ``declined - method`` the C checks.  Run:
@@ -107,6 +110,29 @@ def rows(samples: int) -> list[tuple[str, dict[str, float]]]:
         "declined": lambda: KERNELS.sigmoid_backward_call(xf, sig.out, GRAINS.elementwise),
         "method": lambda: empty.call(dout),
         "kernel": lambda: KERNELS.sigmoid_backward[1](dout.ravel(), out, out, 1),
+    }
+    loss.forward(scores, labels)
+    loss_book.forward(scores, labels)
+    own_labels, dx = labels.astype(np.intp), np.empty((1, 10))
+    table["SoftmaxWithLoss.backward"] = {
+        "layer": lambda: loss.backward(),
+        "book": lambda: loss_book.backward(),
+        "entry": lambda: KERNELS.softmax_cross_entropy_backward_call(loss.y, loss._labels, 1, loss._y_shape,
+                                                                     GRAINS.elementwise),
+        "declined": lambda: KERNELS.softmax_cross_entropy_backward_call(loss.y, loss._labels, np.float64(1.0),
+                                                                        loss._y_shape, GRAINS.elementwise),
+        "method": lambda: empty.call(1),
+        "kernel": lambda: KERNELS.softmax_cross_entropy_backward[1](loss.y, own_labels, 1.0, dx, 1),
+    }
+    aff.forward(xa)
+    aff_book.forward(xa)
+    table["Affine.backward"] = {
+        "layer": lambda: aff.backward(dout),
+        "book": lambda: aff_book.backward(dout),
+        "entry": lambda: KERNELS.affine_backward_call(dout, xa, W, b, True, GRAINS.elementwise),
+        "declined": lambda: KERNELS.affine_backward_call(xf, xa, W, b, True, GRAINS.elementwise),
+        "method": lambda: empty.call(dout),
+        "kernel": lambda: (np.dot(xa.T, dout), np.dot(dout, W.T), dout.sum(axis=0)),
     }
     result = []
     with threadpool_limits(1), zk.limit_threads(1):

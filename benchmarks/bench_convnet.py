@@ -164,14 +164,14 @@ def main():
     lines = [
         "# The book's SimpleConvNet step: gradient + Adam, batch 100",
         "",
-        f"Machine: 2-vCPU AMD EPYC (Zen 5) KVM guest, `{_cpu()}`; BLAS: {', '.join(blas)}; "
+        f"Machine: `{_cpu()}`, {len(os.sched_getaffinity(0))} usable CPUs, {platform.platform()}; "
+        f"BLAS: {', '.join(blas)}; "
         f"zk_layers {zk.__version__}, kernels {zk._kernels.KERNELS.level}; NumPy {np.__version__}"
         + (f"; PyTorch {torch.__version__} (CPU)" if torch is not None else "") + ".",
         f"Data: {data}, float32 images as the book's loader gives them; weights float64 (the book's) "
         "unless the row says float32.",
         f"One process, contenders interleaved, {args.samples} samples of one step each after 3 warm-up "
-        "steps, gc off; the same thread budget for all, BLAS included (threadpoolctl).  "
-        "Shared machine: two other engineers ran work on the same 2 vCPUs.",
+        "steps, gc off; the same thread budget for all, BLAS included (threadpoolctl).",
         "",
         f"Gradients against the book's (max |diff| / max |book| over each parameter, worst): "
         f"zk.SimpleConvNet {rel_ours:.1e}, book net on zk layers {rel_mixed:.1e}.",

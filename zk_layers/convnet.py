@@ -134,8 +134,12 @@ class SimpleConvNet:
 
     def predict(self, x: Any) -> np.ndarray:
         """Scores (before the softmax), shape (N, output_size)."""
+        given = x
         for layer in self.layers.values():
-            x = self._relu_in_place(layer, "forward", x) if type(layer) is fast_layers.Relu else layer.forward(x)
+            if type(layer) is fast_layers.Relu and x is not given:
+                x = self._relu_in_place(layer, "forward", x)
+            else:
+                x = layer.forward(x)
         return x
 
     @staticmethod
@@ -146,7 +150,8 @@ class SimpleConvNet:
         backward), so it receives the result (``out=``) instead of a fresh
         array of its size, whose page faults cost about 0.5 ms per Relu1 call
         at batch 100.  The values are the book's."""
-        return getattr(layer, method)(value, out=value)  # type: ignore[no-any-return]
+        result: np.ndarray = getattr(layer, method)(value, out=value)
+        return result
 
     def loss(self, x: Any, t: Any) -> float:
         """Mean cross-entropy of the batch; t: class indices or one-hot rows."""
