@@ -27,6 +27,20 @@ def test_every_subcommand_has_help(command, capsys):
     assert f"usage: zk-layers {command}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv", [["run", "--help"], ["book", "run", "--help"], ["check", "--help"]])
+def test_python_m_zk_layers_book_usage_names_the_command(argv, capsys):
+    """`python -m zk_layers.book run --help` prints the usage of the command
+    it stands for, `zk-layers book run`, with `book` once."""
+    from zk_layers.book._run import main as book_main
+
+    with pytest.raises(SystemExit) as exc:
+        book_main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: zk-layers book {argv[-2]} ")
+    assert "book book" not in out
+
+
 def test_train_book_preset_on_digits(tmp_path):
     out_json = tmp_path / "run.json"
     proc = run_module("train", "--iters", "1500", "--no-progress", "--json", str(out_json))

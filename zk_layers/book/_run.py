@@ -416,7 +416,10 @@ def _cli_check(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m zk_layers.book run|check ...``."""
-    parser = argparse.ArgumentParser(prog="python -m zk_layers.book", description=__doc__,
+    # The usage lines read "zk-layers book run ...": the command this one
+    # stands for (argparse would otherwise print "python -m zk_layers.book
+    # book run", with the implied `book` shown twice).
+    parser = argparse.ArgumentParser(prog="zk-layers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="book")
     # `python -m zk_layers.book run ...`: the `book` word is implied.
