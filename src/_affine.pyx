@@ -23,9 +23,11 @@ One-call entry points (affine_forward_call, affine_backward_call) take the
 layer's objects, check in C that the common case applies (x, dout and b
 C-contiguous, W any layout, all of one float dtype, shapes that fit), and do
 the whole method: the products through NumPy's dot (PyArray_MatrixProduct2,
-the very function np.dot calls, so the results are np.dot's), except dW for
-one sample, an outer product, which a loop here forms with the same bits
-2.5x faster than BLAS's GEMM; the bias add and the bias gradient.  Anything else returns None and the layer validates
+the very function np.dot calls, so the results are np.dot's; dW = x.T @ dout
+through np.matmul, the same BLAS call with less overhead for the transposed
+x), except dW for one sample, an outer product, which a loop here forms with
+the same bits 2.5x faster than BLAS's GEMM; the bias add and the bias
+gradient.  Anything else returns None and the layer validates
 in Python.
 """
 cimport numpy as cnp
@@ -35,6 +37,8 @@ from cython.parallel cimport prange
 from _common cimport (GIL_RELEASE_MIN_ITEMS, PyArray_MatrixProduct,
                       PyArray_MatrixProduct2, chunk_start, kernel_float_type,
                       threads_for_items)
+
+from numpy import matmul as _matmul
 
 from zk_layers._threads import threads_for as _threads_for
 
@@ -231,7 +235,9 @@ def affine_backward_call(object dout, object x, object W, object b,
                        <const float*>cnp.PyArray_DATA(da), <float*>cnp.PyArray_DATA(dW),
                        d_in, m, n_threads)
     else:
-        PyArray_MatrixProduct2(cnp.PyArray_Transpose(xa, NULL), da, dW)
+        # np.matmul, not np.dot: the same BLAS call and bits (tested), but
+        # dot spends 2.4 us more on x.T at N = 8 (18.3 against 15.9 us).
+        _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dW)
     cdef cnp.npy_intp m_dims[1]
     m_dims[0] = m
     cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, m_dims, typenum, 0)
