@@ -308,12 +308,14 @@ def softmax_cross_entropy_forward_call(object x, object t, double eps,
     else:
         return None
     cdef cnp.ndarray y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    # Decided before the malloc below: it may call into Python and raise,
+    # and nothing between the malloc and its free may.
+    cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)
     # The per-row losses are a scratch of ours: malloc, not an ndarray
     # (a NumPy allocation is a tenth of the whole call at N = 1).
     cdef double* losses = <double*>malloc(n * sizeof(double))
     if losses == NULL:
         raise MemoryError()
-    cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)
     cdef double total
     if typenum == cnp.NPY_DOUBLE:
         total = _forward_run(<const double*>cnp.PyArray_DATA(xa), label_data,

@@ -80,6 +80,26 @@ def test_layers_state_after_gradient_is_the_books():
     assert_array_equal(x, x0)
 
 
+def test_relu_after_a_layer_the_user_put_in_gets_a_fresh_array():
+    """In place only after our own Convolution/Pooling/Affine: a layer a
+    user substitutes may keep what it returns, which must stay as it was."""
+    x, _ = _batch(4, (1, 28, 28), 10)
+    net = zk.SimpleConvNet()
+    conv = net.layers["Conv1"]
+
+    class Keeping:
+        def forward(self, value):
+            self.kept = conv.forward(value)
+            self.copy = self.kept.copy()
+            return self.kept
+
+    keeping = Keeping()
+    net.layers["Conv1"] = keeping
+    net.predict(x)
+    assert (keeping.copy < 0).any()
+    assert_array_equal(keeping.kept, keeping.copy)
+
+
 @pytest.mark.parametrize("backend", ["fast", "reference"])
 def test_gradient_check_whole_net(backend):
     x, t = _batch()

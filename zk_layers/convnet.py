@@ -28,6 +28,9 @@ from .gradient import numerical_gradient as _numerical_gradient
 __all__ = ["SimpleConvNet"]
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
+# Layers whose forward output and backward dx are fresh arrays they do not
+# keep: a fast Relu right after one may work in place (SimpleConvNet._call).
+_FRESH_RESULTS = (fast_conv.Convolution, fast_conv.Pooling, fast_layers.Affine)
 _DEFAULT_CONV = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 
 
@@ -134,24 +137,25 @@ class SimpleConvNet:
 
     def predict(self, x: Any) -> np.ndarray:
         """Scores (before the softmax), shape (N, output_size)."""
-        given = x
+        previous = None
         for layer in self.layers.values():
-            if type(layer) is fast_layers.Relu and x is not given:
-                x = self._relu_in_place(layer, "forward", x)
-            else:
-                x = layer.forward(x)
+            x = self._call(layer, "forward", x, previous)
+            previous = layer
         return x
 
     @staticmethod
-    def _relu_in_place(layer: Any, method: str, value: np.ndarray) -> np.ndarray:
-        """A Relu of the fast backend applied in place: its input is always
-        an array the net's previous layer has just returned and nothing else
-        holds (Conv1's and Affine1's output forward, Pool1's and Affine2's dx
-        backward), so it receives the result (``out=``) instead of a fresh
+    def _call(layer: Any, method: str, value: Any, previous: Any) -> Any:
+        """``layer.forward(value)`` or ``layer.backward(value)``, except that
+        a fast Relu whose input was just returned by one of our own
+        Convolution, Pooling or Affine layers (Conv1's and Affine1's output
+        forward, Pool1's and Affine2's dx backward: fresh arrays that nothing
+        else holds) is applied in place (``out=``) instead of into a fresh
         array of its size, whose page faults cost about 0.5 ms per Relu1 call
-        at batch 100.  The values are the book's."""
-        result: np.ndarray = getattr(layer, method)(value, out=value)
-        return result
+        at batch 100.  The values are the book's.  After a layer a user has
+        put in (whose output may be kept), a fresh array, as in the book."""
+        if type(layer) is fast_layers.Relu and type(previous) in _FRESH_RESULTS:
+            return getattr(layer, method)(value, out=value)
+        return getattr(layer, method)(value)
 
     def loss(self, x: Any, t: Any) -> float:
         """Mean cross-entropy of the batch; t: class indices or one-hot rows."""
@@ -187,11 +191,10 @@ class SimpleConvNet:
         """Gradients by backpropagation, as the book computes them."""
         self.loss(x, t)
         dout = self.last_layer.backward(1)
+        previous = None
         for layer in reversed(self.layers.values()):
-            if type(layer) is fast_layers.Relu:
-                dout = self._relu_in_place(layer, "backward", dout)
-            else:
-                dout = layer.backward(dout)
+            dout = self._call(layer, "backward", dout, previous)
+            previous = layer
         grads = {}
         grads["W1"], grads["b1"] = self.layers["Conv1"].dW, self.layers["Conv1"].db
         grads["W2"], grads["b2"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
