@@ -56,6 +56,16 @@ def test_train_book_preset_on_digits(tmp_path):
     assert data["settings"]["optimizer"] == "SGD"
 
 
+@pytest.mark.parametrize("name,cls,lr", [("nesterov", "Nesterov", 0.01), ("adagrad", "AdaGrad", 0.01),
+                                          ("rmsprop", "RMSprop", 0.01)])
+def test_train_takes_chapter_6s_optimizers(name, cls, lr, tmp_path, capsys):
+    out_json = tmp_path / "run.json"
+    assert main(["train", "--optimizer", name, "--iters", "40", "--no-progress", "--json", str(out_json)]) == 0
+    assert f"{name} lr={lr}," in capsys.readouterr().out
+    settings = json.loads(out_json.read_text())["settings"]
+    assert settings["optimizer"] == cls and settings["learning_rate"] == lr
+
+
 def test_train_strong_preset_reaches_97_percent(capsys):
     assert main(["train", "--preset", "strong", "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -79,7 +89,7 @@ def test_train_plot_needs_matplotlib_or_draws(tmp_path, capsys):
     (["train", "--iters", "0"], "expected a positive integer"),
     (["train", "--lr", "-1"], "expected a positive finite number"),
     (["train", "--epochs", "2", "--iters", "5"], "not allowed with argument"),
-    (["train", "--optimizer", "rmsprop"], "invalid choice"),
+    (["train", "--optimizer", "adamw"], "invalid choice"),
     (["train", "--plot", "curves.jpg"], "give a .png file name"),
     (["shopping", "--tax", "abc"], "expected a finite number >= 0"),
     (["shopping", "--apples", "0"], "expected a positive integer"),

@@ -65,7 +65,7 @@ def test_train_on_arrays():
     ({"iterations": 10, "epochs": 1}, "not both"),
     ({"iterations": 0}, "iterations must be a positive integer"),
     ({"batch_size": -5}, "batch_size must be a positive integer"),
-    ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+    ({"optimizer": "adamw"}, "optimizer must be one of"),
     ({"backend": "gpu"}, "backend must be"),
 ])
 def test_bad_train_arguments(kwargs, match):
@@ -98,6 +98,22 @@ def test_default_learning_rates_and_length_follow_the_optimizer_and_data():
     from zk_layers.train import default_iterations
 
     assert default_iterations("digits") == 3000 and default_iterations("mnist") == 10_000
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_every_book_optimizer_by_name_learns_the_digits(name):
+    """A name is the book's class with its default arguments and the documented rate."""
+    from zk_layers.optimizers import OPTIMIZERS
+    from zk_layers.train import DEFAULT_LEARNING_RATES
+
+    r = zk.train("digits", optimizer=name.upper(), iterations=600, seed=0)
+    cls = OPTIMIZERS[name]
+    assert r.settings["optimizer"] == cls.__name__
+    assert r.settings["learning_rate"] == DEFAULT_LEARNING_RATES[name]
+    assert r.test_accuracy[-1] >= 0.9
+    assert r.losses[-50:].mean() < r.losses[:50].mean() / 3
+    same = zk.train("digits", optimizer=cls(lr=DEFAULT_LEARNING_RATES[name]), iterations=600, seed=0)
+    assert_array_equal(same.losses, r.losses)
 
 
 def test_eps_reaches_the_loss_layer():
@@ -197,7 +213,7 @@ def test_convnet_default_length_and_configuration():
     ({"iterations": 10, "epochs": 1}, ValueError, "not both"),
     ({"batch_size": 0}, ValueError, "batch_size must be a positive integer"),
     ({"epochs": -1}, ValueError, "epochs must be a positive integer"),
-    ({"optimizer": "rmsprop"}, ValueError, "optimizer must be one of"),
+    ({"optimizer": "adamw"}, ValueError, "optimizer must be one of"),
     ({"backend": "gpu"}, ValueError, "backend must be"),
     ({"dtype": np.float16}, ValueError, "dtype must be float32 or float64"),
     ({"conv_param": [30, 3, 1, 1]}, TypeError, "conv_param must be a dict"),

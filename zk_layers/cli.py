@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
+from .optimizers import OPTIMIZERS
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The book's setting (chapter 5, train_neuralnet.py).
@@ -103,7 +104,9 @@ def _add_train(sub: Any) -> None:
                         "on digits, 20 on MNIST)")
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=_positive_float, help="learning rate")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS),
+                   help="the book's six (default: sgd for twolayer presets, adam for convnet; "
+                   "their learning rates: zk_layers.train.DEFAULT_LEARNING_RATES)")
     p.add_argument("--hidden", type=_positive_int, help="hidden layer size")
     p.add_argument("--weight-init-std", type=_positive_float)
     p.add_argument("--backend", choices=["fast", "reference"], default="fast")

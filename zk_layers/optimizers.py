@@ -303,15 +303,16 @@ class Adam(_Stateful):
                 params[key] -= lr_t * m[key] / (np.sqrt(v[key]) + self.eps)
 
 
-# The book's Trainer accepts all six by name (zk_layers.book.trainer).
-BOOK_OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-                   "rmsprop": RMSprop, "adam": Adam}
-# zk.train and `zk-layers train` offer the three of chapters 5-6's main text.
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+# The book's six by their lower-case names: the book's Trainer
+# (zk_layers.book.trainer), zk.train, zk.train_convnet and `zk-layers train`.
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+              "rmsprop": RMSprop, "adam": Adam}
+Optimizer = SGD | Momentum | Nesterov | AdaGrad | RMSprop | Adam
 
 
-def make_optimizer(name: str, lr: float | None = None) -> SGD | Momentum | Adam:
-    """An optimizer by name ("sgd", "momentum", "adam"), with its default lr unless given."""
+def make_optimizer(name: str, lr: float | None = None) -> Optimizer:
+    """An optimizer by name (a key of OPTIMIZERS: "sgd", "momentum", "nesterov",
+    "adagrad", "rmsprop", "adam"), with its class's default lr unless given."""
     try:
         cls = OPTIMIZERS[name.lower()]
     except (KeyError, AttributeError):

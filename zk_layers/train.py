@@ -21,14 +21,17 @@ import numpy as np
 from ._threads import limit_threads
 from ._validate import positive_int
 from .nets import TwoLayerNet
-from .optimizers import SGD, Adam, Momentum, make_optimizer
+from .optimizers import Optimizer, make_optimizer
 
 __all__ = ["train", "train_convnet", "TrainResult", "load_dataset", "load_image_dataset"]
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 # The book's rate for SGD (chapter 5) and Momentum; Adam's usual one.
-DEFAULT_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.1, "adam": 0.001}
+# By optimizer name: the book's 0.1 for SGD (ch05/train_neuralnet.py) and
+# Momentum; the book's class defaults for the others (ch06's comparisons).
+DEFAULT_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.01, "adagrad": 0.01,
+                          "rmsprop": 0.01, "adam": 0.001}
 
 
 def default_iterations(data: Any) -> int:
@@ -128,7 +131,7 @@ def train(
     epochs: int | None = None,
     batch_size: int = 100,
     learning_rate: float | None = None,
-    optimizer: str | SGD | Momentum | Adam = "sgd",
+    optimizer: str | Optimizer = "sgd",
     weight_init_std: float = 0.01,
     eps: float = 1e-7,
     seed: int | None = 0,
@@ -155,8 +158,13 @@ def train(
         embedded digits (where that is over 200 epochs).
     batch_size : int, default 100
     learning_rate : float, optional
-        Default: the book's 0.1 for SGD and Momentum, 0.001 for Adam.
-    optimizer : "sgd", "momentum", "adam" or an optimizer object
+        Default: the book's 0.1 for SGD and Momentum, 0.001 for Adam, its
+        class defaults of 0.01 for Nesterov, AdaGrad and RMSprop
+        (``DEFAULT_LEARNING_RATES``).
+    optimizer : str or optimizer object, default "sgd"
+        "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam" (the
+        book's six, with their default arguments and the rate above), or
+        an object with the book's ``update(params, grads)``.
     weight_init_std : float, default 0.01
     eps : float, default 1e-7
         The loss layer's eps (see SoftmaxWithLoss).
@@ -292,7 +300,7 @@ def train_convnet(
     epochs: int | None = None,
     batch_size: int = 100,
     learning_rate: float | None = None,
-    optimizer: str | SGD | Momentum | Adam = "adam",
+    optimizer: str | Optimizer = "adam",
     weight_init_std: float = 0.01,
     seed: int | None = 0,
     backend: str = "fast",
@@ -326,8 +334,11 @@ def train_convnet(
         embedded digits (1,438 images, 15 steps an epoch).
     batch_size : int, default 100
     learning_rate : float, optional
-        Default: 0.001 for Adam (the book's), 0.1 for SGD and Momentum.
-    optimizer : "adam" (default), "sgd", "momentum" or an optimizer object
+        Default: 0.001 for Adam (the book's), 0.1 for SGD and Momentum,
+        0.01 for Nesterov, AdaGrad and RMSprop.
+    optimizer : str or optimizer object, default "adam"
+        The book's six by name, as for `train`, or an object with
+        ``update(params, grads)``.
     weight_init_std : float, default 0.01
     seed : int or None, default 0
         The weights are drawn from ``np.random.RandomState(seed)`` in the

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizers import BOOK_OPTIMIZERS
+from ..optimizers import OPTIMIZERS
 from .optimizer import *  # noqa: F403 (the book's module namespace)
 
 __all__ = ["Trainer"]
@@ -59,7 +59,7 @@ class Trainer:
         if optimizer_param is None:
             optimizer_param = {"lr": 0.01}
         try:
-            optimizer_class = BOOK_OPTIMIZERS[optimizer.lower()]
+            optimizer_class = OPTIMIZERS[optimizer.lower()]
         except (KeyError, AttributeError):
             raise ValueError(f"optimizer must be one of SGD, Momentum, Nesterov, AdaGrad, RMSprop, "
                              f"Adam, got {optimizer!r}") from None
