@@ -6,7 +6,7 @@ Contenders, all in one process, the same batches, the same thread budget
 * book           zk_layers.baseline.SimpleConvNet + baseline.Adam: the book's
                  code (float64 weights, float32 images from its loader);
 * book net, zk   the same net code with zk_layers' layers swapped in
-                 (what benchmarks/book_script.py runs);
+                 (the layers `zk-layers book run` serves);
 * zk             zk.SimpleConvNet (Conv1 without dx) + zk.Adam, float64
                  weights, float32 images: the book's case;
 * zk float32     zk.SimpleConvNet(dtype=float32);

@@ -243,6 +243,8 @@ def test_check_table(fake_book):
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env_path]))
     try:
         rows = _run.check(str(fake_book), ["ch06/loop.py", "ch06/writes.py"], max_steps=5, out=out)
+        timed_out = io.StringIO()
+        timed = _run.check(str(fake_book), ["ch06/loop.py"], max_steps=5, repeats=3, out=timed_out)
     finally:
         if env_path is None:
             del os.environ["PYTHONPATH"]
@@ -252,6 +254,16 @@ def test_check_table(fake_book):
     assert rows[0]["stopped"] and rows[0]["steps"] == 5
     assert "same numbers" in out.getvalue() and "ch06/loop.py" in out.getvalue()
     assert not (fake_book / "ch06" / "params.pkl").exists()
+    # --repeats: three runs a side, the reported times their medians
+    (row,) = timed
+    assert row["same"] and row["repeats"] == 3
+    assert "  blas:" in timed_out.getvalue() and "median of 3 runs a side" in timed_out.getvalue()
+    for side in ("book", "zk"):
+        assert len(row[f"{side}_runs_s"]) == 3
+        assert row[f"{side}_s"] == sorted(row[f"{side}_runs_s"])[1]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="repeats must be a positive integer"):
+            _run.check(str(fake_book), ["ch06/loop.py"], repeats=bad)
 
 
 def test_cli_book_run(fake_book):

@@ -27,6 +27,9 @@ process with one thread (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
 ``MKL_NUM_THREADS`` = 1) and the same seed and step limit, compares the
 numbers the two print (rtol 1e-3, atol 2e-3) and prints a table: same
 numbers?, seconds with the book's ``common``, seconds with zk_layers.
+``--repeats N`` runs each side N times, interleaved, and reports the median
+times (the benchmark form: ``zk-layers book check BOOK --scripts
+ch05/train_neuralnet.py --max-steps 10000 --repeats 3``).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ import json
 import os
 import re
 import runpy
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -308,23 +312,41 @@ def _run_child(book_dir: str, script: str, common: str, seed: int, max_steps: in
 
 def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
           max_steps: int | None = None, rtol: float = 1e-3, atol: float = 2e-3, timeout: float = 900,
-          out: Any = None) -> list[dict[str, Any]]:
+          repeats: int = 1, out: Any = None) -> list[dict[str, Any]]:
     """Run each script with the book's ``common`` and with zk_layers', compare
-    the numbers, print a table to ``out`` (default stdout); return the rows."""
+    the numbers, print a table to ``out`` (default stdout); return the rows.
+
+    ``repeats`` > 1 runs each side that many times, alternating which goes
+    first from round to round (so a drift of the machine hits both alike);
+    the times are the medians, and every round's numbers must agree.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     out = out or sys.stdout
     book_dir = os.path.abspath(book_dir)
     if not os.path.isdir(os.path.join(book_dir, "common")):
         raise FileNotFoundError(f"{book_dir} is not a checkout of the book (no common/ folder)")
     scripts = list(scripts) if scripts else book_scripts(book_dir)
     header = f"{'script':<40} {'steps':>6} {'same numbers':<14} {'book s':>8} {'zk s':>8} {'ratio':>6}"
-    print(f"book: {book_dir}; seed {seed}; one thread; rtol {rtol:g}, atol {atol:g}", file=out)
+    rounds = f"; median of {repeats} runs a side, interleaved" if repeats > 1 else ""
+    if repeats > 1:  # a benchmark: name the machine's software, BLAS kernel included
+        from .._config import show_config
+
+        print("software (this process; the scripts run in child processes, one thread each):", file=out)
+        show_config(file=out)
+    print(f"book: {book_dir}; seed {seed}; one thread; rtol {rtol:g}, atol {atol:g}{rounds}", file=out)
     print(header, file=out)
     print("-" * len(header), file=out, flush=True)
     rows = []
     for script in scripts:
         limit = max_steps if max_steps is not None else MAX_STEPS_PER_SCRIPT.get(script, DEFAULT_MAX_STEPS)
-        book = _run_child(book_dir, script, "book", seed, limit, timeout)
-        zk = _run_child(book_dir, script, "zk", seed, limit, timeout)
+        runs: dict[str, list[dict[str, Any]]] = {"book": [], "zk": []}
+        for round_ in range(repeats):
+            for side in ("book", "zk") if round_ % 2 == 0 else ("zk", "book"):
+                runs[side].append(_run_child(book_dir, script, side, seed, limit, timeout))
+            if any(run["rc"] != 0 for run in (runs["book"][-1], runs["zk"][-1])):
+                break  # a failure is the verdict: no more rounds
+        book, zk = runs["book"][-1], runs["zk"][-1]
         if book["rc"] != 0:
             verdict, detail = "book failed", book["stderr"].strip().splitlines()[-1:] or [""]
             same = None
@@ -332,19 +354,27 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
             verdict, detail = "zk failed", zk["stderr"].strip().splitlines()[-1:] or [""]
             same = False
         else:
-            same, text = same_numbers(book["stdout"], zk["stdout"], rtol, atol)
+            same, text = True, ""
+            for book_run, zk_run in zip(runs["book"], runs["zk"]):
+                same, text = same_numbers(book_run["stdout"], zk_run["stdout"], rtol, atol)
+                if not same:
+                    break
             verdict, detail = ("yes" if same else "NO"), [text]
         steps = f"{book.get('steps', '')}{'*' if book.get('stopped') else ''}"
-        book_s, zk_s = book.get("script_s", book["wall_s"]), zk.get("script_s", zk["wall_s"])
+        book_s, zk_s = (statistics.median(run.get("script_s", run["wall_s"]) for run in runs[side])
+                        for side in ("book", "zk"))
         ratio = f"{book_s / zk_s:.2f}" if zk_s > 0 and book["rc"] == zk["rc"] == 0 else ""
         print(f"{script:<40} {steps:>6} {verdict:<14} {book_s:>8.2f} {zk_s:>8.2f} {ratio:>6}  {detail[0]}",
               file=out, flush=True)
         rows.append({"script": script, "max_steps": limit, "steps": book.get("steps"),
                      "stopped": bool(book.get("stopped")), "same": same, "verdict": verdict,
                      "detail": detail[0], "book_s": book_s, "zk_s": zk_s,
-                     "book_rc": book["rc"], "zk_rc": zk["rc"]})
+                     "book_rc": book["rc"], "zk_rc": zk["rc"], "repeats": len(runs["zk"]),
+                     "book_runs_s": [run.get("script_s", run["wall_s"]) for run in runs["book"]],
+                     "zk_runs_s": [run.get("script_s", run["wall_s"]) for run in runs["zk"]]})
     print("steps: training steps run on each side; * = cut there on both sides (--max-steps); "
-          "times: seconds inside the script, child processes, one thread", file=out)
+          "times: seconds inside the script, child processes, one thread"
+          + (f", medians of {repeats}" if repeats > 1 else ""), file=out)
     return rows
 
 
@@ -379,6 +409,8 @@ def add_book_parser(sub: Any) -> None:
     chk.add_argument("--rtol", type=float, default=1e-3)
     chk.add_argument("--atol", type=float, default=2e-3)
     chk.add_argument("--timeout", type=float, default=900, help="seconds per run (default: 900)")
+    chk.add_argument("--repeats", type=_positive_int, default=1,
+                     help="runs per side, interleaved; the times are medians (default: 1)")
     chk.add_argument("--json", help="also write the rows to this JSON file")
     chk.set_defaults(run=_cli_check)
 
@@ -407,7 +439,7 @@ def _cli_run(args: argparse.Namespace) -> int:
 
 def _cli_check(args: argparse.Namespace) -> int:
     rows = check(args.book_dir, args.scripts, seed=args.seed, max_steps=args.max_steps, rtol=args.rtol,
-                 atol=args.atol, timeout=args.timeout)
+                 atol=args.atol, timeout=args.timeout, repeats=args.repeats)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
