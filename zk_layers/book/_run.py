@@ -355,7 +355,7 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
             same = False
         else:
             same, text = True, ""
-            for book_run, zk_run in zip(runs["book"], runs["zk"]):
+            for book_run, zk_run in zip(runs["book"], runs["zk"], strict=True):
                 same, text = same_numbers(book_run["stdout"], zk_run["stdout"], rtol, atol)
                 if not same:
                     break
