@@ -7,6 +7,10 @@ Contenders, all in one process, the same batches, the same thread budget
                  code (float64 weights, float32 images from its loader);
 * book net, zk   the same net code with zk_layers' layers swapped in
                  (the layers `zk-layers book run` serves);
+* book net, zk_layers.book
+                 the same with zk_layers' Adam too: the book's code as
+                 `zk-layers book run ch07/train_convnet.py` runs it (its
+                 common.layers and common.optimizer are zk_layers');
 * zk             zk.SimpleConvNet (Conv1 without dx) + zk.Adam, float64
                  weights, float32 images: the book's case;
 * zk float32     zk.SimpleConvNet(dtype=float32);
@@ -82,6 +86,9 @@ def contenders(use_torch):
     mixed = baseline.SimpleConvNet(layer_module=zk)
     mixed_opt = baseline.Adam()
     np.random.seed(0)  # noqa: NPY002
+    served = baseline.SimpleConvNet(layer_module=zk)
+    served_opt = zk.Adam()  # what zk_layers.book.optimizer is
+    np.random.seed(0)  # noqa: NPY002
     ours = zk.SimpleConvNet()
     ours_opt = zk.Adam()
     np.random.seed(0)  # noqa: NPY002
@@ -90,6 +97,7 @@ def contenders(use_torch):
     cases = {
         "book": lambda x, t: book_opt.update(book.params, book.gradient(x, t)),
         "book net, zk layers": lambda x, t: mixed_opt.update(mixed.params, mixed.gradient(x, t)),
+        "book net, zk_layers.book": lambda x, t: served_opt.update(served.params, served.gradient(x, t)),
         "zk": lambda x, t: ours_opt.update(ours.params, ours.gradient(x, t)),
         "zk float32": lambda x, t: ours32_opt.update(ours32.params, ours32.gradient(x, t)),
     }

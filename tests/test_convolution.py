@@ -226,6 +226,36 @@ def test_books_mixed_case_float32_images_float64_weights(rng):
     assert_sums_close(fast.dW, ref.dW, np.float64)  # sums that cancel: scaled by the largest
 
 
+@pytest.mark.parametrize("case", [(20, 1, 28, 28, 30, 5, 5, 1, 0), (7, 2, 8, 8, 4, 3, 3, 1, 1)], ids=str)
+def test_blocks_of_images_change_no_bits(case, dtype, rng, monkeypatch):
+    """forward and backward work on blocks of images (_BLOCK_BYTES): one
+    image per block, the book's 9 and all at once give the same bits."""
+    from zk_layers import convolution
+
+    x, W, b, stride, pad = _conv_data(case, dtype, rng)
+    results = []
+    for block_bytes in (1, convolution._BLOCK_BYTES, 1 << 40):
+        monkeypatch.setattr(convolution, "_BLOCK_BYTES", block_bytes)
+        conv = zk.Convolution(W, b, stride, pad)
+        out = conv.forward(x)
+        dx = conv.backward(np.cos(out))
+        dx_again = conv.backward(np.cos(out))  # the reused buffers give the same again
+        results.append((out, dx, conv.dW, conv.db, conv.col))
+        assert_array_equal(dx_again, dx)
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other, strict=True):
+            assert_array_equal(a, b_)
+    # dx is col2im of W.T @ dout, bit for bit, whatever layout W.T is given in
+    out = results[0][0]
+    n, fn, fh, fw = out.shape[0], W.shape[0], W.shape[2], W.shape[3]
+    dcol = np.matmul(W.reshape(fn, -1).T, np.cos(out).reshape(n, fn, -1))
+    expected = zk.col2im(dcol.transpose(0, 2, 1).reshape(-1, dcol.shape[1]), x.shape, fh, fw, stride, pad)
+    assert_array_equal(results[0][1], expected)
+    ref = reference.Convolution(W, b, stride, pad)
+    assert_allclose(results[0][0], ref.forward(x), **tolerance(dtype))
+    assert_sums_close(results[0][1], ref.backward(np.cos(results[0][0])), dtype)
+
+
 def test_need_dx_false_gives_the_same_parameter_gradients(rng):
     x, W, b, stride, pad = _conv_data(CONV_CASES[1], np.float64, rng)
     full, lean = zk.Convolution(W, b, stride, pad), zk.Convolution(W, b, stride, pad, need_dx=False)

@@ -133,6 +133,7 @@ class Convolution(reference.Convolution):
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, *,
                  need_dx: bool = True) -> None:
         self._patches: np.ndarray | None = None  # (N, K, P), the layer's own
+        self._dpatches: np.ndarray | None = None  # backward's scratch, flat, reused
         self._col_assigned: Any = _UNSET
         super().__init__(W, b, stride, pad, need_dx=need_dx)
 
@@ -228,22 +229,42 @@ class Convolution(reference.Convolution):
 
         db = np.empty(FN, dtype)
         KERNELS.conv_bias_gradient[dtype.itemsize == 8](dout3, db, threads_for(dout3.size, GRAINS.elementwise))
-        # One product per image, then the images added in order: the same
-        # sums whatever the thread count.
-        dW = np.matmul(dout3, patches.transpose(0, 2, 1)).sum(axis=0) if N else np.zeros((FN, K), dtype)
-        self.dW = dW.reshape(FN, C, FH, FW)
+        # dW: one product per image, then the images added in order (the
+        # same sums whatever the thread count).  dx: each image's patch
+        # gradients W.T @ dout[n], added into its pixels by col2im.  Both
+        # block by block, as forward: a block of dout is read by both
+        # products while it is in cache, and the patch gradients go through a
+        # buffer of the layer's own into col2im (no fresh 11.5 MB array for
+        # the book's 100 images); the blocks change no bits (tested).
+        products = np.empty((N, FN, K), dtype)
+        block = max(1, _BLOCK_BYTES // max(1, K * P * dtype.itemsize))
+        dx = dpatches = None
+        if self.need_dx:
+            dx = np.empty((N, C, H, W_in), dtype)
+            dpatches = self._dpatches
+            self._dpatches = None
+            if dpatches is None or dpatches.size < min(block, N) * K * P or dpatches.dtype is not dtype:
+                dpatches = np.empty(min(block, N) * K * P, dtype)
+            # W.T as a C-contiguous copy (FN*K numbers): OpenBLAS runs the
+            # plain product faster than the transposed one here, with the
+            # same bits (tested): 3.1 against 3.6 ms for the book's 100 images.
+            W_t = np.ascontiguousarray(W.reshape(FN, K).T, dtype=dtype)
+            dx_flat = dx.reshape(-1)
+            image_in = C * H * W_in
+        for start in range(0, N, block):
+            stop = min(N, start + block)
+            np.matmul(dout3[start:stop], patches[start:stop].transpose(0, 2, 1), out=products[start:stop])
+            if dx is not None and dpatches is not None:
+                n = stop - start
+                target = dpatches[:n * K * P]
+                np.matmul(W_t, dout3[start:stop], out=target.reshape(n, K, P))
+                KERNELS.col2im_transposed[dtype.itemsize == 8](
+                    target, dx_flat[start * image_in:stop * image_in], n, C, H, W_in, FH, FW, stride, pad,
+                    out_h, out_w, threads_for(n * K * P, GRAINS.elementwise))
+        self.dW = (products.sum(axis=0) if N else np.zeros((FN, K), dtype)).reshape(FN, C, FH, FW)
         self.db = db
-        if not self.need_dx:
-            return None
-
-        W_matrix = W.reshape(FN, K)
-        if W_matrix.dtype is not dtype:
-            W_matrix = W_matrix.astype(dtype)
-        dpatches = np.matmul(W_matrix.T, dout3)
-        dx = np.empty((N, C, H, W_in), dtype)
-        KERNELS.col2im_transposed[dtype.itemsize == 8](
-            dpatches.reshape(-1), dx.reshape(-1), N, C, H, W_in, FH, FW, stride, pad, out_h, out_w,
-            threads_for(dpatches.size, GRAINS.elementwise))
+        if dpatches is not None:
+            self._dpatches = dpatches
         return dx
 
 
