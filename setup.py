@@ -36,8 +36,9 @@ correctly rounded either way, so no value changes), and never -ffast-math.
 
 Build time: -g0 drops the debug information Python's own CFLAGS ask for
 (-g): it made up three quarters of each module (1.5 MB -> 0.4 MB) and a
-quarter of the compile time.  Set CFLAGS with -g in it to keep it (gdb,
-scripts/asan.sh).  Cython translates the modules side by side on Linux, and
+quarter of the compile time.  Set CFLAGS with a -g flag (-g, -g3, -ggdb) to
+keep it (gdb, scripts/asan.sh).  Cython translates the modules side by side
+where processes start by fork (Linux before Python 3.14), and
 the compiler compiles them side by side everywhere (one job per CPU).
 """
 import os
@@ -122,7 +123,7 @@ class build_ext_with_openmp(build_ext):
         if self.compiler.compiler_type == "msvc":
             return ["/O2", "/fp:precise"], ["/openmp"], []
         compile_flags = ["-O3", "-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno"]
-        if "-g" not in os.environ.get("CFLAGS", "").split():
+        if not any(flag.startswith("-g") and flag != "-g0" for flag in os.environ.get("CFLAGS", "").split()):
             compile_flags.append("-g0")  # see the module docstring
         if sys.platform == "darwin":
             # Apple clang takes OpenMP only through CPPFLAGS/LDFLAGS.
@@ -160,9 +161,14 @@ class build_ext_with_openmp(build_ext):
                 write_variant_source(*variant)
         # Only the sources change (.pyx -> .c): the Extension objects keep
         # what build_ext.finalize_options set on them.
-        # Side by side on Linux only: cythonize's process pool would start
-        # by spawn elsewhere, and re-import whatever runs this build.
-        jobs = (os.cpu_count() or 1) if sys.platform.startswith("linux") else 0
+        # Side by side only where processes start by fork: with spawn or
+        # forkserver (macOS, Windows, Linux from Python 3.14 on) cythonize's
+        # process pool would re-import whatever runs this build, and
+        # `python setup.py build_ext` would start a build in each worker.
+        import multiprocessing
+
+        forks = multiprocessing.get_context().get_start_method() == "fork"
+        jobs = (os.cpu_count() or 1) if forks else 0
         generated = {ext.name: ext.sources for ext in cythonize(
             self.extensions, include_path=["src"], nthreads=jobs,
             compiler_directives=CYTHON_DIRECTIVES)}

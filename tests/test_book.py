@@ -261,8 +261,8 @@ def test_check_table(fake_book):
     for side in ("book", "zk"):
         assert len(row[f"{side}_runs_s"]) == 3
         assert row[f"{side}_s"] == sorted(row[f"{side}_runs_s"])[1]
-    for bad in (0, 1.5, True):
-        with pytest.raises(ValueError, match="repeats must be a positive integer"):
+    for bad, error in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="repeats must be a positive integer"):
             _run.check(str(fake_book), ["ch06/loop.py"], repeats=bad)
 
 

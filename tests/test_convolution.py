@@ -226,7 +226,8 @@ def test_books_mixed_case_float32_images_float64_weights(rng):
     assert_sums_close(fast.dW, ref.dW, np.float64)  # sums that cancel: scaled by the largest
 
 
-@pytest.mark.parametrize("case", [(20, 1, 28, 28, 30, 5, 5, 1, 0), (7, 2, 8, 8, 4, 3, 3, 1, 1)], ids=str)
+@pytest.mark.parametrize("case", [(20, 1, 28, 28, 30, 5, 5, 1, 0), (7, 2, 8, 8, 4, 3, 3, 1, 1),
+                                  (3, 2, 4, 4, 4, 4, 4, 1, 0)], ids=str)  # the last: a 1x1 output
 def test_blocks_of_images_change_no_bits(case, dtype, rng, monkeypatch):
     """forward and backward work on blocks of images (_BLOCK_BYTES): one
     image per block, the book's 9 and all at once give the same bits."""

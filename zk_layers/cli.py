@@ -76,7 +76,7 @@ def _add_train(sub: Any) -> None:
                        "Affine-SoftmaxWithLoss, chapter 7: Adam lr 0.001, batch 100, hidden 100, init std "
                        "0.01, the book's 20 epochs; on MNIST 30 filters 5x5, pad 0, stride 1 as in the book; "
                        "on the 8x8 digits 30 filters 3x3, pad 1, stride 1, so that the maps stay 8x8 and "
-                       "pool to 4x4, and 40 epochs of 15 steps) with minibatch SGD/Momentum/Adam, printing "
+                       "pool to 4x4, and 40 epochs of 15 steps) with any of the book's six optimizers, printing "
                        "accuracy per epoch and the time per step.")
     p.add_argument("--model", choices=["twolayer", "convnet"], default="twolayer",
                    help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images "
@@ -105,7 +105,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=_positive_float, help="learning rate")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS),
-                   help="the book's six (default: sgd for twolayer presets, adam for convnet; "
+                   help="the book's six (default: the preset's, book: sgd, strong: adam; adam for convnet; "
                    "their learning rates: zk_layers.train.DEFAULT_LEARNING_RATES)")
     p.add_argument("--hidden", type=_positive_int, help="hidden layer size")
     p.add_argument("--weight-init-std", type=_positive_float)

@@ -28,7 +28,7 @@ from ._kernels import KERNELS
 from ._threads import GRAINS, threads_for
 from ._validate import FLOAT32, FLOAT64, fraction, positive_number
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "make_optimizer"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "Optimizer", "OPTIMIZERS", "make_optimizer"]
 
 Params = MutableMapping[str, Any]
 Grads = Mapping[str, Any]

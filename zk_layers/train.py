@@ -27,7 +27,6 @@ __all__ = ["train", "train_convnet", "TrainResult", "load_dataset", "load_image_
 
 Dataset = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-# The book's rate for SGD (chapter 5) and Momentum; Adam's usual one.
 # By optimizer name: the book's 0.1 for SGD (ch05/train_neuralnet.py) and
 # Momentum; the book's class defaults for the others (ch06's comparisons).
 DEFAULT_LEARNING_RATES = {"sgd": 0.1, "momentum": 0.1, "nesterov": 0.01, "adagrad": 0.01,

@@ -320,8 +320,9 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
     first from round to round (so a drift of the machine hits both alike);
     the times are the medians, and every round's numbers must agree.
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    from .._validate import positive_int
+
+    repeats = positive_int(repeats, "repeats")
     out = out or sys.stdout
     book_dir = os.path.abspath(book_dir)
     if not os.path.isdir(os.path.join(book_dir, "common")):
@@ -361,7 +362,10 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
                     break
             verdict, detail = ("yes" if same else "NO"), [text]
         steps = f"{book.get('steps', '')}{'*' if book.get('stopped') else ''}"
-        book_s, zk_s = (statistics.median(run.get("script_s", run["wall_s"]) for run in runs[side])
+        # Medians of the runs that succeeded (a failed run's time, a timeout's
+        # say, is no measurement); all of them if none did.
+        book_s, zk_s = (statistics.median([run.get("script_s", run["wall_s"]) for run in runs[side]
+                                           if run["rc"] == 0] or [run["wall_s"] for run in runs[side]])
                         for side in ("book", "zk"))
         ratio = f"{book_s / zk_s:.2f}" if zk_s > 0 and book["rc"] == zk["rc"] == 0 else ""
         print(f"{script:<40} {steps:>6} {verdict:<14} {book_s:>8.2f} {zk_s:>8.2f} {ratio:>6}  {detail[0]}",
