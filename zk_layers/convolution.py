@@ -265,14 +265,14 @@ class Convolution(reference.Convolution):
         for start in range(0, N, block):
             stop = min(N, start + block)
             np.matmul(dout3[start:stop], patches[start:stop].transpose(0, 2, 1), out=products[start:stop])
-            if dx is not None and dpatches is not None:
+            if dpatches is not None:  # need_dx
                 n = stop - start
                 target = dpatches[:n * K * P]
                 np.matmul(W_t, dout3[start:stop], out=target.reshape(n, K, P))
                 KERNELS.col2im_transposed[dtype.itemsize == 8](
                     target, dx_flat[start * image_in:stop * image_in], n, C, H, W_in, FH, FW, stride, pad,
                     out_h, out_w, threads_for(n * K * P, GRAINS.elementwise))
-        self.dW = (products.sum(axis=0) if N else np.zeros((FN, K), dtype)).reshape(FN, C, FH, FW)
+        self.dW = products.sum(axis=0).reshape(FN, C, FH, FW)  # zeros for an empty batch
         self.db = db
         if dpatches is not None:
             self._dpatches = dpatches
