@@ -291,6 +291,59 @@ def test_bench_peers_columns(peer):
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr
 
 
+@pytest.mark.parametrize("peer", ["numba", "jax"])
+def test_peers_get_the_rows_thread_budget(peer):
+    """A peer timed in a 1-thread row runs its products on one CPU: the
+    process's CPU time stays near the wall time (two threads would take
+    about twice).  Before: numba's SciPy BLAS loaded inside the
+    threadpool_limits block and kept both CPUs; XLA_FLAGS did not size
+    JAX's pool.  In a child process, as JAX's pool is sized once."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec(peer) is None:
+        pytest.skip(f"{peer} is not installed")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs to tell one thread from two")
+    code = f"""if True:
+        import time
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+        from zk_layers import bench, peers
+
+        versions = peers.available(1)
+        assert {peer!r} in versions, versions
+        spec = dict(bench.SIZES["mid"], affine_N=1000)
+        with threadpool_limits(limits=1):
+            work = peers.workloads("affine", spec, np.dtype("float64"), np.random.default_rng(0), versions, 1)
+            fn = work[{peer!r}]
+            fn()
+            ratios = []
+            for _ in range(3):
+                wall, cpu = time.perf_counter(), time.process_time()
+                fn(); fn()
+                ratios.append((time.process_time() - cpu) / (time.perf_counter() - wall))
+        assert min(ratios) < 1.3, ratios
+        if {peer!r} == "jax":
+            assert peers.jax_threads == 1
+            two = peers.workloads("affine", spec, np.dtype("float64"), np.random.default_rng(0), versions, 2)
+            assert "jax" not in two, "JAX's 1-thread pool in a 2-thread row"
+        print("ok")
+    """
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+
+
+def test_peers_available_rejects_a_bad_thread_count():
+    from zk_layers import peers
+
+    for bad in (0, -1, 1.0, True, "1"):
+        with pytest.raises(ValueError, match="threads must be a positive int"):
+            peers.available(bad)
+
+
 # ---------------------------------------------------------------- chapter 7
 @pytest.mark.parametrize("op", ["conv", "pool"])
 def test_conv_rows_compute_the_same_on_every_side(op, dtype):

@@ -699,7 +699,8 @@ def _plan(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str],
 
 def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
                 book_loop: tuple[np.ndarray, np.ndarray, str] | None,
-                peer_versions: dict[str, str] | None = None) -> dict[str, dict[str, Callable[[], object]]]:
+                peer_versions: dict[str, str] | None = None,
+                threads: int = 1) -> dict[str, dict[str, Callable[[], object]]]:
     """{mode: {contender: callable}} of one case; each contender builds its
     data from the same seed, so all of them work on equal arrays."""
     spec = SIZES[size]
@@ -720,7 +721,7 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
         if use_torch:
             rows[PACKAGE_NET_MODE]["torch"] = _torch_workloads(op, spec, dtype, seeded())["train"]
         if peer_versions:
-            rows[PACKAGE_NET_MODE].update(peers.workloads(op, spec, dtype, seeded(), peer_versions))
+            rows[PACKAGE_NET_MODE].update(peers.workloads(op, spec, dtype, seeded(), peer_versions, threads))
         return rows
     if op in CONV_OPS:
         impls = {"fast": _conv_workloads(fast_conv, op, dtype, seeded()),
@@ -742,7 +743,7 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
     if op in ("relu", "sigmoid") and size in OUT_SIZES:
         rows["forward(out=)"] = {side: _out_workload(side, op, spec, dtype, seeded()) for side in ("fast", "book")}
     if peer_versions:
-        rows["forward+backward"].update(peers.workloads(op, spec, dtype, seeded(), peer_versions))
+        rows["forward+backward"].update(peers.workloads(op, spec, dtype, seeded(), peer_versions, threads))
     return rows
 
 
@@ -754,7 +755,7 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
     from threadpoolctl import threadpool_limits
 
     use_torch = use_torch and _torch_available()
-    peer_versions = peers.available() if with_peers else {}
+    peer_versions = peers.available(min(threads)) if with_peers else {}
     cases: list[Case] = []
     bandwidths: dict[int, float] = {}
     plan = _plan(ops, sizes, dtypes, threads)
@@ -769,7 +770,7 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
                 import torch
 
                 torch.set_num_threads(th)
-            for mode, contenders in _contenders(op, size, dtype, use_torch, book_loop, peer_versions).items():
+            for mode, contenders in _contenders(op, size, dtype, use_torch, book_loop, peer_versions, th).items():
                 result = compare(contenders, samples if size != "large" else max(3, samples // 3), sample_ms / 1000)
                 if op == "book-loop":
                     assert book_loop is not None
@@ -793,6 +794,7 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
         "config": info,
         "torch": _torch_version() if use_torch else None,
         "peers": peer_versions,
+        "jax_threads": peers.jax_threads if "jax" in peer_versions else None,
         "protocol": {"samples": samples, "sample_ms": sample_ms, "interleaved": True, "gc": "off"},
         "baseline": "zk_layers.baseline: the book's plain NumPy code (book); "
                     "zk_layers.reference: the validated oracle (oracle)",
@@ -873,7 +875,9 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
         f"({report['machine']['usable_cpus']} usable CPUs), {report['machine']['platform']}",
         f"python {cfg['python']}, numpy {cfg['numpy']}, BLAS {blas}, kernels {cfg['kernels']}, "
         f"OpenMP {'on' if cfg['openmp'] else 'off'}, torch {report['torch'] or 'not installed'}"
-        + "".join(f", {name} {version}" for name, version in (report.get("peers") or {}).items()),
+        + "".join(f", {name} {version}" + (f" (its pool: {report['jax_threads']} thread(s), so only in those rows)"
+                                             if name == "jax" and report.get("jax_threads") else "")
+                  for name, version in (report.get("peers") or {}).items()),
         f"environment: {cfg['environment'] or '{}'}",
         f"protocol: interleaved, {report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
         f"medians (IQR); ratios > 1 mean zk_layers is faster",
@@ -984,7 +988,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
     p.add_argument("--peers", action="store_true",
                    help="also time numba and JAX where installed (never dependencies), after checking "
-                        "their outputs against the reference; JAX runs on one thread unless XLA_FLAGS is set")
+                        "their outputs against the reference; each gets the row's threads, BLAS included, "
+                        "and JAX, whose pool is sized once, stands only in the rows of the smallest thread count")
     p.add_argument("--bandwidth", action="store_true", help="also measure streaming bandwidth (on with --full)")
     p.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")

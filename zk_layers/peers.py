@@ -16,10 +16,25 @@ written the way a user of that tool would write it:
 
 Before anything is timed, each peer's outputs are compared with
 ``zk_layers.reference`` (:func:`check`); a peer that disagrees is an error,
-not a row.  JAX runs in float64 (``jax_enable_x64``) and, unless the user
-set ``XLA_FLAGS``, on one thread: XLA's thread pool cannot be resized after
-it starts, and the benchmark's rows at 1 thread must compare one thread
-with one thread.
+not a row.  JAX runs in float64 (``jax_enable_x64``).
+
+Each peer gets the row's thread budget, BLAS included:
+
+* numba's ``@`` calls SciPy's OpenBLAS, a library of its own next to NumPy's.
+  :func:`available` loads it at once, so that the ``threadpool_limits`` the
+  benchmark enters for each row reach it too: threadpoolctl limits only the
+  libraries loaded when the block is entered, and SciPy's BLAS would
+  otherwise load at numba's first compile, inside that block, and keep its
+  default of every CPU.
+* XLA sizes its thread pool once, from the CPUs the process may run on when
+  JAX starts; ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
+  intra_op_parallelism_threads=1`` does not limit it (measured with JAX
+  0.10.2 on 2 vCPUs: a (1000, 784) x (784, 1000) product ran at 96 GFLOP/s
+  with those flags, two cores' worth, and at 50 GFLOP/s, NumPy's one-thread
+  figure, with one CPU).  :func:`available` therefore starts JAX while the
+  process is held to ``threads`` CPUs and widens the mask again at once; the
+  pool's threads keep the narrow one.  JAX then stands only in the rows of
+  that thread count (:func:`workloads`).
 """
 from __future__ import annotations
 
@@ -30,27 +45,68 @@ from typing import Any
 import numpy as np
 
 PEER_OPS = ("relu", "sigmoid", "affine", "softmax", "step")
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+# The size of JAX's thread pool, once :func:`available` has started JAX.
+jax_threads: int | None = None
 
 
-def available() -> dict[str, str]:
-    """{peer name: version} of the peers that import here."""
+def available(threads: int = 1) -> dict[str, str]:
+    """{peer name: version} of the peers that import here.
+
+    ``threads``: the size to give JAX's thread pool, which cannot change once
+    JAX has started; JAX is then timed only in the rows of that thread count
+    (:data:`jax_threads`).  If JAX's CPU client was started before, its pool
+    has JAX's default size, one thread per usable CPU, and keeps it.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
     found = {}
     try:
         import numba
 
+        # Loads SciPy's BLAS now: see the module's docstring.
+        import scipy.linalg.cython_blas  # noqa: F401
+
         found["numba"] = str(numba.__version__)
     except Exception:  # noqa: BLE001 - any failure to import means "not available"
         pass
-    os.environ.setdefault("XLA_FLAGS", XLA_ONE_THREAD)
     try:
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
-        found["jax"] = str(jax.__version__)
+        found["jax"] = _start_jax(threads)
     except Exception:  # noqa: BLE001
         pass
     return found
+
+
+def _start_jax(threads: int) -> str:
+    """Import JAX and start its CPU client while the process may run on only
+    ``threads`` CPUs (see the module's docstring); returns JAX's version."""
+    global jax_threads
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    if jax_threads is not None:
+        return str(jax.__version__)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    narrow = not _jax_started() and 0 < threads < len(cpus)
+    if narrow:
+        os.sched_setaffinity(0, cpus[:threads])
+    try:
+        jax.devices("cpu")  # starts the client and its pool
+    finally:
+        if narrow:
+            os.sched_setaffinity(0, cpus)
+    jax_threads = threads if narrow else (len(cpus) or os.cpu_count() or 1)
+    return str(jax.__version__)
+
+
+def _jax_started() -> bool:
+    """Whether JAX's backends exist already (then its pool has its size)."""
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge._backends)
+    except (ImportError, AttributeError):
+        return True  # unknown: assume the default pool
 
 
 # --------------------------------------------------------------- numba
@@ -169,9 +225,10 @@ def _jax_functions() -> dict[str, Callable[..., Any]]:
 
 # ------------------------------------------------------------ workloads
 def workloads(op: str, spec: dict[str, Any], dtype: np.dtype, rng: np.random.Generator,
-              peers: dict[str, str]) -> dict[str, Callable[[], object]]:
+              peers: dict[str, str], threads: int = 1) -> dict[str, Callable[[], object]]:
     """{peer: forward+backward callable} for one op (or one training step),
-    each checked against the reference first."""
+    each checked against the reference first.  ``threads``: the row's thread
+    budget; JAX stands only in rows of its pool's size."""
     if op not in PEER_OPS:
         return {}
     n, d, h, c = spec["N"], spec["D"], spec["H"], spec["C"]
@@ -200,7 +257,7 @@ def workloads(op: str, spec: dict[str, Any], dtype: np.dtype, rng: np.random.Gen
                     "softmax": (x, t)}[op]
             check("numba", op, fn(*args), expected, dtype=dtype)
         result["numba"] = _bind(fn, args)
-    if "jax" in peers:
+    if "jax" in peers and threads == jax_threads:
         import jax
 
         jfn = _jax_functions()[op]
