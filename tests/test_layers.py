@@ -393,6 +393,43 @@ def test_out_buffer_in_place_and_misuse(rng, layer_name):
         layer.forward(shifted_input, out=big[1:])
 
 
+@pytest.mark.parametrize("layer_name, saved", [("Relu", "mask"), ("Sigmoid", "out")])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_out_forward_reuses_the_saved_array_only_when_nobody_else_holds_it(rng, layer_name, saved, order, dtype):
+    """forward(x, out=) writes the mask (Relu) or its copy of the output
+    (Sigmoid) over the last one instead of allocating, unless the caller
+    kept that array or a view of it: then it stays as it was."""
+    xs = [np.asarray(rng.standard_normal((9, 7)), dtype=dtype, order=order) for _ in range(4)]
+    layer, oracle = getattr(zk, layer_name)(), getattr(zk.reference, layer_name)()
+    buffer = np.empty_like(xs[0], order=order)
+    dout = np.asarray(rng.standard_normal((9, 7)), dtype=dtype, order=order)
+
+    def address() -> int:
+        return getattr(layer, saved).__array_interface__["data"][0]
+
+    def check(x: np.ndarray) -> None:
+        assert_allclose(buffer, oracle.forward(x), **tolerance(dtype))
+        assert_allclose(layer.backward(dout), oracle.backward(dout), **tolerance(dtype))
+
+    layer.forward(xs[0], out=buffer)
+    first = address()
+    layer.forward(xs[1], out=buffer)
+    assert address() == first  # nobody else held it: written over
+    check(xs[1])
+    kept = getattr(layer, saved)
+    kept_values = kept.copy()
+    layer.forward(xs[2], out=buffer)
+    assert getattr(layer, saved) is not kept
+    assert_array_equal(kept, kept_values)  # the caller's array did not change
+    check(xs[2])
+    del kept
+    view = getattr(layer, saved)[1:3]
+    view_values = view.copy()
+    layer.forward(xs[3], out=buffer)
+    assert_array_equal(view, view_values)
+    check(xs[3])
+
+
 def test_sigmoid_backward_refuses_its_saved_output_as_out(rng):
     layer = zk.Sigmoid()
     y = layer.forward(rng.standard_normal((3, 3)))

@@ -21,6 +21,7 @@ so do the outputs; parameters are never converted in place.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Literal
 
 import numpy as np
@@ -83,6 +84,28 @@ def _upstream(dout: Any, like: np.ndarray, order: Order, dtype: np.dtype | None)
     return np.asarray(dout, dtype=dtype or dout.dtype, order=order)
 
 
+def _layer_owned_buffer(layer: Any, name: str, shape: tuple[int, ...], dtype: Any, order: str) -> np.ndarray:
+    """The array the layer saved as ``name`` by its last ``forward(x, out=)``,
+    for the next one to write over, or else a fresh array.
+
+    A caller who passes ``out=`` is reusing memory: a fresh saved array (the
+    mask, Sigmoid's copy of its output) would still cost that call its page
+    faults (8192 x 4096 float64 Relu: 33.5 MB of mask; on the 2-vCPU VM,
+    whose host takes back freed memory, two threads faulting it in ran
+    2.4x slower than one).  The old array is reused only when nothing but
+    the layer refers to it: a caller who kept ``layer.mask``, or a view of
+    it, holds a reference, and then gets a fresh one, so an array the caller
+    holds never changes under it.
+    """
+    saved = vars(layer).get(name)
+    if (type(saved) is np.ndarray and saved.dtype == dtype and saved.shape == shape and saved.flags.owndata
+            and saved.flags.writeable and (saved.flags.c_contiguous if order == "C" else saved.flags.f_contiguous)
+            # references: the layer's attribute, ``saved`` and getrefcount's argument
+            and sys.getrefcount(saved) <= 3):
+        return saved
+    return np.empty(shape, dtype, order=order)
+
+
 class Relu(reference.Relu):
     """Rectified linear unit, ``max(0, x)``, elementwise.
 
@@ -107,8 +130,12 @@ class Relu(reference.Relu):
                 out, self.mask = done
                 return out
         x, order = _contiguous(as_float_array(x, "x"))
-        out = np.empty_like(x) if out is None else output_buffer(out, x.shape, order, x.dtype, "out", (x,))
-        mask = np.empty(x.shape, np.bool_, order=order)
+        if out is None:
+            out = np.empty_like(x)
+            mask = np.empty(x.shape, np.bool_, order=order)
+        else:
+            out = output_buffer(out, x.shape, order, x.dtype, "out", (x,))
+            mask = _layer_owned_buffer(self, "mask", x.shape, np.bool_, order)
         # Boolean arrays are accepted as `unsigned char` memoryviews as they are.
         KERNELS.relu_forward[x.itemsize == 8](
             _flat(x), _flat(out), _flat(mask), threads_for(x.size, GRAINS.elementwise)
@@ -157,7 +184,9 @@ class Sigmoid(reference.Sigmoid):
         out = output_buffer(out, x.shape, order, x.dtype, "out", (x,))
         KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, GRAINS.exp))
         # The caller may reuse its buffer before backward: keep our own copy.
-        self.out = out.copy(order=order)
+        saved = _layer_owned_buffer(self, "out", x.shape, x.dtype, order)
+        np.copyto(saved, out)
+        self.out = saved
         return out
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
