@@ -9,7 +9,9 @@ in a forked child.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 
 import numpy as np
 import pytest
@@ -287,6 +289,62 @@ def test_bitwise_identical_for_1_2_4_threads(case, dtype, rng, threads):
     for other in results[1:]:
         for a, b_ in zip(results[0], other, strict=True):
             assert_array_equal(a, b_)
+
+
+def test_book_convolution_splits_images_across_threads_with_the_same_bits(rng, threads):
+    """The book's case (float32 images, float64 weights, 100 images, 30
+    filters 5x5): with more than one thread the images are split into
+    parts, one per thread, on helper threads; every number is the same as
+    on one thread."""
+    from zk_layers import convolution
+
+    x = rng.random((100, 1, 28, 28), dtype=np.float32)
+    W, b = 0.01 * rng.standard_normal((30, 1, 5, 5)), rng.standard_normal(30)
+    results = []
+    for n, grain in ((1, None), (2, None), (3, 1)):  # the real grains give 2 parts at most here
+        threads(n)
+        with forced_grain(grain) if grain else contextlib.nullcontext():
+            assert convolution._image_parts(100, 30 * 25 * 576, 100 * 25 * 576) == n
+            conv = zk.Convolution(W, b)
+            out = conv.forward(x)
+            dx = conv.backward(np.cos(out))
+        results.append((out, dx, conv.dW, conv.db, conv.col))
+    assert_allclose(results[0][0], reference.Convolution(W, b).forward(x), rtol=1e-12, atol=1e-14)
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other, strict=True):
+            assert_array_equal(a, b_)
+
+
+def test_large_products_stay_on_one_loop(threads):
+    """Products BLAS threads itself are not split over images."""
+    from zk_layers import convolution
+
+    threads(2)
+    assert convolution._image_parts(100, 64 * 144 * 784, 100 * 144 * 784) == 1
+    assert convolution._image_parts(0, 10, 0) == 1  # an empty batch: one (empty) part
+
+
+def test_run_parts_waits_for_every_part_then_raises():
+    from zk_layers._threads import run_parts
+
+    done = []
+
+    def part(i):
+        if i == 0:
+            raise KeyError("first")
+        time.sleep(0.05)
+        done.append(i)
+
+    with pytest.raises(KeyError, match="first"):
+        run_parts(part, 3)
+    assert sorted(done) == [1, 2]  # the helpers had finished before the error came back
+
+    def late(i):
+        if i == 2:
+            raise ValueError("helper")
+
+    with pytest.raises(ValueError, match="helper"):
+        run_parts(late, 3)
 
 
 @pytest.mark.parametrize("impl", [zk, reference], ids=["fast", "reference"])

@@ -25,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 from . import _platform
@@ -155,9 +157,50 @@ def forced_grain(grain: int = 1) -> Iterator[None]:
             setattr(GRAINS, name, value)
 
 
+# Helper threads for work that OpenMP cannot split: a loop over images whose
+# steps are NumPy calls (BLAS products) that release the GIL.  Each part is
+# the same calls whichever thread runs it, so results do not depend on the
+# thread count; the threads wait in the executor's queue (no spinning).
+_helpers: ThreadPoolExecutor | None = None
+_helpers_size = 0
+_helpers_lock = threading.Lock()
+
+
+def run_parts(part: Callable[[int], None], n_parts: int) -> None:
+    """Call ``part(i)`` for each ``i`` in ``range(n_parts)`` at the same time:
+    ``part(0)`` on this thread, the others on helper threads.  Returns when
+    all have finished (the parts write into shared arrays), then raises the
+    first error, if any.  ``n_parts`` comes from :func:`threads_for`."""
+    if n_parts <= 1:
+        part(0)
+        return
+    global _helpers, _helpers_size
+    with _helpers_lock:
+        if _helpers is None or _helpers_size < n_parts - 1:
+            if _helpers is not None:
+                _helpers.shutdown(wait=False)
+            _helpers = ThreadPoolExecutor(max_workers=n_parts - 1, thread_name_prefix="zk_layers")
+            _helpers_size = n_parts - 1
+        helpers = _helpers
+    futures = [helpers.submit(part, i) for i in range(1, n_parts)]
+    error: BaseException | None = None
+    try:
+        part(0)
+    except BaseException as exc:  # the helpers still write: wait for them first
+        error = exc
+    for future in futures:
+        exc = future.exception()
+        if error is None and exc is not None:
+            error = exc
+    if error is not None:
+        raise error
+
+
 def _after_fork_in_child() -> None:
-    global _in_forked_child
+    global _in_forked_child, _helpers, _helpers_size, _helpers_lock
     _in_forked_child = True
+    _helpers, _helpers_size = None, 0  # the parent's helper threads do not exist in the child
+    _helpers_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -48,7 +48,7 @@ from ._reference_conv import (
     saved_col_shape,
     window_arguments,
 )
-from ._threads import GRAINS, threads_for
+from ._threads import GRAINS, run_parts, threads_for
 from ._validate import FLOAT32, FLOAT64, as_float_array, require_forward, require_shape
 
 __all__ = ["Convolution", "Pooling", "im2col", "col2im"]
@@ -66,6 +66,24 @@ _BLOCK_BYTES = 1 << 20
 def _images_per_block(image_bytes: int) -> int:
     """How many images' patches (image_bytes each) make one block."""
     return max(1, _BLOCK_BYTES // max(1, image_bytes))
+
+
+# OpenBLAS runs a product of fewer than 2 x 65536 x 4 multiply-adds on the
+# calling thread whatever its thread count (its GEMM threading threshold),
+# and one image's products are that small for the book's convolutions
+# ((30 x 25) x (25 x 576): 432,000).  So with more than one thread the images
+# are split into parts, one per thread, each part its own im2col, products
+# and col2im, block by block (run_parts).  Every image still gets the same
+# calls, so the bits do not change with the thread count.  Larger products
+# stay on one loop, which BLAS threads itself.
+_SPLIT_PRODUCT_LIMIT = 2 * 65536 * 4
+
+
+def _image_parts(N: int, product_size: int, work: int) -> int:
+    """Parts to split N images into: 1, or one per thread (see above)."""
+    if product_size >= _SPLIT_PRODUCT_LIMIT:
+        return 1
+    return max(1, min(N, threads_for(work, GRAINS.elementwise)))
 
 
 def _as_c(arr: np.ndarray) -> np.ndarray:
@@ -192,17 +210,23 @@ class Convolution(reference.Convolution):
         widened = xc.dtype is not dtype  # float32 images, float64 computation: widened while copied
         image_in = C * H * W_in
         x_flat, patches_flat = xc.reshape(-1), patches.reshape(-1)
-        for start in range(0, N, block):
-            stop = min(N, start + block)
-            geometry = (stop - start, C, H, W_in, FH, FW, stride, pad, out_h, out_w,
-                        threads_for((stop - start) * K * P, GRAINS.elementwise))
-            source = x_flat[start * image_in:stop * image_in]
-            target = patches_flat[start * K * P:stop * K * P]
-            if widened:
-                KERNELS.im2col_transposed_widened(source, target, *geometry)
-            else:
-                KERNELS.im2col_transposed[dtype.itemsize == 8](source, target, *geometry)
-            np.matmul(W_matrix, patches[start:stop], out=out[start:stop])
+        parts = _image_parts(N, FN * K * P, N * K * P)
+
+        def part(i: int) -> None:
+            first, last = i * N // parts, (i + 1) * N // parts
+            for start in range(first, last, block):
+                stop = min(last, start + block)
+                threads = 1 if parts > 1 else threads_for((stop - start) * K * P, GRAINS.elementwise)
+                geometry = (stop - start, C, H, W_in, FH, FW, stride, pad, out_h, out_w, threads)
+                source = x_flat[start * image_in:stop * image_in]
+                target = patches_flat[start * K * P:stop * K * P]
+                if widened:
+                    KERNELS.im2col_transposed_widened(source, target, *geometry)
+                else:
+                    KERNELS.im2col_transposed[dtype.itemsize == 8](source, target, *geometry)
+                np.matmul(W_matrix, patches[start:stop], out=out[start:stop])
+
+        run_parts(part, parts)
         if b.dtype is not dtype or not b.flags.c_contiguous:
             b = np.ascontiguousarray(b, dtype=dtype)
         KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
@@ -244,13 +268,15 @@ class Convolution(reference.Convolution):
         # the book's 100 images); the blocks change no bits (tested).
         products = np.empty((N, FN, K), dtype)
         block = _images_per_block(K * P * dtype.itemsize)
+        parts = _image_parts(N, FN * K * P, N * K * P)
         dx = dpatches = None
         if self.need_dx:
             dx = np.empty((N, C, H, W_in), dtype)
             dpatches = self._dpatches
             self._dpatches = None
-            if dpatches is None or dpatches.size < min(block, N) * K * P or dpatches.dtype is not dtype:
-                dpatches = np.empty(min(block, N) * K * P, dtype)
+            chunk = min(block, N) * K * P  # a block's worth for each part
+            if dpatches is None or dpatches.size < parts * chunk or dpatches.dtype is not dtype:
+                dpatches = np.empty(parts * chunk, dtype)
             # W.T as a C-contiguous copy (FN*K numbers): OpenBLAS runs the
             # plain matrix product faster than the transposed one, with the
             # same bits (tested): 3.1 against 3.6 ms for the book's 100
@@ -262,16 +288,22 @@ class Convolution(reference.Convolution):
                 W_t = np.ascontiguousarray(W_t)
             dx_flat = dx.reshape(-1)
             image_in = C * H * W_in
-        for start in range(0, N, block):
-            stop = min(N, start + block)
-            np.matmul(dout3[start:stop], patches[start:stop].transpose(0, 2, 1), out=products[start:stop])
-            if dpatches is not None:  # need_dx
-                n = stop - start
-                target = dpatches[:n * K * P]
-                np.matmul(W_t, dout3[start:stop], out=target.reshape(n, K, P))
-                KERNELS.col2im_transposed[dtype.itemsize == 8](
-                    target, dx_flat[start * image_in:stop * image_in], n, C, H, W_in, FH, FW, stride, pad,
-                    out_h, out_w, threads_for(n * K * P, GRAINS.elementwise))
+
+        def part(i: int) -> None:
+            first, last = i * N // parts, (i + 1) * N // parts
+            for start in range(first, last, block):
+                stop = min(last, start + block)
+                np.matmul(dout3[start:stop], patches[start:stop].transpose(0, 2, 1), out=products[start:stop])
+                if dpatches is not None:  # need_dx
+                    n = stop - start
+                    target = dpatches[i * chunk:i * chunk + n * K * P]
+                    np.matmul(W_t, dout3[start:stop], out=target.reshape(n, K, P))
+                    threads = 1 if parts > 1 else threads_for(n * K * P, GRAINS.elementwise)
+                    KERNELS.col2im_transposed[dtype.itemsize == 8](
+                        target, dx_flat[start * image_in:stop * image_in], n, C, H, W_in, FH, FW, stride, pad,
+                        out_h, out_w, threads)
+
+        run_parts(part, parts)
         self.dW = products.sum(axis=0).reshape(FN, C, FH, FW)  # zeros for an empty batch
         self.db = db
         if dpatches is not None:
