@@ -189,9 +189,9 @@ def run_parts(part: Callable[[int], None], n_parts: int) -> None:
     except BaseException as exc:  # the helpers still write: wait for them first
         error = exc
     for future in futures:
-        exc = future.exception()
-        if error is None and exc is not None:
-            error = exc
+        failure = future.exception()
+        if error is None and failure is not None:
+            error = failure
     if error is not None:
         raise error
 
