@@ -5,9 +5,18 @@ The effective thread count is decided in zk_layers/_threads.py and the
 kernel build in zk_layers/_kernels.py; this module only reports facts: what
 was compiled in, the OpenMP runtime's ICVs (so that OMP_NUM_THREADS and
 threadpoolctl, which calls omp_set_num_threads on the libgomp/libomp loaded
-in the process, are honoured), and the CPU's vector extensions.
+in the process, are honoured), and the CPU's vector extensions; and one fact
+about the interpreter: whether an object has no other reference than the one
+a dict holds (``held_only_by``).
 """
+from cpython.dict cimport PyDict_GetItemWithError
+from cpython.object cimport PyObject
+
 from _common cimport ZK_OPENMP_ENABLED, zk_omp_get_max_threads
+
+
+cdef extern from "Python.h":
+    Py_ssize_t Py_REFCNT(PyObject* o)
 
 
 cdef extern from "_cpu_features.h":
@@ -33,3 +42,17 @@ def cpu_has_avx2():
 def cpu_has_avx512():
     """True when the CPU and OS support AVX-512 F, VL, BW and DQ (and AVX2)."""
     return bool(zk_cpu_has_avx512())
+
+
+def held_only_by(dict namespace, str name):
+    """True when ``namespace[name]`` exists and that dict holds its only
+    reference.
+
+    Counted in C on a borrowed pointer, so the answer does not depend on how
+    the interpreter counts the references of its own locals and arguments
+    (Python 3.14 borrows some that 3.13 counted, which makes
+    ``sys.getrefcount`` smaller by one).  A weak reference or a raw address
+    is not a reference.
+    """
+    cdef PyObject* value = PyDict_GetItemWithError(namespace, name)
+    return value is not NULL and Py_REFCNT(value) == 1

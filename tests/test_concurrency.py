@@ -136,6 +136,42 @@ def test_eight_python_threads_each_running_openmp_regions(dtype, tiny_grain, thr
     _run_in_threads(zk, inp, expected, dtype)
 
 
+@needs_openmp
+def test_python_threads_running_convolutions_that_split_their_images(threads):
+    """Convolution splits its images over helper threads (run_parts) when
+    more than one thread is allowed.  Eight Python threads, each with its own
+    layer on the book's shapes, share those helpers at once: the results
+    are bitwise the one-thread ones, and the read-only input is untouched."""
+    rng = np.random.default_rng(7)
+    x = _read_only(rng.random((100, 1, 28, 28), dtype=np.float32))
+    W = _read_only(0.01 * rng.standard_normal((30, 1, 5, 5)))
+    b = _read_only(rng.standard_normal(30))
+    dout = _read_only(rng.standard_normal((100, 30, 24, 24)))
+
+    def run() -> list[np.ndarray]:
+        conv = zk.Convolution(W, b)
+        out = conv.forward(x)
+        return [out, conv.backward(dout), conv.dW, conv.db]
+
+    with zk.limit_threads(1):
+        expected = run()
+    threads(2)
+    from zk_layers.convolution import _image_parts
+
+    assert _image_parts(100, 30 * 25 * 576, 100 * 25 * 576) == 2
+    barrier = threading.Barrier(N_PYTHON_THREADS)
+
+    def worker(_: int) -> list[np.ndarray]:
+        barrier.wait()
+        return [r for _ in range(3) for r in run()][-4:]
+
+    with ThreadPoolExecutor(N_PYTHON_THREADS) as pool:
+        results = list(pool.map(worker, range(N_PYTHON_THREADS)))
+    for got in results:
+        for a, e in zip(got, expected, strict=True):
+            assert_array_equal(a, e)
+
+
 def test_reference_is_reentrant():
     """The NumPy reference, too, runs in 8 threads at once with equal results."""
     inp = _shared_inputs(np.float64)

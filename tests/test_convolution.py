@@ -296,8 +296,10 @@ def test_book_convolution_splits_images_across_threads_with_the_same_bits(rng, t
     filters 5x5): with more than one thread the images are split into
     parts, one per thread, on helper threads; every number is the same as
     on one thread."""
-    from zk_layers import convolution
+    from zk_layers import _platform, convolution
 
+    if not _platform.openmp_enabled():
+        pytest.skip("built without OpenMP: one thread, no parts")
     x = rng.random((100, 1, 28, 28), dtype=np.float32)
     W, b = 0.01 * rng.standard_normal((30, 1, 5, 5)), rng.standard_normal(30)
     results = []
@@ -345,6 +347,61 @@ def test_run_parts_waits_for_every_part_then_raises():
 
     with pytest.raises(ValueError, match="helper"):
         run_parts(late, 3)
+
+
+def test_run_parts_carries_the_callers_context_to_the_helpers():
+    """NumPy's errstate and limit_threads are context variables: a part on a
+    helper thread must see the caller's, or results would depend on the
+    thread count (an overflow raising on one thread, warning on two)."""
+    from zk_layers._threads import run_parts
+
+    seen = {}
+
+    def part(i):
+        seen[i] = (np.geterr()["over"], zk.get_num_threads())
+
+    with np.errstate(over="raise"), zk.limit_threads(3):
+        run_parts(part, 3)
+    assert seen == {i: ("raise", 3) for i in range(3)}
+
+    def overflow(i):
+        np.exp(np.full(2, 1000.0) if i == 2 else np.zeros(2))
+
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        run_parts(overflow, 3)
+
+
+def test_run_parts_from_threads_that_need_pools_of_different_sizes():
+    """Callers that grow the helper pool while others submit to it: every
+    part runs exactly once and no call fails."""
+    import threading
+
+    from zk_layers import _threads
+
+    counts = []
+    lock = threading.Lock()
+
+    def caller(n_parts):
+        done = []
+
+        def part(i):
+            with lock:
+                done.append(i)
+
+        for _ in range(50):
+            done.clear()
+            _threads.run_parts(part, n_parts)
+            counts.append(sorted(done) == list(range(n_parts)))
+
+    for _ in range(5):
+        with _threads._helpers_lock:
+            _threads._helpers, _threads._helpers_size = None, 0  # start from no pool each round
+        workers = [threading.Thread(target=caller, args=(n,)) for n in (2, 3, 5, 8)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    assert len(counts) == 5 * 4 * 50 and all(counts)
 
 
 @pytest.mark.parametrize("impl", [zk, reference], ids=["fast", "reference"])

@@ -1,8 +1,10 @@
 # Type stubs for zk_layers._platform, compiled from src/_platform.pyx: what
 # the build and the machine offer the kernels (OpenMP compiled in or not, the
-# OpenMP runtime's thread count, the CPU's vector extensions).
+# OpenMP runtime's thread count, the CPU's vector extensions), and whether a
+# dict holds the only reference to one of its values.
 
 def openmp_enabled() -> bool: ...  # True when the kernels were compiled with OpenMP
 def omp_max_threads() -> int: ...  # omp_get_max_threads() of this thread (1 without OpenMP)
 def cpu_has_avx2() -> bool: ...  # the CPU and OS support AVX2
 def cpu_has_avx512() -> bool: ...  # the CPU and OS support AVX-512 F, VL, BW and DQ (and AVX2)
+def held_only_by(namespace: dict[str, object], name: str) -> bool: ...  # namespace[name] exists, no other reference

@@ -27,7 +27,7 @@ import contextvars
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 from . import _platform
@@ -168,23 +168,30 @@ _helpers_lock = threading.Lock()
 
 def run_parts(part: Callable[[int], None], n_parts: int) -> None:
     """Call ``part(i)`` for each ``i`` in ``range(n_parts)`` at the same time:
-    ``part(0)`` on this thread, the others on helper threads.  Returns when
-    all have finished (the parts write into shared arrays), then raises the
-    first error, if any.  ``n_parts`` comes from :func:`threads_for`."""
+    ``part(0)`` on this thread, the others on helper threads, each in a copy
+    of this thread's context (so ``limit_threads`` and NumPy's ``errstate``
+    reach them).  Returns when all have finished (the parts write into
+    shared arrays), then raises part 0's error if it failed, else the error
+    of the lowest-numbered part that failed.  ``n_parts`` comes from
+    :func:`threads_for`."""
     if n_parts <= 1:
         part(0)
         return
     global _helpers, _helpers_size
-    with _helpers_lock:
-        if _helpers is None or _helpers_size < n_parts - 1:
-            if _helpers is not None:
-                _helpers.shutdown(wait=False)
-            _helpers = ThreadPoolExecutor(max_workers=n_parts - 1, thread_name_prefix="zk_layers")
-            _helpers_size = n_parts - 1
-        helpers = _helpers
-    futures = [helpers.submit(part, i) for i in range(1, n_parts)]
+    futures: list[Future[None]] = []
     error: BaseException | None = None
     try:
+        # Submitted under the lock: another thread may replace the executor
+        # by a larger one, and shuts the old one down (after our submits;
+        # what was submitted still runs).
+        with _helpers_lock:
+            if _helpers is None or _helpers_size < n_parts - 1:
+                if _helpers is not None:
+                    _helpers.shutdown(wait=False)
+                _helpers = ThreadPoolExecutor(max_workers=n_parts - 1, thread_name_prefix="zk_layers")
+                _helpers_size = n_parts - 1
+            for i in range(1, n_parts):
+                futures.append(_helpers.submit(contextvars.copy_context().run, part, i))
         part(0)
     except BaseException as exc:  # the helpers still write: wait for them first
         error = exc

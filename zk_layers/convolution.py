@@ -75,7 +75,9 @@ def _images_per_block(image_bytes: int) -> int:
 # are split into parts, one per thread, each part its own im2col, products
 # and col2im, block by block (run_parts).  Every image still gets the same
 # calls, so the bits do not change with the thread count.  Larger products
-# stay on one loop, which BLAS threads itself.
+# stay on one loop, which BLAS threads itself.  The number of parts follows
+# the kernels' thread count (threads_for), so a build without OpenMP, whose
+# kernels run on one thread, does not split either.
 _SPLIT_PRODUCT_LIMIT = 2 * 65536 * 4
 
 

@@ -21,12 +21,11 @@ so do the outputs; parameters are never converted in place.
 """
 from __future__ import annotations
 
-import sys
 from typing import Any, Literal
 
 import numpy as np
 
-from . import reference
+from . import _platform, reference
 from ._kernels import KERNELS
 from ._threads import GRAINS, threads_for
 from ._validate import (
@@ -92,17 +91,21 @@ def _layer_owned_buffer(layer: Any, name: str, shape: tuple[int, ...], dtype: An
     mask, Sigmoid's copy of its output) would still cost that call its page
     faults (8192 x 4096 float64 Relu: 33.5 MB of mask; on the 2-vCPU VM,
     whose host takes back freed memory, two threads faulting it in ran
-    2.4x slower than one).  The old array is reused only when nothing but
-    the layer refers to it: a caller who kept ``layer.mask``, or a view of
-    it, holds a reference, and then gets a fresh one, so an array the caller
-    holds never changes under it.
+    2.4x slower than one).  The old array is reused only when the layer's
+    attribute is its only reference (counted in C: ``held_only_by``): a
+    caller who kept ``layer.mask``, or a view of it, holds a reference, and
+    then the layer takes a fresh one, so an array the caller holds never
+    changes under it.  (A weak reference or a raw address does not count;
+    and a layer object is not for two threads at once, see
+    docs/reliability.md.)
     """
-    saved = vars(layer).get(name)
-    if (type(saved) is np.ndarray and saved.dtype == dtype and saved.shape == shape and saved.flags.owndata
-            and saved.flags.writeable and (saved.flags.c_contiguous if order == "C" else saved.flags.f_contiguous)
-            # references: the layer's attribute, ``saved`` and getrefcount's argument
-            and sys.getrefcount(saved) <= 3):
-        return saved
+    namespace = vars(layer)
+    if _platform.held_only_by(namespace, name):
+        saved = namespace[name]
+        if (type(saved) is np.ndarray and saved.dtype == dtype and saved.shape == shape and saved.flags.owndata
+                and saved.flags.writeable
+                and (saved.flags.c_contiguous if order == "C" else saved.flags.f_contiguous)):
+            return saved
     return np.empty(shape, dtype, order=order)
 
 

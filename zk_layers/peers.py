@@ -32,9 +32,11 @@ Each peer gets the row's thread budget, BLAS included:
   0.10.2 on 2 vCPUs: a (1000, 784) x (784, 1000) product ran at 96 GFLOP/s
   with those flags, two cores' worth, and at 50 GFLOP/s, NumPy's one-thread
   figure, with one CPU).  :func:`available` therefore starts JAX while the
-  process is held to ``threads`` CPUs and widens the mask again at once; the
-  pool's threads keep the narrow one.  JAX then stands only in the rows of
-  that thread count (:func:`workloads`).
+  calling thread, which creates XLA's pool, may run on ``threads`` CPUs only,
+  and widens its mask again at once; the pool's threads keep the narrow
+  one (threads that XLA would create later get the wide one: the test
+  ``test_peers_get_the_rows_thread_budget`` checks the CPU time JAX takes).
+  JAX then stands only in the rows of that thread count (:func:`workloads`).
 """
 from __future__ import annotations
 
@@ -64,12 +66,17 @@ def available(threads: int = 1) -> dict[str, str]:
     try:
         import numba
 
-        # Loads SciPy's BLAS now: see the module's docstring.
-        import scipy.linalg.cython_blas  # noqa: F401
-
         found["numba"] = str(numba.__version__)
     except Exception:  # noqa: BLE001 - any failure to import means "not available"
         pass
+    else:
+        try:
+            # Loads SciPy's BLAS now: see the module's docstring.  Without
+            # SciPy, numba's products fail to compile, and its rows without
+            # products still run.
+            import scipy.linalg.cython_blas  # noqa: F401
+        except ImportError:
+            pass
     try:
         found["jax"] = _start_jax(threads)
     except Exception:  # noqa: BLE001
@@ -78,7 +85,7 @@ def available(threads: int = 1) -> dict[str, str]:
 
 
 def _start_jax(threads: int) -> str:
-    """Import JAX and start its CPU client while the process may run on only
+    """Import JAX and start its CPU client while this thread may run on only
     ``threads`` CPUs (see the module's docstring); returns JAX's version."""
     global jax_threads
     import jax
