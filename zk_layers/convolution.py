@@ -227,11 +227,13 @@ class Convolution(reference.Convolution):
                 else:
                     KERNELS.im2col_transposed[dtype.itemsize == 8](source, target, *geometry)
                 np.matmul(W_matrix, patches[start:stop], out=out[start:stop])
+                # The bias while this block of out is still in cache.
+                threads = 1 if parts > 1 else threads_for((stop - start) * FN * P, GRAINS.elementwise)
+                KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](out[start:stop], b, threads)
 
-        run_parts(part, parts)
         if b.dtype is not dtype or not b.flags.c_contiguous:
             b = np.ascontiguousarray(b, dtype=dtype)
-        KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
+        run_parts(part, parts)
         self.x = x
         self._patches = patches
         self._col_assigned = _UNSET
