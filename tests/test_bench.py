@@ -336,6 +336,34 @@ def test_peers_get_the_rows_thread_budget(peer):
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
 
 
+def test_numba_without_scipy_stands_only_in_rows_without_products():
+    """numba compiles ``@`` through SciPy's BLAS: without SciPy, the affine
+    and step rows leave numba out instead of failing to compile."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed")
+    code = """if True:
+        import sys
+        sys.modules["scipy"] = None  # as if SciPy were not installed
+        import numpy as np
+        from zk_layers import bench, peers
+
+        versions = peers.available(1)
+        versions.pop("jax", None)
+        assert "numba" in versions and not peers.numba_has_blas
+        spec = bench.SIZES["n1"]
+        for op, present in (("relu", True), ("softmax", True), ("affine", False), ("step", False)):
+            work = peers.workloads(op, spec, np.dtype("float64"), np.random.default_rng(0), versions, 1)
+            assert ("numba" in work) is present, op
+        print("ok")
+    """
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+
+
 def test_peers_available_rejects_a_bad_thread_count():
     from zk_layers import peers
 

@@ -50,6 +50,9 @@ PEER_OPS = ("relu", "sigmoid", "affine", "softmax", "step")
 
 # The size of JAX's thread pool, once :func:`available` has started JAX.
 jax_threads: int | None = None
+# Whether numba can call a BLAS (SciPy's) for ``@``, once :func:`available` ran.
+numba_has_blas = False
+NUMBA_BLAS_OPS = ("affine", "step")
 
 
 def available(threads: int = 1) -> dict[str, str]:
@@ -70,13 +73,16 @@ def available(threads: int = 1) -> dict[str, str]:
     except Exception:  # noqa: BLE001 - any failure to import means "not available"
         pass
     else:
+        global numba_has_blas
         try:
             # Loads SciPy's BLAS now: see the module's docstring.  Without
-            # SciPy, numba's products fail to compile, and its rows without
-            # products still run.
+            # SciPy, numba cannot compile ``@``: it then stands only in the
+            # rows without products.
             import scipy.linalg.cython_blas  # noqa: F401
         except ImportError:
-            pass
+            numba_has_blas = False
+        else:
+            numba_has_blas = True
     try:
         found["jax"] = _start_jax(threads)
     except Exception:  # noqa: BLE001
@@ -250,7 +256,7 @@ def workloads(op: str, spec: dict[str, Any], dtype: np.dtype, rng: np.random.Gen
     b2 = np.zeros(c, dtype)
     expected = _expected(op, x, dout, W, b, t, W2, b2)
     result: dict[str, Callable[[], object]] = {}
-    if "numba" in peers:
+    if "numba" in peers and (numba_has_blas or op not in NUMBA_BLAS_OPS):
         fn = _numba_functions()[op]
         args: tuple[Any, ...]
         if op == "step":
