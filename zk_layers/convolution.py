@@ -213,6 +213,8 @@ class Convolution(reference.Convolution):
         image_in = C * H * W_in
         x_flat, patches_flat = xc.reshape(-1), patches.reshape(-1)
         parts = _image_parts(N, FN * K * P, N * K * P)
+        if b.dtype is not dtype or not b.flags.c_contiguous:
+            b = np.ascontiguousarray(b, dtype=dtype)
 
         def part(i: int) -> None:
             first, last = i * N // parts, (i + 1) * N // parts
@@ -231,8 +233,6 @@ class Convolution(reference.Convolution):
                 threads = 1 if parts > 1 else threads_for((stop - start) * FN * P, GRAINS.elementwise)
                 KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](out[start:stop], b, threads)
 
-        if b.dtype is not dtype or not b.flags.c_contiguous:
-            b = np.ascontiguousarray(b, dtype=dtype)
         run_parts(part, parts)
         self.x = x
         self._patches = patches

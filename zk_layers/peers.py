@@ -63,6 +63,7 @@ def available(threads: int = 1) -> dict[str, str]:
     (:data:`jax_threads`).  If JAX's CPU client was started before, its pool
     has JAX's default size, one thread per usable CPU, and keeps it.
     """
+    global numba_has_blas
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")
     found = {}
@@ -73,16 +74,15 @@ def available(threads: int = 1) -> dict[str, str]:
     except Exception:  # noqa: BLE001 - any failure to import means "not available"
         pass
     else:
-        global numba_has_blas
         try:
             # Loads SciPy's BLAS now: see the module's docstring.  Without
             # SciPy, numba cannot compile ``@``: it then stands only in the
             # rows without products.
             import scipy.linalg.cython_blas  # noqa: F401
+
+            numba_has_blas = True
         except ImportError:
             numba_has_blas = False
-        else:
-            numba_has_blas = True
     try:
         found["jax"] = _start_jax(threads)
     except Exception:  # noqa: BLE001
