@@ -3,7 +3,7 @@
 """Softmax with cross-entropy loss: forward and backward.
 
 What they compute, for x of shape (N, C) and class indices t of shape (N,):
-    forward   y[i] = softmax(x[i]) = exp(x[i] - max(x[i])) / sum(...)
+    forward   y[i] = softmax(x[i]) = e * (1 / sum(e)),  e = exp(x[i] - max(x[i]))
               losses[i] = -log(y[i, t[i]] + eps)             when eps != 0
               losses[i] = logsumexp(x[i]) - x[i, t[i]]       when eps == 0
               returns sum(losses), added serially in row order
@@ -43,7 +43,8 @@ from libc.math cimport log
 from libc.stdlib cimport free, malloc
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
-                      kernel_float_type, threads_for_items, zk_exp, zk_expf)
+                      kernel_float_type, same_shape, threads_for_items, zk_exp,
+                      zk_expf)
 
 from zk_layers._threads import threads_for as _threads_for
 
@@ -110,7 +111,7 @@ cdef inline void _softmax_cross_entropy_rows(
     cdef Py_ssize_t i, j
     cdef const floating* row
     cdef floating* y_row
-    cdef floating row_max, total_as_floating
+    cdef floating row_max, inverse
     cdef double total
     for i in range(start, stop):
         row = x + i * n_classes
@@ -124,9 +125,12 @@ cdef inline void _softmax_cross_entropy_rows(
             else:
                 y_row[j] = zk_exp(row[j] - row_max)
         total = _row_sum(y_row, n_classes)
-        total_as_floating = <floating>total
+        # One division per row, then multiplications: within an ulp of
+        # exp / total (our exp is itself within an ulp of libm's), and the
+        # same for every thread count.
+        inverse = <floating>(1.0 / total)
         for j in range(n_classes):
-            y_row[j] = y_row[j] / total_as_floating
+            y_row[j] = y_row[j] * inverse
         if eps != 0.0:
             # y + eps rounded in y's dtype, as NumPy rounds it in the book's
             # formula (for float32, 1 + 1e-7 is 1.0000001192...).
@@ -265,11 +269,29 @@ cdef inline bint _one_hot_indices(const floating* t, Py_ssize_t* labels,
     return True
 
 
+cdef inline bint _reusable(object candidate, int typenum, cnp.ndarray x) noexcept:
+    """``candidate`` can take this call's y: an exact, writeable,
+    C-contiguous ndarray of x's dtype and shape that owns its data, and whose
+    memory does not overlap x's."""
+    if candidate is None or not is_kernel_array(candidate, typenum):
+        return False
+    cdef cnp.ndarray c = <cnp.ndarray>candidate
+    if not (cnp.PyArray_ISWRITEABLE(c) and cnp.PyArray_CHKFLAGS(c, cnp.NPY_ARRAY_OWNDATA)
+            and same_shape(c, x)):
+        return False
+    cdef char* c_start = <char*>cnp.PyArray_DATA(c)
+    cdef char* x_start = <char*>cnp.PyArray_DATA(x)
+    cdef Py_ssize_t size = cnp.PyArray_NBYTES(x)
+    return c_start + size <= x_start or x_start + size <= c_start
+
+
 def softmax_cross_entropy_forward_call(object x, object t, double eps,
-                                       Py_ssize_t grain):
+                                       Py_ssize_t grain, object reuse=None):
     """SoftmaxWithLoss.forward's common case: ``(loss, y, labels)``, the
     loss the mean over the rows (the serial total divided by N), labels the
-    layer's own intp copy of the class indices; or None."""
+    layer's own intp copy of the class indices; or None.  ``reuse`` is the
+    layer's previous y when nothing else refers to it: y is written over it
+    when it fits (see _reusable), else y is a new array."""
     cdef int typenum = kernel_float_type(x)
     if typenum < 0:
         return None
@@ -307,7 +329,11 @@ def softmax_cross_entropy_forward_call(object x, object t, double eps,
             return None
     else:
         return None
-    cdef cnp.ndarray y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    cdef cnp.ndarray y
+    if _reusable(reuse, typenum, xa):
+        y = <cnp.ndarray>reuse
+    else:
+        y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
     # Decided before the malloc below: it may call into Python and raise,
     # and nothing between the malloc and its free may.
     cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)

@@ -430,6 +430,79 @@ def test_out_forward_reuses_the_saved_array_only_when_nobody_else_holds_it(rng, 
     check(xs[3])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_forward_reuses_its_y_only_when_nobody_else_holds_it(rng, dtype):
+    """forward writes y over the last forward's y instead of allocating,
+    unless the caller kept that array or a view of it, passes it back as x,
+    or reassigned the attribute: then that array stays as it was."""
+    xs = [rng.standard_normal((6, 5)).astype(dtype) for _ in range(5)]
+    t = np.array([0, 4, 2, 1, 3, 0])
+    layer, oracle = zk.SoftmaxWithLoss(), zk.reference.SoftmaxWithLoss()
+
+    def check(x: np.ndarray) -> None:
+        assert layer.forward(x, t) == pytest.approx(oracle.forward(x, t), rel=1e-6 if dtype == np.float32 else 1e-13)
+        assert_allclose(layer.y, oracle.y, **tolerance(dtype))
+        assert_allclose(layer.backward(), oracle.backward(), **tolerance(dtype))
+
+    check(xs[0])
+    first = id(layer.y)
+    check(xs[1])
+    assert id(layer.y) == first  # nobody else held it: written over
+    kept = layer.y
+    kept_values = kept.copy()
+    check(xs[2])
+    assert layer.y is not kept
+    assert_array_equal(kept, kept_values)  # the caller's array did not change
+    del kept
+    view = layer.y[1:3]
+    view_values = view.copy()
+    check(xs[3])
+    assert_array_equal(view, view_values)
+    del view
+    # y passed back as x: read, never written while being read.
+    x = layer.y
+    x_values = x.copy()
+    check(x)
+    assert_array_equal(x, x_values)
+    del x, x_values
+    # A reassigned y belongs to whoever assigned it.
+    mine = np.full((6, 5), 0.2, dtype)
+    layer.y = mine
+    check(xs[4])
+    assert_array_equal(mine, np.full((6, 5), 0.2, dtype))
+    # A different batch size takes a fresh array.
+    small = rng.standard_normal((3, 5)).astype(dtype)
+    assert layer.forward(small, t[:3]) == pytest.approx(oracle.forward(small, t[:3]), rel=1e-6 if dtype == np.float32 else 1e-13)
+    assert layer.y.shape == (3, 5)
+
+
+def test_softmax_kernel_refuses_a_reuse_array_that_does_not_fit(rng):
+    """The compiled entry point writes over ``reuse`` only when it is an
+    owning, writeable, C-contiguous array of x's dtype and shape that does not
+    overlap x; otherwise y is fresh and ``reuse`` is untouched."""
+    from zk_layers._kernels import KERNELS
+
+    x = rng.standard_normal((4, 6))
+    t = np.array([1, 0, 5, 2])
+    call = KERNELS.softmax_cross_entropy_forward_call
+    expected = ref.softmax(x)
+    backing = np.zeros((8, 6))
+    readonly = np.zeros((4, 6))
+    readonly.flags.writeable = False
+    candidates = [x, backing[:4], np.zeros((4, 6), np.float32), np.zeros((6, 4)), np.zeros((4, 6), order="F"),
+                  readonly, [[0.0] * 6] * 4]
+    for candidate in candidates:
+        before = np.array(candidate, copy=True)
+        _, y, _ = call(x, t, 1e-7, 1 << 15, candidate)
+        assert y is not candidate
+        assert_allclose(y, expected, rtol=1e-15)
+        assert_array_equal(np.asarray(candidate), before)
+    fits = np.zeros((4, 6))
+    _, y, _ = call(x, t, 1e-7, 1 << 15, fits)
+    assert y is fits
+    assert_allclose(fits, expected, rtol=1e-15)
+
+
 def test_sigmoid_backward_refuses_its_saved_output_as_out(rng):
     layer = zk.Sigmoid()
     y = layer.forward(rng.standard_normal((3, 3)))
