@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=zk.get_num_threads())
     args = parser.parse_args()
-    GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = 1
+    GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = GRAINS.update = 1
     print(f"{'elements':>10} " + " ".join(f"{op + ' T=' + str(th):>16}" for op in ("Relu", "Sigmoid", "Softmax") for th in (1, args.threads)))
     with threadpool_limits(1):
         for n in (1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22):

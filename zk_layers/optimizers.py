@@ -213,7 +213,7 @@ class AdaGrad(_Stateful):
             if self._fused(key, param, grad, (h[key],)):
                 KERNELS.adagrad_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.eps,
-                    threads_for(param.size, GRAINS.elementwise))
+                    threads_for(param.size, GRAINS.update))
             else:
                 h[key] += grad * grad
                 params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
@@ -248,7 +248,7 @@ class RMSprop(_Stateful):
             if self._fused(key, param, grad, (h[key],)):
                 KERNELS.rmsprop_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.decay_rate,
-                    self.eps, threads_for(param.size, GRAINS.elementwise))
+                    self.eps, threads_for(param.size, GRAINS.update))
             else:
                 h[key] *= self.decay_rate
                 h[key] += (1 - self.decay_rate) * grad * grad
@@ -296,7 +296,7 @@ class Adam(_Stateful):
             if self._fused(key, param, grad, (m[key], v[key])):
                 KERNELS.adam_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), m[key].reshape(-1), v[key].reshape(-1),
-                    float(lr_t), self.beta1, self.beta2, self.eps, threads_for(param.size, GRAINS.elementwise))
+                    float(lr_t), self.beta1, self.beta2, self.eps, threads_for(param.size, GRAINS.update))
             else:
                 m[key] += (1 - self.beta1) * (grad - m[key])
                 v[key] += (1 - self.beta2) * (grad**2 - v[key])
