@@ -476,6 +476,48 @@ def test_softmax_forward_reuses_its_y_only_when_nobody_else_holds_it(rng, dtype)
     assert layer.y.shape == (3, 5)
 
 
+def test_softmax_forward_interrupted_after_the_kernel_leaves_no_mixed_state(rng, monkeypatch):
+    """y is written in place by the kernel; an interrupt (Ctrl-C) raised when
+    the kernel returns, before t and the labels are updated, must not leave
+    the new y paired with the old labels: backward raises instead."""
+    import dataclasses
+
+    from zk_layers import layers as layers_module
+    from zk_layers._validate import ForwardNotCalledError
+
+    layer = zk.SoftmaxWithLoss()
+    x0, x1 = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    layer.forward(x0, np.array([0, 1, 2, 3, 0]))
+    real = layers_module.KERNELS.softmax_cross_entropy_forward_call
+
+    def interrupted(*args):
+        real(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(layers_module, "KERNELS",
+                        dataclasses.replace(layers_module.KERNELS, softmax_cross_entropy_forward_call=interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        layer.forward(x1, np.array([3, 2, 1, 0, 3]))
+    with pytest.raises(ForwardNotCalledError):
+        layer.backward()
+
+
+def test_softmax_forward_that_fails_keeps_the_last_forwards_state(rng):
+    """A forward the compiled path declines and the general path rejects
+    leaves y, t and the gradient of the last good forward as they were."""
+    layer, oracle = zk.SoftmaxWithLoss(), ref.SoftmaxWithLoss()
+    x, t = rng.standard_normal((5, 4)), np.array([0, 1, 2, 3, 0])
+    layer.forward(x, t)
+    oracle.forward(x, t)
+    y = layer.y.copy()
+    with pytest.raises(ValueError):
+        layer.forward(rng.standard_normal((5, 4)), np.array([0, 1, 2, 9, 0]))  # a label out of range
+    assert_array_equal(layer.y, y)
+    assert_allclose(layer.backward(), oracle.backward(), rtol=1e-15)
+    layer.forward(x, t)  # and the next good forward still reuses y
+    assert_allclose(layer.y, y, rtol=1e-15)
+
+
 def test_softmax_kernel_refuses_a_reuse_array_that_does_not_fit(rng):
     """The compiled entry point writes over ``reuse`` only when it is an
     owning, writeable, C-contiguous array of x's dtype and shape that does not

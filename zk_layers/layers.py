@@ -393,7 +393,12 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
     """
 
     def forward(self, x: Any, t: Any) -> float:
-        done = KERNELS.softmax_cross_entropy_forward_call(x, t, self.eps, GRAINS.rowwise, self._reusable_y())
+        reuse = self._reusable_y()
+        done = KERNELS.softmax_cross_entropy_forward_call(x, t, self.eps, GRAINS.rowwise, reuse)
+        if done is None and reuse is not None:  # declined, reuse untouched: put it back
+            self.y = reuse
+            self._y2d = (reuse, reuse)
+            del reuse
         if done is not None:  # the common case, in one compiled call
             loss, y, labels = done
             # The book's self.t = t; our own copy of the indices for backward.
@@ -434,6 +439,13 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         x.  Only y saved by the common case qualifies (``_y2d == (y, y)``);
         those two references of the layer's own are dropped first, as the
         forward that follows replaces them.
+
+        The array is taken out of the layer (``y`` becomes None) while the
+        kernel may write it: if the forward is interrupted after the kernel
+        (Ctrl-C arrives when a long C call returns) and before ``t`` and the
+        labels are updated, backward then raises instead of pairing the new
+        probabilities with the old labels.  ``forward`` puts it back when the
+        kernel declines the call.
         """
         namespace = self.__dict__
         pair = namespace.get("_y2d", _NO_Y)
@@ -442,7 +454,11 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         if not own:
             return None
         namespace["_y2d"] = _NO_Y
-        return namespace["y"] if _platform.held_only_by(namespace, "y") else None
+        if not _platform.held_only_by(namespace, "y"):
+            return None
+        y = namespace["y"]
+        namespace["y"] = None
+        return y
 
     def backward(self, dout: Any = 1) -> np.ndarray:
         if self.t is self._t_forward:
