@@ -6,10 +6,9 @@ kernel build in zk_layers/_kernels.py; this module only reports facts: what
 was compiled in, the OpenMP runtime's ICVs (so that OMP_NUM_THREADS and
 threadpoolctl, which calls omp_set_num_threads on the libgomp/libomp loaded
 in the process, are honoured), and the CPU's vector extensions; and one fact
-about the interpreter: whether an object has no other reference than the one
-a dict holds (``held_only_by``).
+about the interpreter: whether an attribute's value has no other reference
+than the one its owner holds (``held_only_by``).
 """
-from cpython.dict cimport PyDict_GetItemWithError
 from cpython.object cimport PyObject
 
 from _common cimport ZK_OPENMP_ENABLED, zk_omp_get_max_threads
@@ -44,15 +43,18 @@ def cpu_has_avx512():
     return bool(zk_cpu_has_avx512())
 
 
-def held_only_by(dict namespace, str name):
-    """True when ``namespace[name]`` exists and that dict holds its only
-    reference.
+def held_only_by(object owner, str name):
+    """True when ``owner`` has the attribute ``name`` and holds its value's
+    only reference.
 
-    Counted in C on a borrowed pointer, so the answer does not depend on how
-    the interpreter counts the references of its own locals and arguments
-    (Python 3.14 borrows some that 3.13 counted, which makes
-    ``sys.getrefcount`` smaller by one).  A weak reference or a raw address
-    is not a reference.
+    Counted in C, so the answer does not depend on how the interpreter
+    counts the references of its own locals and arguments (Python 3.14
+    borrows some that 3.13 counted, which makes ``sys.getrefcount`` smaller
+    by one).  Read as an attribute, not through ``owner.__dict__``: on
+    CPython 3.11+ asking for an instance's __dict__ slows every later
+    attribute access of that instance.  A weak reference or a raw address is
+    not a reference.
     """
-    cdef PyObject* value = PyDict_GetItemWithError(namespace, name)
-    return value is not NULL and Py_REFCNT(value) == 1
+    cdef object value = getattr(owner, name, None)
+    # Ours (the local) and the owner's.
+    return value is not None and Py_REFCNT(<PyObject*>value) == 2

@@ -38,6 +38,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsDouble
+from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport log
 from libc.stdlib cimport free, malloc
@@ -47,6 +48,12 @@ from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
                       zk_expf)
 
 from zk_layers._threads import threads_for as _threads_for
+
+
+cdef extern from "Python.h":
+    # On raw pointers: converting to `object` would add a reference.
+    Py_ssize_t Py_REFCNT(PyObject* o)
+    PyObject* _tuple_item "PyTuple_GET_ITEM"(PyObject* o, Py_ssize_t i)
 
 cnp.import_array()
 
@@ -285,13 +292,50 @@ cdef inline bint _reusable(object candidate, int typenum, cnp.ndarray x) noexcep
     return c_start + size <= x_start or x_start + size <= c_start
 
 
+cdef object _take_saved_y(object layer, int typenum, cnp.ndarray x):
+    """The y of the layer's last forward, taken out of the layer for this
+    call to write over; or None.
+
+    Taken only when the layer holds its only references: its attribute
+    ``y`` and both slots of its ``_y2d``, a tuple that nothing else holds
+    (what the common case saves), and when it fits (_reusable).  A caller
+    who kept ``layer.y``, a view of it or the tuple adds a reference, and
+    then y is left alone.  Taking it sets ``layer.y`` to None and
+    ``layer._y2d`` to (None, None), so that a forward interrupted between
+    this kernel and the layer's saving of t and the labels leaves backward
+    raising instead of pairing the new y with the old labels.  Attributes,
+    not ``layer.__dict__``: on CPython 3.11+ asking for an instance's
+    __dict__ slows every later attribute access of that instance.
+    """
+    if layer is None:
+        return None
+    cdef object pair = getattr(layer, "_y2d", None)
+    if type(pair) is not tuple or PyTuple_GET_SIZE(pair) != 2:
+        return None
+    cdef object y = getattr(layer, "y", None)
+    cdef PyObject* y_ptr = <PyObject*>y
+    cdef PyObject* pair_ptr = <PyObject*>pair
+    if _tuple_item(pair_ptr, 0) != y_ptr or _tuple_item(pair_ptr, 1) != y_ptr:
+        return None
+    # Ours (the locals `pair` and `y`) plus the layer's: the attribute _y2d;
+    # the attribute y and the tuple's two slots.
+    if Py_REFCNT(pair_ptr) != 2 or Py_REFCNT(y_ptr) != 4:
+        return None
+    if not _reusable(y, typenum, x):
+        return None
+    layer.y = None
+    layer._y2d = (None, None)
+    return y
+
+
 def softmax_cross_entropy_forward_call(object x, object t, double eps,
-                                       Py_ssize_t grain, object reuse=None):
+                                       Py_ssize_t grain, object layer=None):
     """SoftmaxWithLoss.forward's common case: ``(loss, y, labels)``, the
     loss the mean over the rows (the serial total divided by N), labels the
-    layer's own intp copy of the class indices; or None.  ``reuse`` is the
-    layer's previous y when nothing else refers to it: y is written over it
-    when it fits (see _reusable), else y is a new array."""
+    layer's own intp copy of the class indices; or None.  ``layer``: y is
+    written over the y of its last forward when the layer holds it alone and
+    it fits (see _take_saved_y), else y is a new array.  A call that returns
+    None has changed nothing."""
     cdef int typenum = kernel_float_type(x)
     if typenum < 0:
         return None
@@ -329,14 +373,16 @@ def softmax_cross_entropy_forward_call(object x, object t, double eps,
             return None
     else:
         return None
+    # Decided before y is taken from the layer: it may call into Python and
+    # raise.
+    cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)
+    cdef object saved = _take_saved_y(layer, typenum, xa)
     cdef cnp.ndarray y
-    if _reusable(reuse, typenum, xa):
-        y = <cnp.ndarray>reuse
+    if saved is not None:
+        y = <cnp.ndarray>saved
     else:
         y = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-    # Decided before the malloc below: it may call into Python and raise,
-    # and nothing between the malloc and its free may.
-    cdef int n_threads = threads_for_items(n * n_classes, grain, _threads_for)
+    # Nothing between the malloc below and its free may raise.
     # The per-row losses are a scratch of ours: malloc, not an ndarray
     # (a NumPy allocation is a tenth of the whole call at N = 1).
     cdef double* losses = <double*>malloc(n * sizeof(double))

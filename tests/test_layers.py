@@ -518,31 +518,89 @@ def test_softmax_forward_that_fails_keeps_the_last_forwards_state(rng):
     assert_allclose(layer.y, y, rtol=1e-15)
 
 
-def test_softmax_kernel_refuses_a_reuse_array_that_does_not_fit(rng):
-    """The compiled entry point writes over ``reuse`` only when it is an
-    owning, writeable, C-contiguous array of x's dtype and shape that does not
-    overlap x; otherwise y is fresh and ``reuse`` is untouched."""
+def _saved_state(y_factory):
+    """A stand-in for a layer as the common case leaves it, holding the only
+    references to the array that ``y_factory()`` makes."""
+    import types
+
+    state = types.SimpleNamespace(y=y_factory())
+    state._y2d = (state.y, state.y)
+    return state
+
+
+def test_softmax_kernel_takes_the_saved_y_only_when_it_fits(rng):
+    """The compiled entry point writes over the layer's saved y only when the
+    layer holds it alone and it is an owning, writeable, C-contiguous array
+    of x's dtype and shape that does not overlap x; otherwise y is fresh and
+    the layer's state is left exactly as it was."""
+    import ctypes
+
     from zk_layers._kernels import KERNELS
 
     x = rng.standard_normal((4, 6))
     t = np.array([1, 0, 5, 2])
     call = KERNELS.softmax_cross_entropy_forward_call
     expected = ref.softmax(x)
-    backing = np.zeros((8, 6))
-    readonly = np.zeros((4, 6))
-    readonly.flags.writeable = False
-    candidates = [x, backing[:4], np.zeros((4, 6), np.float32), np.zeros((6, 4)), np.zeros((4, 6), order="F"),
-                  readonly, [[0.0] * 6] * 4]
-    for candidate in candidates:
-        before = np.array(candidate, copy=True)
-        _, y, _ = call(x, t, 1e-7, 1 << 15, candidate)
-        assert y is not candidate
+
+    def readonly():
+        a = np.zeros((4, 6))
+        a.flags.writeable = False
+        return a
+
+    unfit = [lambda: np.zeros((8, 6))[:4], lambda: np.zeros((4, 6), np.float32), lambda: np.zeros((6, 4)),
+             lambda: np.zeros((4, 6), order="F"), readonly, lambda: [[0.0] * 6] * 4]
+    for factory in unfit:
+        state = _saved_state(factory)
+        before = np.array(state.y, copy=True)
+        _, y, _ = call(x, t, 1e-7, 1 << 15, state)
+        assert y is not state.y and state._y2d[0] is state.y
         assert_allclose(y, expected, rtol=1e-15)
-        assert_array_equal(np.asarray(candidate), before)
-    fits = np.zeros((4, 6))
-    _, y, _ = call(x, t, 1e-7, 1 << 15, fits)
-    assert y is fits
-    assert_allclose(fits, expected, rtol=1e-15)
+        assert_array_equal(np.asarray(state.y), before)
+    # Held elsewhere too: left alone.
+    state = _saved_state(lambda: np.zeros((4, 6)))
+    kept = state.y
+    _, y, _ = call(x, t, 1e-7, 1 << 15, state)
+    assert y is not kept and state.y is kept
+    assert_array_equal(kept, 0)
+    del kept
+    # Overlapping x through a raw address (no reference): left alone.
+    state = _saved_state(lambda: np.zeros((4, 6)))
+    alias = np.ctypeslib.as_array(ctypes.cast(state.y.ctypes.data, ctypes.POINTER(ctypes.c_double)), (4, 6))
+    alias[...] = x
+    _, y, _ = call(alias, t, 1e-7, 1 << 15, state)
+    assert y is not state.y
+    assert_array_equal(state.y, x)
+    assert_allclose(y, expected, rtol=1e-15)
+    del alias
+    # Fits: written over, and taken out of the state until the layer saves it.
+    state = _saved_state(lambda: np.zeros((4, 6)))
+    address = state.y.ctypes.data
+    _, y, _ = call(x, t, 1e-7, 1 << 15, state)
+    assert y.ctypes.data == address
+    assert state.y is None and state._y2d == (None, None)
+    assert_allclose(y, expected, rtol=1e-15)
+    # Declined calls change nothing.
+    state = _saved_state(lambda: np.zeros((4, 6)))
+    assert call(x, [1, 0, 5, 2], 1e-7, 1 << 15, state) is None
+    assert call(x, np.array([1, 0, 6, 2]), 1e-7, 1 << 15, state) is None
+    assert state._y2d[0] is state.y and state._y2d[1] is state.y
+
+
+def test_out_forward_never_writes_a_class_level_array(rng):
+    """A subclass whose class defines ``mask`` (or ``out``) as an array shares
+    it between instances: forward(x, out=) must not write over it."""
+    class SharedMask(zk.Relu):
+        mask = np.zeros((3, 4), dtype=bool)
+
+    class SharedOut(zk.Sigmoid):
+        out = np.zeros((3, 4))
+
+    for cls, name in ((SharedMask, "mask"), (SharedOut, "out")):
+        before = getattr(cls, name).copy()  # no other reference kept: only the class holds it
+        layer = cls.__new__(cls)  # no __init__: the instance has no attribute of its own yet
+        layer.forward(rng.standard_normal((3, 4)), out=np.empty((3, 4)))
+        assert getattr(layer, name) is not getattr(cls, name)
+        assert_array_equal(getattr(cls, name), before)
 
 
 def test_sigmoid_backward_refuses_its_saved_output_as_out(rng):

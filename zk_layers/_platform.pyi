@@ -7,4 +7,4 @@ def openmp_enabled() -> bool: ...  # True when the kernels were compiled with Op
 def omp_max_threads() -> int: ...  # omp_get_max_threads() of this thread (1 without OpenMP)
 def cpu_has_avx2() -> bool: ...  # the CPU and OS support AVX2
 def cpu_has_avx512() -> bool: ...  # the CPU and OS support AVX-512 F, VL, BW and DQ (and AVX2)
-def held_only_by(namespace: dict[str, object], name: str) -> bool: ...  # namespace[name] exists, no other reference
+def held_only_by(owner: object, name: str) -> bool: ...  # owner.name exists, no other reference

@@ -29,12 +29,14 @@ def first_invalid_label(t: NDArray[np.intp], n_classes: int) -> int: ...
 
 # One-call entry points (see _activations.pyi): (mean loss, y, the layer's
 # own intp labels) and dx, for a Python int or float dout and the shape of
-# forward's y; None when the common case does not apply.  forward writes y
-# over ``reuse`` (the layer's previous y, which nothing else refers to) when
-# it is a writeable C-contiguous array of x's dtype and shape that owns its
-# data and does not overlap x.
+# forward's y; None when the common case does not apply (and then nothing
+# changed).  forward writes y over ``layer.y`` when the layer holds the only
+# references (``y`` and the two slots of ``_y2d``) and it is a writeable
+# C-contiguous array of x's dtype and shape that owns its data and does not
+# overlap x; that y is then taken out of the layer (``y`` None, ``_y2d``
+# (None, None)) until the layer saves the result.
 def softmax_cross_entropy_forward_call(
-    x: object, t: object, eps: float, grain: int, reuse: object = None
+    x: object, t: object, eps: float, grain: int, layer: object = None
 ) -> tuple[float, np.ndarray, NDArray[np.intp]] | None: ...
 def softmax_cross_entropy_backward_call(
     y: object, labels: object, dout: object, y_shape: object, grain: int

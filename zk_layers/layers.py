@@ -83,6 +83,19 @@ def _upstream(dout: Any, like: np.ndarray, order: Order, dtype: np.dtype | None)
     return np.asarray(dout, dtype=dtype or dout.dtype, order=order)
 
 
+_CLASS_ATTRIBUTES: dict[tuple[type, str], bool] = {}
+
+
+def _class_attribute(cls: type, name: str) -> bool:
+    """Whether ``cls`` or a base defines ``name``: then ``layer.name`` may be
+    the class's, shared by every instance, and is never written over.
+    (Remembered per class: a handful of layer classes in practice.)"""
+    found = _CLASS_ATTRIBUTES.get((cls, name))
+    if found is None:
+        found = _CLASS_ATTRIBUTES[cls, name] = any(name in vars(base) for base in cls.__mro__)
+    return found
+
+
 def _layer_owned_buffer(layer: Any, name: str, shape: tuple[int, ...], dtype: Any, order: str) -> np.ndarray:
     """The array the layer saved as ``name`` by its last ``forward(x, out=)``,
     for the next one to write over, or else a fresh array.
@@ -99,9 +112,8 @@ def _layer_owned_buffer(layer: Any, name: str, shape: tuple[int, ...], dtype: An
     and a layer object is not for two threads at once, see
     docs/reliability.md.)
     """
-    namespace = vars(layer)
-    if _platform.held_only_by(namespace, name):
-        saved = namespace[name]
+    if _platform.held_only_by(layer, name) and not _class_attribute(type(layer), name):
+        saved = getattr(layer, name)
         if (type(saved) is np.ndarray and saved.dtype == dtype and saved.shape == shape and saved.flags.owndata
                 and saved.flags.writeable
                 and (saved.flags.c_contiguous if order == "C" else saved.flags.f_contiguous)):
@@ -393,12 +405,9 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
     """
 
     def forward(self, x: Any, t: Any) -> float:
-        reuse = self._reusable_y()
-        done = KERNELS.softmax_cross_entropy_forward_call(x, t, self.eps, GRAINS.rowwise, reuse)
-        if done is None and reuse is not None:  # declined, reuse untouched: put it back
-            self.y = reuse
-            self._y2d = (reuse, reuse)
-            del reuse
+        # The call may write y over the last forward's (see
+        # _softmax_loss._take_saved_y and the class notes).
+        done = KERNELS.softmax_cross_entropy_forward_call(x, t, self.eps, GRAINS.rowwise, self)
         if done is not None:  # the common case, in one compiled call
             loss, y, labels = done
             # The book's self.t = t; our own copy of the indices for backward.
@@ -426,40 +435,6 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
         self.loss = total / n
         return self.loss
 
-    def _reusable_y(self) -> np.ndarray | None:
-        """The ``y`` of the last forward, for this one to write over, when
-        the layer holds its only reference; else None (a fresh y).
-
-        At 8192 x 1000 float64 a fresh y is 65.5 MB whose page faults cost
-        about a third of the call.  As with ``Relu.forward(x, out=)``'s mask
-        (see ``_layer_owned_buffer``), a caller who kept ``layer.y``, or a
-        view of it, holds a reference, and then the layer takes a fresh
-        array: an array the caller holds never changes under it.  The
-        kernel also checks dtype, shape, layout and that it does not overlap
-        x.  Only y saved by the common case qualifies (``_y2d == (y, y)``);
-        those two references of the layer's own are dropped first, as the
-        forward that follows replaces them.
-
-        The array is taken out of the layer (``y`` becomes None) while the
-        kernel may write it: if the forward is interrupted after the kernel
-        (Ctrl-C arrives when a long C call returns) and before ``t`` and the
-        labels are updated, backward then raises instead of pairing the new
-        probabilities with the old labels.  ``forward`` puts it back when the
-        kernel declines the call.
-        """
-        namespace = self.__dict__
-        pair = namespace.get("_y2d", _NO_Y)
-        own = pair[0] is not None and pair[0] is pair[1] is namespace.get("y")
-        del pair
-        if not own:
-            return None
-        namespace["_y2d"] = _NO_Y
-        if not _platform.held_only_by(namespace, "y"):
-            return None
-        y = namespace["y"]
-        namespace["y"] = None
-        return y
-
     def backward(self, dout: Any = 1) -> np.ndarray:
         if self.t is self._t_forward:
             # Labels as forward checked them: the common case in one call
@@ -468,10 +443,9 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
                 self.y, self._labels, dout, self._y_shape, GRAINS.elementwise)
             if dx is not None:
                 return dx
-        y = self.y
-        require_forward(self, y)
+        y = require_forward(self, self.y)
         scale = scalar_dout(dout)
-        saved, y2d = self.__dict__.get("_y2d", _NO_Y)
+        saved, y2d = getattr(self, "_y2d", _NO_Y)  # not __dict__: see _take_saved_y
         if saved is not y:  # the attribute was reassigned since forward
             y = self._saved_probabilities(y)
             y2d = np.ascontiguousarray(y).reshape(-1, y.shape[-1])
