@@ -1,7 +1,7 @@
 # Type stubs for zk_layers._platform, compiled from src/_platform.pyx: what
 # the build and the machine offer the kernels (OpenMP compiled in or not, the
-# OpenMP runtime's thread count, the CPU's vector extensions), and whether a
-# dict holds the only reference to one of its values.
+# OpenMP runtime's thread count, the CPU's vector extensions), and whether an
+# object holds the only reference to one of its attributes' values.
 
 def openmp_enabled() -> bool: ...  # True when the kernels were compiled with OpenMP
 def omp_max_threads() -> int: ...  # omp_get_max_threads() of this thread (1 without OpenMP)

@@ -88,6 +88,12 @@ def _image_parts(N: int, product_size: int, work: int) -> int:
     return max(1, min(N, threads_for(work, GRAINS.elementwise)))
 
 
+def _block_threads(parts: int, work: int) -> int:
+    """Threads for one block's kernel: 1 inside a part (the parts already
+    use the threads), else what the block's work earns."""
+    return 1 if parts > 1 else threads_for(work, GRAINS.elementwise)
+
+
 def _as_c(arr: np.ndarray) -> np.ndarray:
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
@@ -220,8 +226,8 @@ class Convolution(reference.Convolution):
             first, last = i * N // parts, (i + 1) * N // parts
             for start in range(first, last, block):
                 stop = min(last, start + block)
-                threads = 1 if parts > 1 else threads_for((stop - start) * K * P, GRAINS.elementwise)
-                geometry = (stop - start, C, H, W_in, FH, FW, stride, pad, out_h, out_w, threads)
+                geometry = (stop - start, C, H, W_in, FH, FW, stride, pad, out_h, out_w,
+                            _block_threads(parts, (stop - start) * K * P))
                 source = x_flat[start * image_in:stop * image_in]
                 target = patches_flat[start * K * P:stop * K * P]
                 if widened:
@@ -230,8 +236,8 @@ class Convolution(reference.Convolution):
                     KERNELS.im2col_transposed[dtype.itemsize == 8](source, target, *geometry)
                 np.matmul(W_matrix, patches[start:stop], out=out[start:stop])
                 # The bias while this block of out is still in cache.
-                threads = 1 if parts > 1 else threads_for((stop - start) * FN * P, GRAINS.elementwise)
-                KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](out[start:stop], b, threads)
+                KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](
+                    out[start:stop], b, _block_threads(parts, (stop - start) * FN * P))
 
         run_parts(part, parts)
         self.x = x
@@ -302,10 +308,9 @@ class Convolution(reference.Convolution):
                     n = stop - start
                     target = dpatches[i * chunk:i * chunk + n * K * P]
                     np.matmul(W_t, dout3[start:stop], out=target.reshape(n, K, P))
-                    threads = 1 if parts > 1 else threads_for(n * K * P, GRAINS.elementwise)
                     KERNELS.col2im_transposed[dtype.itemsize == 8](
                         target, dx_flat[start * image_in:stop * image_in], n, C, H, W_in, FH, FW, stride, pad,
-                        out_h, out_w, threads)
+                        out_h, out_w, _block_threads(parts, n * K * P))
 
         run_parts(part, parts)
         self.dW = products.sum(axis=0).reshape(FN, C, FH, FW)  # zeros for an empty batch
