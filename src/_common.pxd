@@ -8,6 +8,8 @@ cdef extern from "_openmp_shim.h":
 cdef extern from "_exp.h":
     double zk_exp(double x) noexcept nogil
     float zk_expf(float x) noexcept nogil
+    double zk_exp_moderate(double x) noexcept nogil
+    float zk_expf_moderate(float x) noexcept nogil
 
 # Below this many elements a one-thread kernel runs inline with the GIL held:
 # releasing and re-taking it (and, with other Python threads waiting, being

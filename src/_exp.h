@@ -72,6 +72,44 @@ static inline double zk_exp(double x)
     return p * zk_pow2_integral(n_half) * zk_pow2_integral(n - n_half);
 }
 
+/* zk_exp_moderate(x): exp(x) for -707 <= x <= 707 (and NaN, which stays
+   NaN), bitwise equal to zk_exp(x) there, with fewer operations: no clamps,
+   and one scaling by 2^n, built from the rounding's own bits, in place of
+   the two-step one.  In that range n = round(x / ln 2) lies in
+   [-1020, 1020], so 2^n and p * 2^n (p in [0.7, 1.42]) are normal numbers
+   and every multiplication by a power of two is exact: p * 2^n is then the
+   value p * 2^n_half * 2^(n - n_half) of zk_exp, bit for bit.  Outside that
+   range the result is wrong; callers check the range first (the softmax
+   checks each row's spread, max - min <= 707, once per row). */
+static inline double zk_exp_moderate(double x)
+{
+    const double log2e = 1.4426950408889634074;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double round_shift = 6755399441055744.0;      /* 1.5 * 2**52 */
+    const double P1 = 1.66666666666666019037e-01;
+    const double P2 = -2.77777777770155933842e-03;
+    const double P3 = 6.61375632143793436117e-05;
+    const double P4 = -1.65339022054652515390e-06;
+    const double P5 = 4.13813679705723846039e-08;
+    /* shifted = 1.5 * 2**52 + n exactly: n is in its low mantissa bits. */
+    double shifted = x * log2e + round_shift;
+    double n = shifted - round_shift;
+    double hi = x - n * ln2_hi;
+    double lo = n * ln2_lo;
+    double r = hi - lo;
+    double z = r * r;
+    double c = r - z * (P1 + z * (P2 + z * (P3 + z * (P4 + z * P5))));
+    double p = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    uint64_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    /* bits(1.5 * 2**52) = 0x4338000000000000; n + 1023 into the exponent. */
+    bits = (bits - UINT64_C(0x4338000000000000) + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 /* Single-precision twin, for float32 arrays: the same method with a degree-7
    polynomial (truncation error < 5e-9, below half an ulp of float), so that
    float32 kernels run twice as many lanes per vector as double would. */
@@ -107,6 +145,34 @@ static inline float zk_expf(float x)
     /* n lies in [-151, 129]. */
     float n_half = (n * 0.5f + round_shift) - round_shift;
     return p * zk_pow2_integralf(n_half) * zk_pow2_integralf(n - n_half);
+}
+
+/* Single-precision twin of zk_exp_moderate: zk_expf(x)'s bits for
+   -86 <= x <= 86 (n in [-125, 125]; p * 2^n normal), and NaN stays NaN. */
+static inline float zk_expf_moderate(float x)
+{
+    const float log2e = 1.44269504088896341f;
+    const float ln2_hi = 0.693359375f;
+    const float ln2_lo = -2.12194440e-4f;
+    const float round_shift = 12582912.0f;              /* 1.5 * 2**23 */
+    float shifted = x * log2e + round_shift;
+    float n = shifted - round_shift;
+    float r = (x - n * ln2_hi) - n * ln2_lo;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    /* bits(1.5 * 2**23) = 0x4B400000; n + 127 into the exponent. */
+    bits = (bits - UINT32_C(0x4B400000) + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
 
 #endif /* ZK_EXP_H */

@@ -8,10 +8,14 @@ What they compute, for x of shape (N, C) and class indices t of shape (N,):
               losses[i] = logsumexp(x[i]) - x[i, t[i]]       when eps == 0
               returns sum(losses), added serially in row order
     backward  dx[i, j] = (y[i, j] - [j == t[i]]) * scale,  scale = dout / N
-Each row is handled in one fused sweep kept in cache: max, exp (written to
-y), sum, normalise, then the row's loss; memory sees one read of x and one
-write of y.  The max and the sum run in LANES interleaved partial results
-so that they vectorise (see _row_max); the sum is formed in double.  eps == 0 never forms log(y), so it is exact and cannot overflow
+Each row is handled in one fused sweep kept in cache: max and min, exp
+(written to y), sum, normalise, then the row's loss; memory sees one read
+of x and one write of y.  The extremes and the sum run in interleaved
+partial results so that they vectorise (see _row_max); the sum is formed in
+double.  A row whose spread (max - min) keeps every exp(x - max) a normal
+number takes zk_exp_moderate, the same bits with fewer operations (see
+_exp.h); any other row (a wider spread, an infinity, a NaN) the general
+zk_exp.  eps == 0 never forms log(y), so it is exact and cannot overflow
 or take log(0) for huge logits.
 
 What the caller guarantees (zk_layers/layers.py): x, y, dx are C-contiguous
@@ -45,7 +49,7 @@ from libc.stdlib cimport free, malloc
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
                       kernel_float_type, same_shape, threads_for_items, zk_exp,
-                      zk_expf)
+                      zk_exp_moderate, zk_expf, zk_expf_moderate)
 
 from zk_layers._threads import threads_for as _threads_for
 
@@ -58,38 +62,68 @@ cdef extern from "Python.h":
 cnp.import_array()
 
 
-# Row maxima and sums are reductions; without -ffast-math a compiler must add
-# in the written order and cannot vectorise them.  So each is written as
-# LANES independent partial results (element j goes to lane j % LANES),
+# Row maxima, minima and sums are reductions; without -ffast-math a compiler
+# must combine in the written order and cannot vectorise them.  So each is
+# written as independent partial results (element j goes to lane j % lanes),
 # which the compiler packs into vector registers without changing a single
 # operation, combined in a fixed order at the end: the same bits on every
-# CPU, vector width and thread count.
+# CPU, vector width and thread count.  The extremes take EXTREME_LANES: GCC
+# (12) loop-vectorises that inner loop, four 512-bit registers of doubles,
+# where it leaves an unrolled 8-lane one scalar (maxsd per element).  Their
+# value does not depend on the lane count.  The sum keeps LANES: a
+# different lane count would change its rounding, hence y's last bits.
 cdef enum:
     LANES = 8
+    EXTREME_LANES = 32
 
 
 cdef inline floating _row_max(const floating* row, Py_ssize_t n) noexcept nogil:
     """Largest element; NaN-tolerant in the sense needed below (a NaN in
     the row makes exp(row - max) NaN somewhere, so the row's sum is NaN)."""
-    cdef floating lane_max[LANES]
+    cdef floating lane_max[EXTREME_LANES]
     cdef floating result
-    cdef Py_ssize_t j, k, block, full = n - n % LANES
+    cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
     if full == 0:
         result = row[0]
         for j in range(1, n):
             result = row[j] if row[j] > result else result
         return result
-    for k in range(LANES):
+    for k in range(EXTREME_LANES):
         lane_max[k] = row[k]
-    for block in range(1, full // LANES):
-        j = block * LANES
-        for k in range(LANES):
+    for block in range(1, full // EXTREME_LANES):
+        j = block * EXTREME_LANES
+        for k in range(EXTREME_LANES):
             lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
     result = lane_max[0]
-    for k in range(1, LANES):
+    for k in range(1, EXTREME_LANES):
         result = lane_max[k] if lane_max[k] > result else result
     for j in range(full, n):
         result = row[j] if row[j] > result else result
+    return result
+
+
+cdef inline floating _row_min(const floating* row, Py_ssize_t n) noexcept nogil:
+    """Smallest element, as _row_max finds the largest.  A second pass, over
+    a row already in cache: GCC does not vectorise one loop with both."""
+    cdef floating lane_min[EXTREME_LANES]
+    cdef floating result
+    cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
+    if full == 0:
+        result = row[0]
+        for j in range(1, n):
+            result = row[j] if row[j] < result else result
+        return result
+    for k in range(EXTREME_LANES):
+        lane_min[k] = row[k]
+    for block in range(1, full // EXTREME_LANES):
+        j = block * EXTREME_LANES
+        for k in range(EXTREME_LANES):
+            lane_min[k] = row[j + k] if row[j + k] < lane_min[k] else lane_min[k]
+    result = lane_min[0]
+    for k in range(1, EXTREME_LANES):
+        result = lane_min[k] if lane_min[k] < result else result
+    for j in range(full, n):
+        result = row[j] if row[j] < result else result
     return result
 
 
@@ -118,7 +152,7 @@ cdef inline void _softmax_cross_entropy_rows(
     cdef Py_ssize_t i, j
     cdef const floating* row
     cdef floating* y_row
-    cdef floating row_max, inverse
+    cdef floating row_max, row_min, inverse
     cdef double total
     for i in range(start, stop):
         row = x + i * n_classes
@@ -126,11 +160,25 @@ cdef inline void _softmax_cross_entropy_rows(
         # A NaN anywhere makes the whole row NaN below, as in NumPy: either
         # row_max is NaN, or exp(NaN - row_max) makes the total NaN.
         row_max = _row_max(row, n_classes)
-        for j in range(n_classes):
-            if floating is float:
-                y_row[j] = zk_expf(row[j] - row_max)
+        row_min = _row_min(row, n_classes)
+        # Every row[j] - row_max lies in [-(max - min), 0].  Within the
+        # range where exp gives normal numbers, the moderate exponential
+        # (the same bits, fewer operations) does; a wider spread, an
+        # infinity or a NaN takes the general one.
+        if floating is float:
+            if row_max - row_min <= 86.0:
+                for j in range(n_classes):
+                    y_row[j] = zk_expf_moderate(row[j] - row_max)
             else:
-                y_row[j] = zk_exp(row[j] - row_max)
+                for j in range(n_classes):
+                    y_row[j] = zk_expf(row[j] - row_max)
+        else:
+            if row_max - row_min <= 707.0:
+                for j in range(n_classes):
+                    y_row[j] = zk_exp_moderate(row[j] - row_max)
+            else:
+                for j in range(n_classes):
+                    y_row[j] = zk_exp(row[j] - row_max)
         total = _row_sum(y_row, n_classes)
         # One division per row, then multiplications: within an ulp of
         # exp / total (our exp is itself within an ulp of libm's), and the

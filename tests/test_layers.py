@@ -193,7 +193,10 @@ def test_affine_mixed_dtypes_follow_numpy_result_type(rng, x_dtype, w_dtype):
     assert W.dtype == w_dtype  # parameters are never converted in place
 
 
-SOFTMAX_SHAPES = [(1, 1), (1, 10), (8, 10), (100, 10), (33, 257), (3, 2)]
+# Rows shorter than, equal to and just past the kernel's 32-lane extremes,
+# and a tail of 8 after 31 full blocks (1000 classes).
+SOFTMAX_SHAPES = [(1, 1), (1, 10), (8, 10), (100, 10), (33, 257), (3, 2), (5, 31), (4, 32), (4, 33),
+                  (3, 65), (2, 1000)]
 
 
 @pytest.mark.parametrize("shape", SOFTMAX_SHAPES, ids=str)
@@ -213,6 +216,68 @@ def test_softmax_with_loss_matches_reference(rng, shape, dtype, layout, eps):
         dx = fast.backward(dout)
         assert dx.dtype == dtype
         assert_allclose(dx, oracle.backward(dout), **tolerance(dtype))
+
+
+@pytest.mark.parametrize("n_classes", [31, 32, 33, 64, 65, 1000])
+@pytest.mark.parametrize("where", ["first", "lane-edge", "last"])
+def test_softmax_row_extremes_anywhere(rng, dtype, n_classes, where):
+    """The row maximum (and minimum, which picks the exponential) in the
+    first element, at the end of a 32-lane block, or in the scalar tail."""
+    x = rng.uniform(-1, 1, (4, n_classes)).astype(dtype)
+    at = {"first": 0, "lane-edge": min(31, n_classes - 1), "last": n_classes - 1}[where]
+    x[0, at], x[1, at] = 50, -50  # the maximum of row 0, the minimum of row 1
+    x[2, at], x[3, at] = 200, -200  # past float32's moderate spread (86)
+    t = np.arange(4) % n_classes
+    fast, oracle = zk.SoftmaxWithLoss(), ref.SoftmaxWithLoss()
+    assert_allclose(fast.forward(x, t), oracle.forward(x, t), rtol=tolerance(dtype)["rtol"])
+    assert_allclose(fast.y, oracle.y, rtol=tolerance(dtype)["rtol"], atol=1e-300 if dtype == np.float64 else 1e-40)
+    assert fast.y[0, at] == fast.y[0].max() and fast.y[1, at] == fast.y[1].min()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_moderate_exponential_has_the_general_ones_bits(rng, dtype):
+    """Rows whose spread (max - min) is within the moderate exponential's
+    range (707 in float64, 86 in float32) take it; a -inf column sends the
+    same row through the general one without changing its sum (exp(-inf)
+    adds +0 after the 64 columns' lanes).  Both must give the same bits,
+    up to the boundary itself."""
+    limit = 707.0 if dtype == np.float64 else 86.0
+    n, c = 64, 64
+    spreads = np.concatenate([np.linspace(0, limit, n - 4), [limit, limit, limit * 0.999, 1e-3]])
+    x = rng.uniform(0, 1, (n, c))
+    x = (x - x.min(axis=1, keepdims=True)) / np.ptp(x, axis=1, keepdims=True)  # each row spans [0, 1]
+    x = (x * spreads[:, None] - 3.0).astype(dtype)
+    assert np.all(x.max(axis=1) - x.min(axis=1) <= limit)
+    general = np.hstack([x, np.full((n, 1), -np.inf, dtype=dtype)])
+    t = rng.integers(0, c, n)
+    moderate_layer, general_layer = zk.SoftmaxWithLoss(eps=0.0), zk.SoftmaxWithLoss(eps=0.0)
+    loss = moderate_layer.forward(x, t)
+    assert loss == general_layer.forward(general, t)
+    assert_array_equal(moderate_layer.y, general_layer.y[:, :c])
+    assert np.all(general_layer.y[:, c] == 0)
+    # Down to the smallest results of the range: normal numbers, no flush.
+    assert moderate_layer.y.min() > 0 and np.all(np.isfinite(moderate_layer.y))
+    assert_allclose(moderate_layer.y, ref_softmax(x), rtol=tolerance(dtype)["rtol"], atol=0)
+
+
+def ref_softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_just_past_the_moderate_range_matches_numpy(dtype):
+    """Spreads just past the moderate range go through the general
+    exponential, whose results reach into the subnormals."""
+    limit = 707.0 if dtype == np.float64 else 86.0
+    row = np.linspace(0, -1, 40)
+    x = np.stack([row * s for s in (limit + 0.5, limit + 1.5, limit + 30.0, limit + 60.0)]).astype(dtype)
+    t = np.zeros(4, dtype=np.intp)
+    layer = zk.SoftmaxWithLoss(eps=0.0)
+    layer.forward(x, t)
+    expected = ref_softmax(x.astype(np.float64))
+    tiny = np.finfo(dtype).smallest_subnormal
+    assert_allclose(layer.y, expected.astype(dtype), rtol=tolerance(dtype)["rtol"], atol=2 * tiny)
 
 
 def test_softmax_with_loss_book_numbers():
