@@ -68,63 +68,52 @@ cnp.import_array()
 # which the compiler packs into vector registers without changing a single
 # operation, combined in a fixed order at the end: the same bits on every
 # CPU, vector width and thread count.  The extremes take EXTREME_LANES: GCC
-# (12) loop-vectorises that inner loop, four 512-bit registers of doubles,
-# where it leaves an unrolled 8-lane one scalar (maxsd per element).  Their
-# value does not depend on the lane count.  The sum keeps LANES: a
+# (12) loop-vectorises that inner loop, both extremes in one read, four
+# 512-bit registers of doubles each, where it leaves an unrolled 8-lane one
+# scalar (maxsd per element).  Their value does not depend on the lane
+# count.  The sum keeps LANES: a
 # different lane count would change its rounding, hence y's last bits.
 cdef enum:
     LANES = 8
     EXTREME_LANES = 32
 
 
-cdef inline floating _row_max(const floating* row, Py_ssize_t n) noexcept nogil:
-    """Largest element; NaN-tolerant in the sense needed below (a NaN in
-    the row makes exp(row - max) NaN somewhere, so the row's sum is NaN)."""
+cdef inline floating _row_max(const floating* row, Py_ssize_t n,
+                              floating* row_min) noexcept nogil:
+    """Largest element; the smallest into row_min, in the same read.
+    NaN-tolerant in the sense needed below: a NaN in the row makes
+    exp(row - max) NaN somewhere, so the row's sum is NaN (a NaN max or min
+    fails the spread check, so the general exponential takes the row)."""
     cdef floating lane_max[EXTREME_LANES]
-    cdef floating result
+    cdef floating lane_min[EXTREME_LANES]
+    cdef floating largest, smallest
     cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
     if full == 0:
-        result = row[0]
+        largest = row[0]
+        smallest = row[0]
         for j in range(1, n):
-            result = row[j] if row[j] > result else result
-        return result
+            largest = row[j] if row[j] > largest else largest
+            smallest = row[j] if row[j] < smallest else smallest
+        row_min[0] = smallest
+        return largest
     for k in range(EXTREME_LANES):
         lane_max[k] = row[k]
-    for block in range(1, full // EXTREME_LANES):
-        j = block * EXTREME_LANES
-        for k in range(EXTREME_LANES):
-            lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
-    result = lane_max[0]
-    for k in range(1, EXTREME_LANES):
-        result = lane_max[k] if lane_max[k] > result else result
-    for j in range(full, n):
-        result = row[j] if row[j] > result else result
-    return result
-
-
-cdef inline floating _row_min(const floating* row, Py_ssize_t n) noexcept nogil:
-    """Smallest element, as _row_max finds the largest.  A second pass, over
-    a row already in cache: GCC does not vectorise one loop with both."""
-    cdef floating lane_min[EXTREME_LANES]
-    cdef floating result
-    cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
-    if full == 0:
-        result = row[0]
-        for j in range(1, n):
-            result = row[j] if row[j] < result else result
-        return result
-    for k in range(EXTREME_LANES):
         lane_min[k] = row[k]
     for block in range(1, full // EXTREME_LANES):
         j = block * EXTREME_LANES
         for k in range(EXTREME_LANES):
+            lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
             lane_min[k] = row[j + k] if row[j + k] < lane_min[k] else lane_min[k]
-    result = lane_min[0]
+    largest = lane_max[0]
+    smallest = lane_min[0]
     for k in range(1, EXTREME_LANES):
-        result = lane_min[k] if lane_min[k] < result else result
+        largest = lane_max[k] if lane_max[k] > largest else largest
+        smallest = lane_min[k] if lane_min[k] < smallest else smallest
     for j in range(full, n):
-        result = row[j] if row[j] < result else result
-    return result
+        largest = row[j] if row[j] > largest else largest
+        smallest = row[j] if row[j] < smallest else smallest
+    row_min[0] = smallest
+    return largest
 
 
 cdef inline double _row_sum(const floating* row, Py_ssize_t n) noexcept nogil:
@@ -159,8 +148,7 @@ cdef inline void _softmax_cross_entropy_rows(
         y_row = y + i * n_classes
         # A NaN anywhere makes the whole row NaN below, as in NumPy: either
         # row_max is NaN, or exp(NaN - row_max) makes the total NaN.
-        row_max = _row_max(row, n_classes)
-        row_min = _row_min(row, n_classes)
+        row_max = _row_max(row, n_classes, &row_min)
         # Every row[j] - row_max lies in [-(max - min), 0].  Within the
         # range where exp gives normal numbers, the moderate exponential
         # (the same bits, fewer operations) does; a wider spread, an
