@@ -34,19 +34,27 @@ Sigmoid uses the formula of the book.  exp(-x) overflows to +inf for very
 negative x and 1 / (1 + inf) is exactly 0, the correctly rounded answer, so
 no special case is needed; the overflow raises no Python warning because no
 NumPy ufunc is involved.  float32 arrays are computed in float32 (zk_expf),
-float64 in float64 (zk_exp).
+float64 in float64 (zk_exp); blocks within the range of the moderate
+exponential (see _exp.h) take it instead, with the same bits.
 """
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
-                      kernel_float_type, same_shape, threads_for_items,
-                      zk_exp, zk_expf)
+from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, extremes,
+                      is_kernel_array, kernel_float_type, same_shape,
+                      threads_for_items, zk_exp, zk_exp_moderate, zk_expf,
+                      zk_expf_moderate)
 
 from zk_layers._threads import threads_for as _threads_for
 
 cnp.import_array()
+
+# Sigmoid's forward checks the range of its input a block at a time (in
+# cache when the exponentials read it); shorter work skips the check.
+cdef enum:
+    SIGMOID_BLOCK = 1024
+    SIGMOID_CHECK_MIN = 64
 
 
 cdef inline void _relu_forward_range(const floating* x, floating* out,
@@ -73,16 +81,39 @@ cdef inline void _relu_backward_range(const floating* dout,
 cdef inline void _sigmoid_forward_range(const floating* x, floating* out,
                                         Py_ssize_t start,
                                         Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
+    # Block by block: a block whose elements all lie within the moderate
+    # exponential's range (|x| <= 707, or 86 in float32: exp(-x) a normal
+    # number) takes it, the same bits with fewer operations; any other
+    # block, and work too short to pay for the range check, the general
+    # one.  Elementwise, so which blocks take which never changes a bit.
+    cdef Py_ssize_t i, block_start, block_stop
     # A typed 1 keeps float32 arithmetic in float32, as in NumPy (Cython
     # would turn a literal 1 into the double 1.0).
-    cdef floating e, one = 1
-    for i in range(start, stop):
-        if floating is float:
-            e = zk_expf(-x[i])
+    cdef floating e, smallest, largest, one = 1
+    cdef floating limit = 86 if floating is float else 707
+    block_start = start
+    while block_start < stop:
+        block_stop = min(block_start + SIGMOID_BLOCK, stop)
+        largest = limit + 1
+        smallest = 0
+        if block_stop - block_start >= SIGMOID_CHECK_MIN:
+            largest = extremes(x + block_start, block_stop - block_start,
+                               &smallest)
+        if largest <= limit and smallest >= -limit:
+            for i in range(block_start, block_stop):
+                if floating is float:
+                    e = zk_expf_moderate(-x[i])
+                else:
+                    e = zk_exp_moderate(-x[i])
+                out[i] = one / (one + e)
         else:
-            e = zk_exp(-x[i])
-        out[i] = one / (one + e)
+            for i in range(block_start, block_stop):
+                if floating is float:
+                    e = zk_expf(-x[i])
+                else:
+                    e = zk_exp(-x[i])
+                out[i] = one / (one + e)
+        block_start = block_stop
 
 
 cdef inline void _sigmoid_backward_range(const floating* dout,

@@ -37,6 +37,7 @@ cdef inline Py_ssize_t chunk_start(Py_ssize_t chunk, Py_ssize_t n_chunks,
 # select the fast path, they never reject anything themselves.
 
 cimport numpy as cnp
+from cython cimport floating
 from libc.string cimport memcmp
 
 
@@ -86,3 +87,55 @@ cdef inline int threads_for_items(Py_ssize_t n_items, Py_ssize_t grain,
     if n_items < 2 * grain:
         return 1
     return threads_for(n_items, grain)
+
+
+# ---------------------------------------------------------------------------
+# A row's largest and smallest elements, for the kernels that choose their
+# exponential by range (the softmax loss per row, Sigmoid per block).
+# Written as EXTREME_LANES independent partial results (element j goes to
+# lane j % EXTREME_LANES): GCC (12) loop-vectorises that inner loop, both
+# extremes in one read, four 512-bit registers of doubles each, where it
+# leaves an unrolled 8-lane one scalar (maxsd per element).  The value does
+# not depend on the lane count or the vector width.
+cdef enum:
+    EXTREME_LANES = 32
+
+
+cdef inline floating extremes(const floating* row, Py_ssize_t n,
+                              floating* row_min) noexcept nogil:
+    """Largest of row[0:n] (n >= 1); the smallest into row_min, in the same
+    read.  A NaN element is skipped by both comparisons unless it starts a
+    lane, when it may become a result; so a NaN row gives a NaN extreme or
+    none, and the callers handle both: a NaN extreme fails their range
+    check (the general exponential), and a NaN element gives NaN through
+    either exponential."""
+    cdef floating lane_max[EXTREME_LANES]
+    cdef floating lane_min[EXTREME_LANES]
+    cdef floating largest, smallest
+    cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
+    if full == 0:
+        largest = row[0]
+        smallest = row[0]
+        for j in range(1, n):
+            largest = row[j] if row[j] > largest else largest
+            smallest = row[j] if row[j] < smallest else smallest
+        row_min[0] = smallest
+        return largest
+    for k in range(EXTREME_LANES):
+        lane_max[k] = row[k]
+        lane_min[k] = row[k]
+    for block in range(1, full // EXTREME_LANES):
+        j = block * EXTREME_LANES
+        for k in range(EXTREME_LANES):
+            lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
+            lane_min[k] = row[j + k] if row[j + k] < lane_min[k] else lane_min[k]
+    largest = lane_max[0]
+    smallest = lane_min[0]
+    for k in range(1, EXTREME_LANES):
+        largest = lane_max[k] if lane_max[k] > largest else largest
+        smallest = lane_min[k] if lane_min[k] < smallest else smallest
+    for j in range(full, n):
+        largest = row[j] if row[j] > largest else largest
+        smallest = row[j] if row[j] < smallest else smallest
+    row_min[0] = smallest
+    return largest

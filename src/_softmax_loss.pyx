@@ -11,7 +11,7 @@ What they compute, for x of shape (N, C) and class indices t of shape (N,):
 Each row is handled in one fused sweep kept in cache: max and min, exp
 (written to y), sum, normalise, then the row's loss; memory sees one read
 of x and one write of y.  The extremes and the sum run in interleaved
-partial results so that they vectorise (see _row_max); the sum is formed in
+partial results so that they vectorise (see _row_sum and extremes in _common.pxd); the sum is formed in
 double.  A row whose spread (max - min) keeps every exp(x - max) a normal
 number takes zk_exp_moderate, the same bits with fewer operations (see
 _exp.h); any other row (a wider spread, an infinity, a NaN) the general
@@ -47,9 +47,10 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport log
 from libc.stdlib cimport free, malloc
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
-                      kernel_float_type, same_shape, threads_for_items, zk_exp,
-                      zk_exp_moderate, zk_expf, zk_expf_moderate)
+from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, extremes,
+                      is_kernel_array, kernel_float_type, same_shape,
+                      threads_for_items, zk_exp, zk_exp_moderate, zk_expf,
+                      zk_expf_moderate)
 
 from zk_layers._threads import threads_for as _threads_for
 
@@ -62,58 +63,14 @@ cdef extern from "Python.h":
 cnp.import_array()
 
 
-# Row maxima, minima and sums are reductions; without -ffast-math a compiler
-# must combine in the written order and cannot vectorise them.  So each is
-# written as independent partial results (element j goes to lane j % lanes),
-# which the compiler packs into vector registers without changing a single
-# operation, combined in a fixed order at the end: the same bits on every
-# CPU, vector width and thread count.  The extremes take EXTREME_LANES: GCC
-# (12) loop-vectorises that inner loop, both extremes in one read, four
-# 512-bit registers of doubles each, where it leaves an unrolled 8-lane one
-# scalar (maxsd per element).  Their value does not depend on the lane
-# count.  The sum keeps LANES: a
-# different lane count would change its rounding, hence y's last bits.
+# Row sums are reductions; without -ffast-math a compiler must add in the
+# written order and cannot vectorise them.  So each is written as LANES
+# independent partial sums (element j goes to lane j % LANES), which the
+# compiler packs into vector registers without changing a single operation,
+# combined in a fixed order at the end: the same bits on every CPU, vector
+# width and thread count.  (The row's extremes: extremes() in _common.pxd.)
 cdef enum:
     LANES = 8
-    EXTREME_LANES = 32
-
-
-cdef inline floating _row_max(const floating* row, Py_ssize_t n,
-                              floating* row_min) noexcept nogil:
-    """Largest element; the smallest into row_min, in the same read.
-    NaN-tolerant in the sense needed below: a NaN in the row makes
-    exp(row - max) NaN somewhere, so the row's sum is NaN (a NaN max or min
-    fails the spread check, so the general exponential takes the row)."""
-    cdef floating lane_max[EXTREME_LANES]
-    cdef floating lane_min[EXTREME_LANES]
-    cdef floating largest, smallest
-    cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
-    if full == 0:
-        largest = row[0]
-        smallest = row[0]
-        for j in range(1, n):
-            largest = row[j] if row[j] > largest else largest
-            smallest = row[j] if row[j] < smallest else smallest
-        row_min[0] = smallest
-        return largest
-    for k in range(EXTREME_LANES):
-        lane_max[k] = row[k]
-        lane_min[k] = row[k]
-    for block in range(1, full // EXTREME_LANES):
-        j = block * EXTREME_LANES
-        for k in range(EXTREME_LANES):
-            lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
-            lane_min[k] = row[j + k] if row[j + k] < lane_min[k] else lane_min[k]
-    largest = lane_max[0]
-    smallest = lane_min[0]
-    for k in range(1, EXTREME_LANES):
-        largest = lane_max[k] if lane_max[k] > largest else largest
-        smallest = lane_min[k] if lane_min[k] < smallest else smallest
-    for j in range(full, n):
-        largest = row[j] if row[j] > largest else largest
-        smallest = row[j] if row[j] < smallest else smallest
-    row_min[0] = smallest
-    return largest
 
 
 cdef inline double _row_sum(const floating* row, Py_ssize_t n) noexcept nogil:
@@ -148,7 +105,7 @@ cdef inline void _softmax_cross_entropy_rows(
         y_row = y + i * n_classes
         # A NaN anywhere makes the whole row NaN below, as in NumPy: either
         # row_max is NaN, or exp(NaN - row_max) makes the total NaN.
-        row_max = _row_max(row, n_classes, &row_min)
+        row_max = extremes(row, n_classes, &row_min)
         # Every row[j] - row_max lies in [-(max - min), 0].  Within the
         # range where exp gives normal numbers, the moderate exponential
         # (the same bits, fewer operations) does; a wider spread, an

@@ -96,6 +96,24 @@ def test_sigmoid_over_whole_exponent_range_float32():
     assert_allclose(fast, expected, rtol=3e-7, atol=1e-44)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_moderate_exponential_has_the_general_ones_bits(rng, dtype):
+    """A block whose inputs all lie within |x| <= 707 (86 in float32) takes
+    the moderate exponential; one element past it sends the whole block
+    (up to 1024 elements) through the general one.  Same bits, boundary
+    included; and past the boundary the values stay NumPy's."""
+    limit = 707.0 if dtype == np.float64 else 86.0
+    x = np.concatenate([rng.uniform(-limit, limit, 500), [limit, -limit, 0.0, -0.0]]).astype(dtype)
+    general = np.concatenate([x, np.array([limit + 1], dtype=dtype)])
+    moderate_out, general_out = zk.Sigmoid().forward(x), zk.Sigmoid().forward(general)
+    assert_array_equal(moderate_out, general_out[:-1])
+    assert_allclose(moderate_out, ref.Sigmoid().forward(x), rtol=tolerance(dtype)["rtol"], atol=0)
+    past = np.array([limit + 0.5, -(limit + 0.5), limit + 40, -(limit + 40)] * 32, dtype=dtype)
+    expected = ref.Sigmoid().forward(past.astype(np.float64)).astype(dtype)
+    assert_allclose(zk.Sigmoid().forward(past), expected, rtol=tolerance(dtype)["rtol"],
+                    atol=np.finfo(dtype).smallest_subnormal * 2)
+
+
 def test_sigmoid_nan_propagates():
     out = zk.Sigmoid().forward(np.array([np.nan, np.inf, -np.inf]))
     assert np.isnan(out[0]) and out[1] == 1.0 and out[2] == 0.0
