@@ -99,7 +99,10 @@ cdef inline void _sigmoid_forward_range(const floating* x, floating* out,
         if block_stop - block_start >= SIGMOID_CHECK_MIN:
             largest = extremes(x + block_start, block_stop - block_start,
                                &smallest)
-        if largest <= limit and smallest >= -limit:
+        # NaN elements are ignored by extremes() and give NaN through either
+        # exponential (the same bits); a block of nothing but NaN has
+        # largest < smallest and takes the general one.
+        if smallest <= largest and largest <= limit and smallest >= -limit:
             for i in range(block_start, block_stop):
                 if floating is float:
                     e = zk_expf_moderate(-x[i])

@@ -38,6 +38,7 @@ cdef inline Py_ssize_t chunk_start(Py_ssize_t chunk, Py_ssize_t n_chunks,
 
 cimport numpy as cnp
 from cython cimport floating
+from libc.math cimport INFINITY
 from libc.string cimport memcmp
 
 
@@ -103,37 +104,30 @@ cdef enum:
 
 cdef inline floating extremes(const floating* row, Py_ssize_t n,
                               floating* row_min) noexcept nogil:
-    """Largest of row[0:n] (n >= 1); the smallest into row_min, in the same
-    read.  A NaN element is skipped by both comparisons unless it starts a
-    lane, when it may become a result; so a NaN row gives a NaN extreme or
-    none, and the callers handle both: a NaN extreme fails their range
-    check (the general exponential), and a NaN element gives NaN through
-    either exponential."""
+    """Largest of row[0:n], and the smallest into row_min, in one read,
+    NaN ignored: every lane starts at -inf / +inf and a NaN fails both
+    comparisons, so it never becomes an extreme nor hides one (a NaN that
+    seeded a lane would hide every later element of that lane).  Only a
+    row of nothing but NaN gives largest < smallest (-inf, +inf); callers
+    send such a row, as any other whose extremes are out of range, to the
+    general exponential."""
     cdef floating lane_max[EXTREME_LANES]
     cdef floating lane_min[EXTREME_LANES]
-    cdef floating largest, smallest
+    cdef floating largest = -INFINITY
+    cdef floating smallest = INFINITY
     cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
-    if full == 0:
-        largest = row[0]
-        smallest = row[0]
-        for j in range(1, n):
-            largest = row[j] if row[j] > largest else largest
-            smallest = row[j] if row[j] < smallest else smallest
-        row_min[0] = smallest
-        return largest
-    for k in range(EXTREME_LANES):
-        lane_max[k] = row[k]
-        lane_min[k] = row[k]
-    for block in range(1, full // EXTREME_LANES):
-        j = block * EXTREME_LANES
+    if full:
         for k in range(EXTREME_LANES):
-            lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
-            lane_min[k] = row[j + k] if row[j + k] < lane_min[k] else lane_min[k]
-    largest = lane_max[0]
-    smallest = lane_min[0]
-    for k in range(1, EXTREME_LANES):
-        largest = lane_max[k] if lane_max[k] > largest else largest
-        smallest = lane_min[k] if lane_min[k] < smallest else smallest
+            lane_max[k] = -INFINITY
+            lane_min[k] = INFINITY
+        for block in range(full // EXTREME_LANES):
+            j = block * EXTREME_LANES
+            for k in range(EXTREME_LANES):
+                lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
+                lane_min[k] = row[j + k] if row[j + k] < lane_min[k] else lane_min[k]
+        for k in range(EXTREME_LANES):
+            largest = lane_max[k] if lane_max[k] > largest else largest
+            smallest = lane_min[k] if lane_min[k] < smallest else smallest
     for j in range(full, n):
         largest = row[j] if row[j] > largest else largest
         smallest = row[j] if row[j] < smallest else smallest

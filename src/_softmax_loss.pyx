@@ -14,8 +14,9 @@ of x and one write of y.  The extremes and the sum run in interleaved
 partial results so that they vectorise (see _row_sum and extremes in _common.pxd); the sum is formed in
 double.  A row whose spread (max - min) keeps every exp(x - max) a normal
 number takes zk_exp_moderate, the same bits with fewer operations (see
-_exp.h); any other row (a wider spread, an infinity, a NaN) the general
-zk_exp.  eps == 0 never forms log(y), so it is exact and cannot overflow
+_exp.h); any other row (a wider spread, an infinity, nothing but NaN) the
+general zk_exp.  A row with a NaN (or inf - inf) is written as NaN, one
+NaN bit pattern whatever the build.  eps == 0 never forms log(y), so it is exact and cannot overflow
 or take log(0) for huge logits.
 
 What the caller guarantees (zk_layers/layers.py): x, y, dx are C-contiguous
@@ -44,7 +45,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsDouble
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from libc.math cimport log
+from libc.math cimport NAN, log
 from libc.stdlib cimport free, malloc
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, extremes,
@@ -103,28 +104,39 @@ cdef inline void _softmax_cross_entropy_rows(
     for i in range(start, stop):
         row = x + i * n_classes
         y_row = y + i * n_classes
-        # A NaN anywhere makes the whole row NaN below, as in NumPy: either
-        # row_max is NaN, or exp(NaN - row_max) makes the total NaN.
+        # A NaN anywhere makes the whole row NaN below, as in NumPy:
+        # exp(NaN - row_max) makes the total NaN.
         row_max = extremes(row, n_classes, &row_min)
-        # Every row[j] - row_max lies in [-(max - min), 0].  Within the
-        # range where exp gives normal numbers, the moderate exponential
-        # (the same bits, fewer operations) does; a wider spread, an
-        # infinity or a NaN takes the general one.
+        # Every row[j] - row_max (NaN aside) lies in [-(max - min), 0].
+        # Within the range where exp gives normal numbers, the moderate
+        # exponential (the same bits, fewer operations) does, NaN elements
+        # included (NaN out, the same bits); a wider spread, an infinity or
+        # a row of nothing but NaN (max < min) takes the general one.
         if floating is float:
-            if row_max - row_min <= 86.0:
+            if row_max >= row_min and row_max - row_min <= 86.0:
                 for j in range(n_classes):
                     y_row[j] = zk_expf_moderate(row[j] - row_max)
             else:
                 for j in range(n_classes):
                     y_row[j] = zk_expf(row[j] - row_max)
         else:
-            if row_max - row_min <= 707.0:
+            if row_max >= row_min and row_max - row_min <= 707.0:
                 for j in range(n_classes):
                     y_row[j] = zk_exp_moderate(row[j] - row_max)
             else:
                 for j in range(n_classes):
                     y_row[j] = zk_exp(row[j] - row_max)
         total = _row_sum(y_row, n_classes)
+        if total != total:
+            # A NaN in the row, or inf - inf: the whole row is NaN, as in
+            # NumPy.  Written as one NaN (NumPy's np.nan), because which of
+            # two different NaNs an addition passes on depends on the
+            # operand order the compiler chose, which differs between the
+            # builds.
+            for j in range(n_classes):
+                y_row[j] = NAN
+            losses[i] = NAN
+            continue
         # One division per row, then multiplications: within an ulp of
         # exp / total (our exp is itself within an ulp of libm's), and the
         # same for every thread count.

@@ -17,17 +17,25 @@ def _everything(dtype) -> list[np.ndarray]:
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((37, 53)) * 20).astype(dtype)
     x[0, :6] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30]
+    # A NaN in the second of the 32 lanes that find a row's (or a block's)
+    # extremes, and an out-of-range value later in the same lane.
+    x[1, 1], x[1, 33] = np.nan, -1000
+    x[2, 1], x[2, 33] = np.nan, np.inf
     dout = rng.standard_normal(x.shape).astype(dtype)
     results = []
     for layer in (zk.Relu(), zk.Sigmoid()):
         results += [layer.forward(x), layer.backward(dout)]
+    sigmoid_blocks = np.zeros(3000, dtype=dtype)  # three blocks of the range check
+    sigmoid_blocks[1], sigmoid_blocks[33], sigmoid_blocks[1025], sigmoid_blocks[2100] = np.nan, 1000, np.nan, -np.inf
+    results.append(zk.Sigmoid().forward(sigmoid_blocks))
     affine = zk.Affine(rng.standard_normal((53, 11)).astype(dtype), rng.standard_normal(11).astype(dtype))
     results += [affine.forward(x[1:]), affine.backward(rng.standard_normal((36, 11)).astype(dtype)), affine.db]
-    # Row spreads (max - min) of 67-121, then 8-15: float32 rows take both
-    # exponentials (the moderate one up to 86), float64 rows the moderate one.
-    for eps, logits in ((1e-7, x[1:]), (0.0, x[1:]), (1e-7, x[1:] / 8)):
+    # Row spreads (max - min) of 67-121 (the first three rows: inf, NaN),
+    # then 8-15: float32 rows take both exponentials (the moderate one up to
+    # 86), float64 rows the moderate one.
+    for eps, logits in ((1e-7, x), (0.0, x), (1e-7, x[3:] / 8)):
         loss = zk.SoftmaxWithLoss(eps=eps)
-        results += [np.array(loss.forward(logits, rng.integers(0, 53, 36))), loss.y, loss.backward(1.5)]
+        results += [np.array(loss.forward(logits, rng.integers(0, 53, len(logits)))), loss.y, loss.backward(1.5)]
     params = {"W": x.copy()}
     zk.SGD(lr=0.3).update(params, {"W": dout})
     results.append(params["W"])
@@ -46,7 +54,8 @@ def test_every_build_gives_bitwise_identical_results(monkeypatch, dtype, level):
     for module in (layers, optimizers):
         monkeypatch.setattr(module, "KERNELS", _kernels.load(level))
     for a, b in zip(baseline, _everything(dtype)):
-        assert_array_equal(a, b)
+        # Bits, not values: NaN signs and payloads and the sign of zero too.
+        assert_array_equal(np.atleast_1d(a).view(np.uint8), np.atleast_1d(b).view(np.uint8))
 
 
 def test_best_available_build_is_selected_by_default():
