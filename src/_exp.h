@@ -39,7 +39,12 @@ static inline double zk_pow2_integral(double k)
     return result;
 }
 
-static inline double zk_exp(double x)
+/* The common part of zk_exp and zk_exp_moderate: x = n*ln2 + r with
+   |r| <= ln2/2 (Cody-Waite), and exp(r) by fdlibm's rational form, returned.
+   *shifted receives x * log2e + 1.5 * 2**52, whose low mantissa bits hold n
+   (rounded to nearest without rint(), which does not vectorise on SSE2);
+   n itself is *shifted - 1.5 * 2**52.  Valid for |x| <= 746. */
+static inline double zk_exp_reduced(double x, double *shifted)
 {
     const double log2e = 1.4426950408889634074;
     const double ln2_hi = 6.93147180369123816490e-01; /* 32 significant bits */
@@ -51,20 +56,29 @@ static inline double zk_exp(double x)
     const double P3 = 6.61375632143793436117e-05;
     const double P4 = -1.65339022054652515390e-06;
     const double P5 = 4.13813679705723846039e-08;
+    double s = x * log2e + round_shift;
+    double n = s - round_shift;
+    double hi = x - n * ln2_hi;
+    double lo = n * ln2_lo;
+    double r = hi - lo;
+    double z = r * r;
+    double c = r - z * (P1 + z * (P2 + z * (P3 + z * (P4 + z * P5))));
+    *shifted = s;
+    return 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+}
+
+static inline double zk_exp(double x)
+{
+    const double round_shift = 6755399441055744.0;      /* 1.5 * 2**52 */
     /* Clamp so that n fits the two-step scaling; the clamped values still
        overflow to inf / underflow to 0 through that scaling.  Two separate
        selects: a nested one does not if-convert, and the loop would not
        vectorise. */
     double xc = x < -746.0 ? -746.0 : x;
     xc = xc > 710.0 ? 710.0 : xc;
-    /* Round to nearest without rint(), which does not vectorise on SSE2. */
-    double n = (xc * log2e + round_shift) - round_shift;
-    double hi = xc - n * ln2_hi;
-    double lo = n * ln2_lo;
-    double r = hi - lo;
-    double z = r * r;
-    double c = r - z * (P1 + z * (P2 + z * (P3 + z * (P4 + z * P5))));
-    double p = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    double shifted;
+    double p = zk_exp_reduced(xc, &shifted);
+    double n = shifted - round_shift;
     /* n lies in [-1077, 1025]: split it so that each factor is a normal
        number; the second multiplication rounds into the subnormal range
        exactly as exp() does.  A NaN x stays NaN through p. */
@@ -83,24 +97,8 @@ static inline double zk_exp(double x)
    checks each row's spread, max - min <= 707, once per row). */
 static inline double zk_exp_moderate(double x)
 {
-    const double log2e = 1.4426950408889634074;
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
-    const double round_shift = 6755399441055744.0;      /* 1.5 * 2**52 */
-    const double P1 = 1.66666666666666019037e-01;
-    const double P2 = -2.77777777770155933842e-03;
-    const double P3 = 6.61375632143793436117e-05;
-    const double P4 = -1.65339022054652515390e-06;
-    const double P5 = 4.13813679705723846039e-08;
-    /* shifted = 1.5 * 2**52 + n exactly: n is in its low mantissa bits. */
-    double shifted = x * log2e + round_shift;
-    double n = shifted - round_shift;
-    double hi = x - n * ln2_hi;
-    double lo = n * ln2_lo;
-    double r = hi - lo;
-    double z = r * r;
-    double c = r - z * (P1 + z * (P2 + z * (P3 + z * (P4 + z * P5))));
-    double p = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+    double shifted;
+    double p = zk_exp_reduced(x, &shifted);
     uint64_t bits;
     memcpy(&bits, &shifted, sizeof bits);
     /* bits(1.5 * 2**52) = 0x4338000000000000; n + 1023 into the exponent. */
@@ -124,16 +122,17 @@ static inline float zk_pow2_integralf(float k)
     return result;
 }
 
-static inline float zk_expf(float x)
+/* The common part of zk_expf and zk_expf_moderate, as zk_exp_reduced:
+   exp(r) returned, *shifted = x * log2e + 1.5 * 2**23.  |x| <= 104. */
+static inline float zk_expf_reduced(float x, float *shifted)
 {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693359375f;                  /* 9 significant bits */
     const float ln2_lo = -2.12194440e-4f;
     const float round_shift = 12582912.0f;              /* 1.5 * 2**23 */
-    float xc = x < -104.0f ? -104.0f : x;
-    xc = xc > 89.0f ? 89.0f : xc;
-    float n = (xc * log2e + round_shift) - round_shift;
-    float r = (xc - n * ln2_hi) - n * ln2_lo;
+    float s = x * log2e + round_shift;
+    float n = s - round_shift;
+    float r = (x - n * ln2_hi) - n * ln2_lo;
     float p = 1.0f / 5040.0f;                           /* 1/7! */
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -142,6 +141,18 @@ static inline float zk_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
+    *shifted = s;
+    return p;
+}
+
+static inline float zk_expf(float x)
+{
+    const float round_shift = 12582912.0f;              /* 1.5 * 2**23 */
+    float xc = x < -104.0f ? -104.0f : x;
+    xc = xc > 89.0f ? 89.0f : xc;
+    float shifted;
+    float p = zk_expf_reduced(xc, &shifted);
+    float n = shifted - round_shift;
     /* n lies in [-151, 129]. */
     float n_half = (n * 0.5f + round_shift) - round_shift;
     return p * zk_pow2_integralf(n_half) * zk_pow2_integralf(n - n_half);
@@ -151,21 +162,8 @@ static inline float zk_expf(float x)
    -86 <= x <= 86 (n in [-125, 125]; p * 2^n normal), and NaN stays NaN. */
 static inline float zk_expf_moderate(float x)
 {
-    const float log2e = 1.44269504088896341f;
-    const float ln2_hi = 0.693359375f;
-    const float ln2_lo = -2.12194440e-4f;
-    const float round_shift = 12582912.0f;              /* 1.5 * 2**23 */
-    float shifted = x * log2e + round_shift;
-    float n = shifted - round_shift;
-    float r = (x - n * ln2_hi) - n * ln2_lo;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    float shifted;
+    float p = zk_expf_reduced(x, &shifted);
     uint32_t bits;
     memcpy(&bits, &shifted, sizeof bits);
     /* bits(1.5 * 2**23) = 0x4B400000; n + 127 into the exponent. */
