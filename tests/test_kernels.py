@@ -36,9 +36,27 @@ def _everything(dtype) -> list[np.ndarray]:
     for eps, logits in ((1e-7, x), (0.0, x), (1e-7, x[3:] / 8)):
         loss = zk.SoftmaxWithLoss(eps=eps)
         results += [np.array(loss.forward(logits, rng.integers(0, 53, len(logits)))), loss.y, loss.backward(1.5)]
-    params = {"W": x.copy()}
-    zk.SGD(lr=0.3).update(params, {"W": dout})
-    results.append(params["W"])
+    for optimizer in (zk.SGD(lr=0.3), zk.Momentum(), zk.Nesterov(), zk.AdaGrad(), zk.RMSprop(), zk.Adam()):
+        params = {"W": x.copy()}
+        for _ in range(2):
+            optimizer.update(params, {"W": dout})
+        results.append(params["W"])
+    # Chapters 6-7: images with a NaN, infinities and a signed zero.
+    images = rng.standard_normal((3, 2, 9, 9)).astype(dtype)
+    images[0, 0, 0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    conv = zk.Convolution(rng.standard_normal((4, 2, 3, 3)).astype(dtype), rng.standard_normal(4).astype(dtype), 1, 1)
+    with np.errstate(invalid="ignore"):  # BLAS meets inf * 0
+        out = conv.forward(images)
+        results += [out, conv.backward(rng.standard_normal(out.shape).astype(dtype)), conv.dW, conv.db]
+    pool = zk.Pooling(2, 2, 2)
+    out = pool.forward(images)
+    results += [out, pool.backward(rng.standard_normal(out.shape).astype(dtype))]
+    batch = x[3:].copy()
+    norm = zk.BatchNormalization(np.ones(53, dtype=dtype), np.zeros(53, dtype=dtype))
+    results += [norm.forward(batch, train_flg=True), norm.backward(dout[3:]), norm.dgamma, norm.dbeta]
+    np.random.seed(5)  # noqa: NPY002 (Dropout draws from the book's generator)
+    drop = zk.Dropout(0.5)
+    results += [drop.forward(x, train_flg=True), drop.backward(dout)]
     return results
 
 
@@ -46,12 +64,13 @@ def _everything(dtype) -> list[np.ndarray]:
 def test_every_build_gives_bitwise_identical_results(monkeypatch, dtype, level):
     if level not in _kernels.available_levels():
         pytest.skip(f"{level} kernels not built or not supported by this CPU")
-    from zk_layers import optimizers
+    from zk_layers import convolution, optimizers, regularization
 
-    for module in (layers, optimizers):
+    modules = (layers, optimizers, convolution, regularization)
+    for module in modules:
         monkeypatch.setattr(module, "KERNELS", _kernels.load("baseline"))
     baseline = _everything(dtype)
-    for module in (layers, optimizers):
+    for module in modules:
         monkeypatch.setattr(module, "KERNELS", _kernels.load(level))
     for a, b in zip(baseline, _everything(dtype)):
         # Bits, not values: NaN signs and payloads and the sign of zero too.
