@@ -35,11 +35,13 @@ negative x and 1 / (1 + inf) is exactly 0, the correctly rounded answer, so
 no special case is needed; the overflow raises no Python warning because no
 NumPy ufunc is involved.  float32 arrays are computed in float32 (zk_expf),
 float64 in float64 (zk_exp); blocks within the range of the moderate
-exponential (see _exp.h) take it instead, with the same bits.
+exponential (see _exp.h) take it instead, with the same bits.  A NaN
+input gives np.nan (one bit pattern in every build).
 """
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport NAN
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, extremes,
                       is_kernel_array, kernel_float_type, same_shape,
@@ -108,14 +110,17 @@ cdef inline void _sigmoid_forward_range(const floating* x, floating* out,
                     e = zk_expf_moderate(-x[i])
                 else:
                     e = zk_exp_moderate(-x[i])
-                out[i] = one / (one + e)
+                # A NaN in gives np.nan out: one bit pattern in every build
+                # (the sign a NaN keeps through the exponential's code does
+                # depend on the build).
+                out[i] = NAN if x[i] != x[i] else one / (one + e)
         else:
             for i in range(block_start, block_stop):
                 if floating is float:
                     e = zk_expf(-x[i])
                 else:
                     e = zk_exp(-x[i])
-                out[i] = one / (one + e)
+                out[i] = NAN if x[i] != x[i] else one / (one + e)
         block_start = block_stop
 
 

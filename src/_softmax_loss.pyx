@@ -148,7 +148,9 @@ cdef inline void _softmax_cross_entropy_rows(
             # formula (for float32, 1 + 1e-7 is 1.0000001192...).
             losses[i] = -log(<double>(y_row[t[i]] + <floating>eps))
         else:
-            losses[i] = (log(total) + row_max) - row[t[i]]
+            # Both terms >= 0, so nothing cancels; (log(total) + row_max)
+            # - row[t] lost log(total) next to logits of 1e17.
+            losses[i] = log(total) + (row_max - row[t[i]])
 
 
 cdef inline void _softmax_cross_entropy_backward_rows(

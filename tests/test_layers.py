@@ -9,6 +9,7 @@ from conftest import arrange, tolerance
 from numpy.testing import assert_allclose, assert_array_equal
 
 import zk_layers as zk
+from zk_layers import _kernels, layers
 from zk_layers import reference as ref
 
 ELEMENTWISE_SHAPES = [(1,), (1, 1), (7,), (1, 50), (100, 50), (97, 101), (3, 4, 5), (2, 3, 5, 7), (0, 5)]
@@ -137,6 +138,27 @@ def test_a_nan_hides_no_out_of_range_input(dtype, value):
         expected_loss = ref.SoftmaxWithLoss().forward(finite.reshape(1, -1), np.array([0]))
     assert_allclose(zk.SoftmaxWithLoss().forward(finite.reshape(1, -1), np.array([0])), expected_loss,
                     rtol=tolerance(dtype)["rtol"])
+
+
+def test_sigmoid_nan_is_numpys_nan_in_every_build():
+    """A NaN input (either sign, any payload, in a vector body or a scalar
+    tail) gives np.nan's bits."""
+    x = np.zeros(2100)
+    x[[0, 7, 8, 1023, 1030, 2099]] = [np.nan, -np.nan, np.nan, -np.nan, np.nan, -np.nan]
+    for level in _kernels.available_levels():
+        out = layers_with(level, lambda: zk.Sigmoid().forward(x))
+        nan_bits = out[np.isnan(out)].view(np.uint64)
+        assert len(nan_bits) == 6 and np.all(nan_bits == np.array(np.nan).view(np.uint64)), level
+
+
+def layers_with(level, run):
+    """run() with the layers' kernel table of build ``level``."""
+    saved = layers.KERNELS
+    layers.KERNELS = _kernels.load(level)
+    try:
+        return run()
+    finally:
+        layers.KERNELS = saved
 
 
 def test_sigmoid_nan_propagates():
@@ -347,6 +369,17 @@ def test_softmax_with_loss_huge_logits(dtype):
     assert exact == pytest.approx((1e4 + 0.0) / 2, rel=1e-6)  # row 0: 1e4, row 1: 0
     assert book == pytest.approx((-np.log(1e-7) + -np.log(1 + 1e-7)) / 2, rel=1e-5)
     assert np.isfinite(exact) and np.isfinite(book)
+
+
+@pytest.mark.parametrize("impl", [zk, ref], ids=["fast", "reference"])
+@pytest.mark.parametrize("dtype,logit", [(np.float64, 1e17), (np.float64, -1e300), (np.float32, 3e38)])
+def test_softmax_exact_loss_keeps_log_sum_next_to_huge_logits(impl, dtype, logit):
+    """eps=0: logsumexp(x) - x[t] = log(sum) + (max - x[t]); the log of the
+    sum (log 2 here) used to vanish into the huge maximum before x[t] was
+    subtracted again."""
+    x = np.array([[logit, logit], [logit, -np.inf]], dtype=dtype)
+    loss = impl.SoftmaxWithLoss(eps=0).forward(x, np.array([0, 0]))
+    assert loss == pytest.approx(np.log(2) / 2, rel=1e-6)
 
 
 def test_softmax_with_loss_one_hot_equals_indices(rng, impl):

@@ -320,7 +320,9 @@ class SoftmaxWithLoss:
         else:
             shift = np.max(x2d, axis=1)
             log_sum = np.log(np.sum(np.exp(x2d - shift[:, None]), axis=1))
-            losses = (log_sum + shift) - x2d[rows, labels]
+            # Both terms >= 0: nothing cancels, and log_sum is not lost
+            # next to huge logits ((log_sum + shift) - x[t] was, at 1e17).
+            losses = log_sum + (shift - x2d[rows, labels])
         self.y = y.reshape(np.shape(x))
         self._y_shape = self.y.shape
         self.loss = float(np.sum(losses.astype(np.float64)) / n)
