@@ -43,10 +43,10 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport NAN
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, extremes,
-                      is_kernel_array, kernel_float_type, same_shape,
-                      threads_for_items, zk_exp, zk_exp_moderate, zk_expf,
-                      zk_expf_moderate)
+from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, exp_general,
+                      exp_moderate, extremes, is_kernel_array,
+                      kernel_float_type, moderate_limit, same_shape,
+                      threads_for_items)
 
 from zk_layers._threads import threads_for as _threads_for
 
@@ -92,34 +92,30 @@ cdef inline void _sigmoid_forward_range(const floating* x, floating* out,
     # A typed 1 keeps float32 arithmetic in float32, as in NumPy (Cython
     # would turn a literal 1 into the double 1.0).
     cdef floating e, smallest, largest, one = 1
-    cdef floating limit = 86 if floating is float else 707
+    cdef floating limit = moderate_limit(one)
+    cdef bint moderate
     block_start = start
     while block_start < stop:
         block_stop = min(block_start + SIGMOID_BLOCK, stop)
-        largest = limit + 1
-        smallest = 0
+        moderate = False
         if block_stop - block_start >= SIGMOID_CHECK_MIN:
             largest = extremes(x + block_start, block_stop - block_start,
                                &smallest)
-        # NaN elements are ignored by extremes() and give NaN through either
-        # exponential (the same bits); a block of nothing but NaN has
-        # largest < smallest and takes the general one.
-        if smallest <= largest and largest <= limit and smallest >= -limit:
+            # NaN elements are ignored by extremes() and give NaN through
+            # either exponential; a block of nothing but NaN has largest <
+            # smallest and takes the general one.
+            moderate = (smallest <= largest and largest <= limit
+                        and smallest >= -limit)
+        # A NaN in gives np.nan out: one bit pattern in every build (the
+        # sign a NaN keeps through the exponential's code does depend on
+        # the build).
+        if moderate:
             for i in range(block_start, block_stop):
-                if floating is float:
-                    e = zk_expf_moderate(-x[i])
-                else:
-                    e = zk_exp_moderate(-x[i])
-                # A NaN in gives np.nan out: one bit pattern in every build
-                # (the sign a NaN keeps through the exponential's code does
-                # depend on the build).
+                e = exp_moderate(-x[i])
                 out[i] = NAN if x[i] != x[i] else one / (one + e)
         else:
             for i in range(block_start, block_stop):
-                if floating is float:
-                    e = zk_expf(-x[i])
-                else:
-                    e = zk_exp(-x[i])
+                e = exp_general(-x[i])
                 out[i] = NAN if x[i] != x[i] else one / (one + e)
         block_start = block_stop
 

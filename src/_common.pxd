@@ -10,6 +10,8 @@ cdef extern from "_exp.h":
     float zk_expf(float x) noexcept nogil
     double zk_exp_moderate(double x) noexcept nogil
     float zk_expf_moderate(float x) noexcept nogil
+    double ZK_EXP_MODERATE_LIMIT
+    float ZK_EXPF_MODERATE_LIMIT
 
 # Below this many elements a one-thread kernel runs inline with the GIL held:
 # releasing and re-taking it (and, with other Python threads waiting, being
@@ -133,3 +135,28 @@ cdef inline floating extremes(const floating* row, Py_ssize_t n,
         smallest = row[j] if row[j] < smallest else smallest
     row_min[0] = smallest
     return largest
+
+
+# The exponentials on Cython's fused type: the kernels call these, and the
+# float32/float64 choice is made at compile time.
+cdef inline floating exp_general(floating x) noexcept nogil:
+    if floating is float:
+        return zk_expf(x)
+    else:
+        return zk_exp(x)
+
+
+cdef inline floating exp_moderate(floating x) noexcept nogil:
+    """exp(x) with the general one's bits for |x| <= moderate_limit(x)."""
+    if floating is float:
+        return zk_expf_moderate(x)
+    else:
+        return zk_exp_moderate(x)
+
+
+cdef inline floating moderate_limit(floating x) noexcept nogil:
+    """How far from 0 exp_moderate may go, in x's type (x only picks it)."""
+    if floating is float:
+        return ZK_EXPF_MODERATE_LIMIT
+    else:
+        return ZK_EXP_MODERATE_LIMIT

@@ -86,15 +86,19 @@ static inline double zk_exp(double x)
     return p * zk_pow2_integral(n_half) * zk_pow2_integral(n - n_half);
 }
 
-/* zk_exp_moderate(x): exp(x) for -707 <= x <= 707 (and NaN, which stays
-   NaN), bitwise equal to zk_exp(x) there, with fewer operations: no clamps,
-   and one scaling by 2^n, built from the rounding's own bits, in place of
-   the two-step one.  In that range n = round(x / ln 2) lies in
-   [-1020, 1020], so 2^n and p * 2^n (p in [0.7, 1.42]) are normal numbers
-   and every multiplication by a power of two is exact: p * 2^n is then the
-   value p * 2^n_half * 2^(n - n_half) of zk_exp, bit for bit.  Outside that
-   range the result is wrong; callers check the range first (the softmax
-   checks each row's spread, max - min <= 707, once per row). */
+/* zk_exp_moderate(x): exp(x) for |x| <= ZK_EXP_MODERATE_LIMIT (707) and
+   NaN (which stays NaN), bitwise equal to zk_exp(x) there, with fewer
+   operations: no clamps, and one scaling by 2^n, built from the rounding's
+   own bits, in place of the two-step one.  In that range n = round(x / ln 2)
+   lies in [-1020, 1020], so 2^n and p * 2^n (p in [0.7, 1.42]) are normal
+   numbers and every multiplication by a power of two is exact: p * 2^n is
+   then the value p * 2^n_half * 2^(n - n_half) of zk_exp, bit for bit.
+   Outside that range the result is wrong; callers check the range first
+   (the softmax each row's spread, max - min, Sigmoid each block's |x|).
+   The float32 twin's limit is ZK_EXPF_MODERATE_LIMIT (86). */
+#define ZK_EXP_MODERATE_LIMIT 707.0
+#define ZK_EXPF_MODERATE_LIMIT 86.0f
+
 static inline double zk_exp_moderate(double x)
 {
     double shifted;
@@ -159,7 +163,8 @@ static inline float zk_expf(float x)
 }
 
 /* Single-precision twin of zk_exp_moderate: zk_expf(x)'s bits for
-   -86 <= x <= 86 (n in [-125, 125]; p * 2^n normal), and NaN stays NaN. */
+   |x| <= ZK_EXPF_MODERATE_LIMIT (n in [-125, 125]; p * 2^n normal), and
+   NaN stays NaN. */
 static inline float zk_expf_moderate(float x)
 {
     float shifted;

@@ -48,10 +48,10 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport NAN, log
 from libc.stdlib cimport free, malloc
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, extremes,
-                      is_kernel_array, kernel_float_type, same_shape,
-                      threads_for_items, zk_exp, zk_exp_moderate, zk_expf,
-                      zk_expf_moderate)
+from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, exp_general,
+                      exp_moderate, extremes, is_kernel_array,
+                      kernel_float_type, moderate_limit, same_shape,
+                      threads_for_items)
 
 from zk_layers._threads import threads_for as _threads_for
 
@@ -112,20 +112,12 @@ cdef inline void _softmax_cross_entropy_rows(
         # exponential (the same bits, fewer operations) does, NaN elements
         # included (NaN out, the same bits); a wider spread, an infinity or
         # a row of nothing but NaN (max < min) takes the general one.
-        if floating is float:
-            if row_max >= row_min and row_max - row_min <= 86.0:
-                for j in range(n_classes):
-                    y_row[j] = zk_expf_moderate(row[j] - row_max)
-            else:
-                for j in range(n_classes):
-                    y_row[j] = zk_expf(row[j] - row_max)
+        if row_max >= row_min and row_max - row_min <= moderate_limit(row_max):
+            for j in range(n_classes):
+                y_row[j] = exp_moderate(row[j] - row_max)
         else:
-            if row_max >= row_min and row_max - row_min <= 707.0:
-                for j in range(n_classes):
-                    y_row[j] = zk_exp_moderate(row[j] - row_max)
-            else:
-                for j in range(n_classes):
-                    y_row[j] = zk_exp(row[j] - row_max)
+            for j in range(n_classes):
+                y_row[j] = exp_general(row[j] - row_max)
         total = _row_sum(y_row, n_classes)
         if total != total:
             # A NaN in the row, or inf - inf: the whole row is NaN, as in
