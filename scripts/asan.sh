@@ -7,6 +7,9 @@
 #   bash scripts/asan.sh                       # the whole test suite
 #   bash scripts/asan.sh tests/test_layers.py  # chosen tests (pytest arguments)
 #
+# After pytest it runs the window-geometry fuzz target (tests/fuzz_geometry.py,
+# GEOMETRY_CASES cases, default 100000) on the same build.
+#
 # What it does:
 #  1. copies the working tree (tracked and untracked files, not the ignored
 #     build outputs) to a temporary directory, so the in-place build here is
@@ -95,6 +98,18 @@ status=0
     LD_PRELOAD="$preload" ASAN_OPTIONS="$asan_options" PYTHONMALLOC=malloc \
     PYTHONPATH="$work/repo" "$python" -m pytest -q -p no:cacheprovider "$@"
 ) || status=$?
+
+# The window-geometry fuzz target (tests/fuzz_geometry.py): 10^5 random
+# geometries, strides and pads up to beyond 2**64, in child processes; an
+# out-of-bounds read or write in im2col, col2im or pooling aborts its child.
+if [ "$status" -eq 0 ]; then
+    echo "asan.sh: geometry fuzz target under ASan (${GEOMETRY_CASES:=100000} cases)"
+    (
+        cd "$work/repo"
+        LD_PRELOAD="$preload" ASAN_OPTIONS="$asan_options" PYTHONMALLOC=malloc \
+        PYTHONPATH="$work/repo" "$python" tests/fuzz_geometry.py --cases "$GEOMETRY_CASES"
+    ) || status=$?
+fi
 
 reports=$(find "$work/logs" -name 'asan.*' | wc -l)
 if [ "$reports" -gt 0 ]; then

@@ -82,11 +82,15 @@ cdef inline Geometry _geometry(Py_ssize_t channels, Py_ssize_t height,
     return g
 
 
-cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
-    """Smallest o >= 0 with o * stride + offset >= 0."""
+cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t stride,
+                                     Py_ssize_t n_out) noexcept nogil:
+    """Smallest o >= 0 with o * stride + offset >= 0, at most n_out (a
+    window column that lies in the left padding for every output)."""
+    cdef Py_ssize_t first
     if offset >= 0:
         return 0
-    return (-offset + stride - 1) // stride
+    first = (-offset - 1) // stride + 1
+    return first if first < n_out else n_out
 
 
 cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride,
@@ -109,7 +113,7 @@ cdef inline void _im2col_image(const source_t* x, floating* col,
         for i in range(g.filter_h):
             for j in range(g.filter_w):
                 k = (c * g.filter_h + i) * g.filter_w + j
-                first = _first_inside(j - g.pad, g.stride)
+                first = _first_inside(j - g.pad, g.stride, g.out_w)
                 end = _end_inside(j - g.pad, g.stride, g.width, g.out_w)
                 if end < first:
                     end = first
@@ -145,7 +149,7 @@ cdef inline void _col2im_image(const floating* col, floating* dx,
         for i in range(g.filter_h):
             for j in range(g.filter_w):
                 k = (c * g.filter_h + i) * g.filter_w + j
-                first = _first_inside(j - g.pad, g.stride)
+                first = _first_inside(j - g.pad, g.stride, g.out_w)
                 end = _end_inside(j - g.pad, g.stride, g.width, g.out_w)
                 for oh in range(g.out_h):
                     iy = oh * g.stride + i - g.pad

@@ -35,36 +35,22 @@ import numpy as np
 from ._validate import (
     FLOAT32,
     FLOAT64,
+    Geometry,
     as_float_array,
+    conv_geometry,
+    nonnegative_int,
     positive_int,
     require_forward,
     require_ndim,
+    require_output_size,
     require_parameter,
     require_shape,
+    window_arguments,
 )
 
 __all__ = ["Convolution", "Pooling", "im2col", "col2im"]
 
-_MAX_WINDOW = 2**31 - 1  # window indices (arg_max) are stored as int32 by the fast layer
-
-Geometry = tuple[int, int, int, int, int, int]  # (N, C, H, W, OH, OW)
-
-
 # ------------------------------------------------------------------ checks
-def nonnegative_int(value: Any, name: str) -> int:
-    """An integer >= 0 (padding); NumPy integers accepted, bools and floats not."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a non-negative integer, got bool {value!r}")
-    if not isinstance(value, int):
-        try:
-            value = int(value.__index__())
-        except (AttributeError, TypeError):
-            raise TypeError(f"{name} must be a non-negative integer, got {type(value).__name__} {value!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value}")
-    return value
-
-
 def conv_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     """Convolution's W (FN, C, FH, FW) and b (FN,), checked, returned as the same objects."""
     if type(W) is np.ndarray and type(b) is np.ndarray:
@@ -82,45 +68,6 @@ def conv_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     return W, b
 
 
-def output_size(size: int, window: int, stride: int, pad: int, axis: str, what: str) -> int:
-    """``(size + 2 pad - window) // stride + 1``, or ValueError if the window
-    does not fit in the padded input."""
-    if size + 2 * pad < window:
-        raise ValueError(f"the {what} ({axis} {window}) is larger than the padded input "
-                         f"({axis} {size} + 2 * pad {pad} = {size + 2 * pad})")
-    return (size + 2 * pad - window) // stride + 1
-
-
-def image_shape(shape: tuple[int, ...], name: str) -> tuple[int, int, int, int]:
-    """A batch shape (N, C, H, W) from an input's shape, with C, H, W >= 1."""
-    if len(shape) != 4:
-        raise ValueError(f"{name} must be a batch of images of shape (N, C, H, W), got an array of "
-                         f"{len(shape)} dimension(s) with shape {tuple(shape)}")
-    n, c, h, w = (int(s) for s in shape)
-    if min(c, h, w) < 1:
-        raise ValueError(f"{name} must have at least one channel, row and column, got shape {tuple(shape)}")
-    return n, c, h, w
-
-
-def conv_geometry(shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int, pad: int,
-                  name: str, what: str = "filter") -> Geometry:
-    """(N, C, H, W, OH, OW) for an input of ``shape`` and a window."""
-    n, c, h, w = image_shape(shape, name)
-    out_h = output_size(h, filter_h, stride, pad, "height", what)
-    out_w = output_size(w, filter_w, stride, pad, "width", what)
-    return n, c, h, w, out_h, out_w
-
-
-def window_arguments(filter_h: Any, filter_w: Any, stride: Any, pad: Any,
-                     names: tuple[str, str] = ("filter_h", "filter_w")) -> tuple[int, int, int, int]:
-    """The four integers of im2col/col2im and Pooling, checked."""
-    filter_h = positive_int(filter_h, names[0])
-    filter_w = positive_int(filter_w, names[1])
-    if filter_h * filter_w > _MAX_WINDOW:
-        raise ValueError(f"the window {filter_h}x{filter_w} has more than {_MAX_WINDOW} elements")
-    return filter_h, filter_w, positive_int(stride, "stride"), nonnegative_int(pad, "pad")
-
-
 def _image_input(x: Any, name: str) -> np.ndarray:
     x = as_float_array(x, name)
     require_ndim(x, name, (4,), "a batch of images of shape (N, C, H, W)")
@@ -135,9 +82,12 @@ def conv_input(x: Any, W: np.ndarray, stride: int, pad: int, name: str = "x") ->
     else:  # a saved input reassigned since forward: only its shape is used
         shape = np.shape(x)
     geometry = conv_geometry(shape, W.shape[2], W.shape[3], stride, pad, name)
-    if geometry[1] != W.shape[1]:
-        raise ValueError(f"{name} has {geometry[1]} channel(s) but W of shape {W.shape} expects "
+    n, c, _, _, out_h, out_w = geometry
+    if c != W.shape[1]:
+        raise ValueError(f"{name} has {c} channel(s) but W of shape {W.shape} expects "
                          f"{W.shape[1]} (W is (FN, C, FH, FW))")
+    require_output_size(max(n, 1) * W.shape[0] * out_h * out_w, stride, pad,
+                        f"{max(n, 1)} x {W.shape[0]} x {out_h} x {out_w}", name, shape)
     return x, geometry
 
 
@@ -230,7 +180,9 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
                   "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
     col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
 
-    img = np.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1), dtype=col.dtype)
+    # The book adds stride - 1 rows and columns, which no slice below
+    # reaches; without them a huge stride needs no huge array.
+    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
     for y in range(filter_h):
         y_max = y + stride * out_h
         for x in range(filter_w):

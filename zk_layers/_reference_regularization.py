@@ -214,7 +214,7 @@ class BatchNormalization:
         self.input_shape = x.shape
         if x.ndim != 2:
             N, C, H, W = x.shape
-            x = x.reshape(N, -1)
+            x = x.reshape(N, C * H * W)  # the book's -1 cannot size an empty batch
 
         out = self._forward(x, train_flg, gamma, beta)
 

@@ -14,6 +14,7 @@ step sizes) is checked by one of the scalar checks below.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, TypeVar
 
 import numpy as np
@@ -62,19 +63,29 @@ def fraction(value: Any, name: str) -> float:
     return number
 
 
-def positive_int(value: Any, name: str) -> int:
-    """An integer >= 1 (sizes, counts, thread numbers); NumPy integers are
-    accepted through ``__index__``, bools and floats are not."""
+def _integer(value: Any, name: str, minimum: int, what: str) -> int:
+    """An integer >= minimum; NumPy integers are accepted through
+    ``__index__``, bools and floats are not."""
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a positive integer, got bool {value!r}")
+        raise TypeError(f"{name} must be a {what} integer, got bool {value!r}")
     if not isinstance(value, int):
         try:
             value = int(value.__index__())
         except (AttributeError, TypeError):
-            raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
+            raise TypeError(f"{name} must be a {what} integer, got {type(value).__name__} {value!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be a {what} integer, got {value}")
     return value
+
+
+def positive_int(value: Any, name: str) -> int:
+    """An integer >= 1 (sizes, counts, thread numbers, strides)."""
+    return _integer(value, name, 1, "positive")
+
+
+def nonnegative_int(value: Any, name: str) -> int:
+    """An integer >= 0 (padding)."""
+    return _integer(value, name, 0, "non-negative")
 
 
 # ------------------------------------------------------------------ arrays
@@ -363,3 +374,74 @@ def check_label_range(labels: np.ndarray, n_classes: int, finder: Any) -> None:
             f"label t[{index}] = {labels[index]} is out of range: class indices "
             f"must satisfy 0 <= t < {n_classes} (the number of columns of x)"
         )
+
+
+# --------------------------------------------------------- window geometry
+# Convolution, Pooling, im2col and col2im share these checks.  The limits
+# are the book's own: its im2col materialises the padded images and the
+# (N*OH*OW, C*FH*FW) patch matrix, so a geometry whose padded batch or
+# patch matrix could not be an array is one the book cannot run either.
+# Within them every extent is below 2**60, so the kernels' signed 64-bit
+# index arithmetic (sums of a few extents, pads and a stride no longer
+# than the padded input; see zk_layers.convolution.kernel_stride) cannot
+# overflow and the kernels need no checks of their own.
+MAX_ELEMENTS = sys.maxsize // 8  # an array of float64 holds at most sys.maxsize bytes
+MAX_WINDOW = 2**31 - 1  # window indices (Pooling's arg_max) are stored as int32 by the fast layer
+
+Geometry = tuple[int, int, int, int, int, int]  # (N, C, H, W, OH, OW)
+
+
+def window_arguments(filter_h: Any, filter_w: Any, stride: Any, pad: Any,
+                     names: tuple[str, str] = ("filter_h", "filter_w")) -> tuple[int, int, int, int]:
+    """The four integers of im2col/col2im and Pooling, checked."""
+    filter_h = positive_int(filter_h, names[0])
+    filter_w = positive_int(filter_w, names[1])
+    if filter_h * filter_w > MAX_WINDOW:
+        raise ValueError(f"the window {filter_h}x{filter_w} has more than {MAX_WINDOW} elements")
+    return filter_h, filter_w, positive_int(stride, "stride"), nonnegative_int(pad, "pad")
+
+
+def image_shape(shape: tuple[int, ...], name: str) -> tuple[int, int, int, int]:
+    """A batch shape (N, C, H, W) from an input's shape, with C, H, W >= 1."""
+    if len(shape) != 4:
+        raise ValueError(f"{name} must be a batch of images of shape (N, C, H, W), got an array of "
+                         f"{len(shape)} dimension(s) with shape {tuple(shape)}")
+    n, c, h, w = (int(s) for s in shape)
+    if min(c, h, w) < 1:
+        raise ValueError(f"{name} must have at least one channel, row and column, got shape {tuple(shape)}")
+    return n, c, h, w
+
+
+def output_size(size: int, window: int, stride: int, pad: int, axis: str, what: str) -> int:
+    """``(size + 2 pad - window) // stride + 1``, or ValueError if the window
+    does not fit in the padded input."""
+    if size + 2 * pad < window:
+        raise ValueError(f"the {what} ({axis} {window}) is larger than the padded input "
+                         f"({axis} {size} + 2 * pad {pad} = {size + 2 * pad})")
+    return (size + 2 * pad - window) // stride + 1
+
+
+def conv_geometry(shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int, pad: int,
+                  name: str, what: str = "filter") -> Geometry:
+    """(N, C, H, W, OH, OW) for an input of ``shape`` and a window, or
+    ValueError naming stride and pad when the padded batch or the patch
+    matrix would have more than MAX_ELEMENTS elements."""
+    n, c, h, w = image_shape(shape, name)
+    padded = max(n, 1) * c * (h + 2 * pad) * (w + 2 * pad)
+    if padded > MAX_ELEMENTS:
+        raise ValueError(f"pad={pad} is too large for {name} of shape {tuple(shape)}: the padded images "
+                         f"({max(n, 1)} x {c} x {h + 2 * pad} x {w + 2 * pad}) would have {padded} elements, "
+                         f"more than an array can hold ({MAX_ELEMENTS})")
+    out_h = output_size(h, filter_h, stride, pad, "height", what)
+    out_w = output_size(w, filter_w, stride, pad, "width", what)
+    require_output_size(max(n, 1) * out_h * out_w * c * filter_h * filter_w, stride, pad,
+                        f"{max(n, 1) * out_h * out_w} windows of {c} x {filter_h} x {filter_w} values", name, shape)
+    return n, c, h, w, out_h, out_w
+
+
+def require_output_size(elements: int, stride: int, pad: int, what: str, name: str,
+                        shape: tuple[int, ...]) -> None:
+    """ValueError naming stride and pad if an array of ``elements`` could not be made."""
+    if elements > MAX_ELEMENTS:
+        raise ValueError(f"stride={stride} and pad={pad} give {name} of shape {tuple(shape)} an output of "
+                         f"{what} ({elements} elements), more than an array can hold ({MAX_ELEMENTS})")

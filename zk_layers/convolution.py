@@ -40,16 +40,22 @@ from ._kernels import KERNELS
 from ._reference_conv import (
     _image_input,
     _shape_tuple,
-    conv_geometry,
     conv_input,
     conv_parameters,
     saved_arg_max,
     saved_col,
     saved_col_shape,
-    window_arguments,
 )
 from ._threads import GRAINS, run_parts, threads_for
-from ._validate import FLOAT32, FLOAT64, as_float_array, require_forward, require_shape
+from ._validate import (
+    FLOAT32,
+    FLOAT64,
+    as_float_array,
+    conv_geometry,
+    require_forward,
+    require_shape,
+    window_arguments,
+)
 
 __all__ = ["Convolution", "Pooling", "im2col", "col2im"]
 
@@ -94,6 +100,15 @@ def _block_threads(parts: int, work: int) -> int:
     return 1 if parts > 1 else threads_for(work, GRAINS.elementwise)
 
 
+def kernel_stride(stride: int, H: int, W: int, FH: int, FW: int, pad: int) -> int:
+    """The stride the kernels are given: ``stride``, or a shorter one that
+    places the same windows.  A stride longer than the padded input's span
+    places one window per axis, at the top left, as any other such stride
+    does; capped, every index the kernels compute stays below a few times
+    the padded extent, which the geometry checks keep below 2**60."""
+    return min(stride, max(H - FH, W - FW) + 2 * pad + 1)
+
+
 def _as_c(arr: np.ndarray) -> np.ndarray:
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
@@ -109,6 +124,7 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
     N, C, H, W, out_h, out_w = conv_geometry(x.shape, filter_h, filter_w, stride, pad, "input_data")
     x = _as_c(x)
     col = np.empty((N * out_h * out_w, C * filter_h * filter_w), x.dtype)
+    stride = kernel_stride(stride, H, W, filter_h, filter_w, pad)
     KERNELS.im2col[x.itemsize == 8](x.reshape(-1), col.reshape(-1), N, C, H, W, filter_h, filter_w,
                                     stride, pad, out_h, out_w, threads_for(col.size, GRAINS.elementwise))
     return col
@@ -128,6 +144,7 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
                   "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
     col = _as_c(col)
     dx = np.empty((N, C, H, W), col.dtype)
+    stride = kernel_stride(stride, H, W, filter_h, filter_w, pad)
     KERNELS.col2im[col.itemsize == 8](col.reshape(-1), dx.reshape(-1), N, C, H, W, filter_h, filter_w,
                                       stride, pad, out_h, out_w, threads_for(col.size, GRAINS.elementwise))
     return dx
@@ -192,6 +209,7 @@ class Convolution(reference.Convolution):
         x, (N, C, H, W_in, out_h, out_w) = conv_input(x, W, stride, pad)
         FN, _, FH, FW = W.shape
         K, P = C * FH * FW, out_h * out_w
+        stride = kernel_stride(stride, H, W_in, FH, FW, pad)
         wdtype = W.dtype
         if x.dtype is wdtype and b.dtype is wdtype:
             dtype = wdtype
@@ -252,6 +270,7 @@ class Convolution(reference.Convolution):
         N, C, H, W_in, out_h, out_w = self._saved_geometry(W, stride, pad)
         FN, _, FH, FW = W.shape
         K, P = C * FH * FW, out_h * out_w
+        stride = kernel_stride(stride, H, W_in, FH, FW, pad)
         if self._col_assigned is _UNSET:
             patches = require_forward(self, self._patches)
             saved_col_shape((patches.shape[0] * patches.shape[2], patches.shape[1]), (N * P, K))
@@ -370,7 +389,8 @@ class Pooling(reference.Pooling):
         out = np.empty((N, C, out_h, out_w), x.dtype)
         windows = np.empty((N, C, out_h, out_w), np.int32)
         KERNELS.max_pool_forward[x.itemsize == 8](
-            xc.reshape(-1), out.reshape(-1), windows.reshape(-1), N * C, H, W, pool_h, pool_w, stride, pad,
+            xc.reshape(-1), out.reshape(-1), windows.reshape(-1), N * C, H, W, pool_h, pool_w,
+            kernel_stride(stride, H, W, pool_h, pool_w, pad), pad,
             out_h, out_w, threads_for(x.size, GRAINS.elementwise))
         self.x = x
         self._windows = windows
@@ -392,6 +412,7 @@ class Pooling(reference.Pooling):
         dout = _as_c(dout)
         dx = np.empty((N, C, H, W), dout.dtype)
         KERNELS.max_pool_backward[dout.itemsize == 8](
-            dout.reshape(-1), windows.reshape(-1), dx.reshape(-1), N * C, H, W, pool_h, pool_w, stride, pad,
+            dout.reshape(-1), windows.reshape(-1), dx.reshape(-1), N * C, H, W, pool_h, pool_w,
+            kernel_stride(stride, H, W, pool_h, pool_w, pad), pad,
             out_h, out_w, threads_for(dx.size, GRAINS.elementwise))
         return dx

@@ -16,17 +16,38 @@ as in ``ch06/optimizer_compare_naive.py``) runs the book's NumPy lines.
 The state (``v``, ``h``, ``m``) is created at the first ``update`` with
 ``np.zeros_like``, as in the book; an entry replaced since is used if it
 fits the compiled pass, else through the book's lines.
+
+Before anything is updated, every entry is checked: a parameter must be a
+writable float array (or a Python/NumPy real scalar, as the book's
+``optimizer_compare_naive.py`` uses) and its gradient a real array or
+scalar of the same shape.  A mismatch raises ``TypeError`` or
+``ValueError`` naming the key and both shapes or dtypes, and leaves every
+parameter and the state as they were.  A state entry replaced since with
+one of another shape is checked when its key is reached (Momentum's lines
+broadcast it onto the parameter, as the book's do; the others need the
+parameter's shape), with the same kind of message.  The
+hyperparameters (``lr``, ``momentum``, ``decay_rate``, ``beta1``,
+``beta2``, ``iter``) are checked when they are assigned, at construction or
+later, with the constructor's messages.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
 
 from ._kernels import KERNELS
 from ._threads import GRAINS, threads_for
-from ._validate import FLOAT32, FLOAT64, fraction, positive_number
+from ._validate import (
+    FLOAT32,
+    FLOAT64,
+    _describe,
+    fraction,
+    nonnegative_int,
+    nonnegative_number,
+    positive_number,
+)
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "Optimizer", "OPTIMIZERS", "make_optimizer"]
 
@@ -34,10 +55,73 @@ Params = MutableMapping[str, Any]
 Grads = Mapping[str, Any]
 
 
-def _check_keys(params: Params, grads: Grads) -> None:
+class _Checked:
+    """Hyperparameters checked whenever they are assigned, at construction
+    or later (``opt.lr = "0.1"`` raises then, naming ``lr``, rather than
+    inside a later update).  Reads stay plain attribute reads."""
+
+    _checks: dict[str, Callable[[Any, str], Any]] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = self._checks.get(name)
+        object.__setattr__(self, name, value if check is None else check(value, name))
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_entries(params: Params, grads: Grads) -> list[bool]:
+    """Every parameter, its gradient and its state fit together (see the
+    module docstring); checked before anything is updated.  Returns, key by
+    key, whether the compiled pass may take the parameter and its gradient
+    (_fused_update_applies): such an entry needs no other check."""
     missing = [key for key in params if key not in grads]
     if missing:
         raise ValueError(f"grads has no entry for parameter(s) {missing}")
+    applies = []
+    for key, param in params.items():
+        grad = grads[key]
+        fits = _fused_update_applies(param, grad)
+        if not fits:
+            _check_entry(key, param, grad)
+        applies.append(fits)
+    return applies
+
+
+def _check_state(name: str, key: str, entry: Any, param: Any, broadcasts: bool) -> None:
+    """A replaced state entry runs the book's lines.  Those of Momentum
+    assign ``v[key]`` anew, so a state that broadcasts onto the parameter
+    works as in the book; the others update it in place, which needs the
+    parameter's shape."""
+    shape = np.shape(param)
+    try:
+        fits = np.broadcast_shapes(np.shape(entry), shape) == shape if broadcasts else np.shape(entry) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        need = "does not broadcast to" if broadcasts else "is not"
+        raise ValueError(f"{name}[{key!r}] has shape {np.shape(entry)}, which {need} the shape {shape} of "
+                         f"params[{key!r}]: the state belongs to another parameter (use a new optimizer)")
+
+
+def _check_entry(key: str, param: Any, grad: Any) -> None:
+    if isinstance(param, np.ndarray):
+        if param.dtype.kind != "f":
+            raise TypeError(f"params[{key!r}] must be a float array to be updated in place, "
+                            f"got {_describe(param)}")
+        if not param.flags.writeable:
+            raise ValueError(f"params[{key!r}] is read-only: the update writes into it")
+    elif not _scalar(param):
+        raise TypeError(f"params[{key!r}] must be a float array or a real number, got {_describe(param)}")
+    if isinstance(grad, np.ndarray):
+        if grad.dtype.kind not in "fiu":
+            raise TypeError(f"grads[{key!r}] must hold real numbers, got {_describe(grad)}")
+    elif not _scalar(grad):
+        raise TypeError(f"grads[{key!r}] must be a real array or number, got {_describe(grad)}")
+    if np.shape(grad) != np.shape(param):
+        raise ValueError(f"grads[{key!r}] has shape {np.shape(grad)}, but params[{key!r}] has shape "
+                         f"{np.shape(param)}: a gradient has its parameter's shape")
 
 
 def _fused_update_applies(param: object, grad: object) -> bool:
@@ -54,14 +138,17 @@ def _fused_update_applies(param: object, grad: object) -> bool:
     )
 
 
-class _Stateful:
+class _Stateful(_Checked):
     """What the optimizers with per-parameter state share: the state dicts
     created lazily with ``np.zeros_like`` (as the book does), and the check
     that decides whether the compiled pass may run for one parameter."""
 
     _state_names: tuple[str, ...] = ()
+    _state_broadcasts = False  # may a replaced state broadcast onto its parameter (Momentum's lines)?
 
-    def _ensure_state(self, params: Params) -> list[dict[str, Any]]:
+    def _ensure_state(self, params: Params, grads: Grads) -> tuple[list[dict[str, Any]], list[bool]]:
+        """The state dicts, every entry checked and the missing ones created,
+        and _check_entries' flags."""
         states = []
         for name in self._state_names:
             state = getattr(self, name)
@@ -69,21 +156,32 @@ class _Stateful:
                 state = {}
                 setattr(self, name, state)
             states.append(state)
-        owned = self.__dict__.setdefault("_owned", {})
+        applies = _check_entries(params, grads)
+        owned = getattr(self, "_owned", None)
+        if owned is None:
+            owned = self._owned = {}
         for key, value in params.items():
             if any(key not in state for state in states):
                 for state in states:
                     state[key] = np.zeros_like(value)
                 owned[key] = tuple(state[key] for state in states)
-        return states
+        return states, applies
 
-    def _fused(self, key: str, param: Any, grad: Any, arrays: tuple[Any, ...]) -> bool:
+    def _check_state_of(self, key: str, param: Any) -> None:
+        """Before the book's lines: the state entries of ``key`` fit ``param``
+        (_check_state); checked here, off the compiled path."""
+        for name in self._state_names:
+            _check_state(f"{type(self).__name__}.{name}", key, getattr(self, name)[key], param,
+                         self._state_broadcasts)
+
+    def _fused(self, key: str, param: Any, grad: Any, arrays: tuple[Any, ...], applies: bool) -> bool:
         """May the compiled pass update ``param`` and the state ``arrays``?
-        State arrays this optimizer created are known to fit; replaced ones
-        are checked like a parameter."""
-        if not _fused_update_applies(param, grad):
+        ``applies``: it may take ``param`` and ``grad``.  State arrays this
+        optimizer created are known to fit; replaced ones are checked like
+        a parameter."""
+        if not applies:
             return False
-        owned = self.__dict__.get("_owned", {}).get(key, ())
+        owned = self._owned.get(key, ())
         if len(owned) == len(arrays) and all(a is b for a, b in zip(owned, arrays, strict=True)) and all(
                 a.shape == param.shape and a.dtype is param.dtype for a in arrays):
             return True
@@ -95,7 +193,7 @@ class _Stateful:
         return True
 
 
-class SGD:
+class SGD(_Checked):
     """Stochastic gradient descent: ``W -= lr * dW``.
 
     Parameters
@@ -104,15 +202,17 @@ class SGD:
         Learning rate.
     """
 
+    _checks = {"lr": positive_number}
+
     def __init__(self, lr: float = 0.01) -> None:
-        self.lr = positive_number(lr, "lr")
+        self.lr = lr
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` in place (see the module docstring)."""
-        _check_keys(params, grads)
-        for key in params:
+        applies = _check_entries(params, grads)
+        for key, fused in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
-            if _fused_update_applies(param, grad):
+            if fused:
                 KERNELS.sgd_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), self.lr, threads_for(param.size, GRAINS.elementwise)
                 )
@@ -130,23 +230,26 @@ class Momentum(_Stateful):
     """
 
     _state_names = ("v",)
+    _state_broadcasts = True
+    _checks = {"lr": positive_number, "momentum": fraction}
+
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr = positive_number(lr, "lr")
-        self.momentum = fraction(momentum, "momentum")
+        self.lr = lr
+        self.momentum = momentum
         self.v: dict[str, Any] | None = None
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` (and ``v``) in place."""
-        _check_keys(params, grads)
-        (v,) = self._ensure_state(params)
-        for key in params:
+        (v,), applies = self._ensure_state(params, grads)
+        for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (v[key],)):
+            if self._fused(key, param, grad, (v[key],), fits):
                 KERNELS.momentum_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), v[key].reshape(-1), self.momentum, self.lr,
                     threads_for(param.size, GRAINS.elementwise))
             else:
+                self._check_state_of(key, param)
                 v[key] = self.momentum * v[key] - self.lr * grad
                 params[key] += v[key]
 
@@ -166,23 +269,25 @@ class Nesterov(_Stateful):
     """
 
     _state_names = ("v",)
+    _checks = {"lr": positive_number, "momentum": fraction}
+
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr = positive_number(lr, "lr")
-        self.momentum = fraction(momentum, "momentum")
+        self.lr = lr
+        self.momentum = momentum
         self.v: dict[str, Any] | None = None
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` (and ``v``) in place."""
-        _check_keys(params, grads)
-        (v,) = self._ensure_state(params)
-        for key in params:
+        (v,), applies = self._ensure_state(params, grads)
+        for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (v[key],)):
+            if self._fused(key, param, grad, (v[key],), fits):
                 KERNELS.nesterov_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), v[key].reshape(-1), self.momentum, self.lr,
                     threads_for(param.size, GRAINS.elementwise))
             else:
+                self._check_state_of(key, param)
                 params[key] += self.momentum * self.momentum * v[key]
                 params[key] -= (1 + self.momentum) * self.lr * grad
                 v[key] *= self.momentum
@@ -198,23 +303,24 @@ class AdaGrad(_Stateful):
     """
 
     _state_names = ("h",)
+    _checks = {"lr": positive_number, "eps": nonnegative_number}
     eps = 1e-7
 
     def __init__(self, lr: float = 0.01) -> None:
-        self.lr = positive_number(lr, "lr")
+        self.lr = lr
         self.h: dict[str, Any] | None = None
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` (and ``h``) in place."""
-        _check_keys(params, grads)
-        (h,) = self._ensure_state(params)
-        for key in params:
+        (h,), applies = self._ensure_state(params, grads)
+        for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (h[key],)):
+            if self._fused(key, param, grad, (h[key],), fits):
                 KERNELS.adagrad_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.eps,
                     threads_for(param.size, GRAINS.update))
             else:
+                self._check_state_of(key, param)
                 h[key] += grad * grad
                 params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
 
@@ -232,24 +338,25 @@ class RMSprop(_Stateful):
     """
 
     _state_names = ("h",)
+    _checks = {"lr": positive_number, "decay_rate": fraction, "eps": nonnegative_number}
     eps = 1e-7
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
-        self.lr = positive_number(lr, "lr")
-        self.decay_rate = fraction(decay_rate, "decay_rate")
+        self.lr = lr
+        self.decay_rate = decay_rate
         self.h: dict[str, Any] | None = None
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` (and ``h``) in place."""
-        _check_keys(params, grads)
-        (h,) = self._ensure_state(params)
-        for key in params:
+        (h,), applies = self._ensure_state(params, grads)
+        for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (h[key],)):
+            if self._fused(key, param, grad, (h[key],), fits):
                 KERNELS.rmsprop_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.decay_rate,
                     self.eps, threads_for(param.size, GRAINS.update))
             else:
+                self._check_state_of(key, param)
                 h[key] *= self.decay_rate
                 h[key] += (1 - self.decay_rate) * grad * grad
                 params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
@@ -273,31 +380,33 @@ class Adam(_Stateful):
     """
 
     _state_names = ("m", "v")
+    _checks = {"lr": positive_number, "beta1": fraction, "beta2": fraction, "eps": nonnegative_number,
+               "iter": nonnegative_int}
     eps = 1e-7
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
-        self.lr = positive_number(lr, "lr")
-        self.beta1 = fraction(beta1, "beta1")
-        self.beta2 = fraction(beta2, "beta2")
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
         self.iter = 0
         self.m: dict[str, Any] | None = None
         self.v: dict[str, Any] | None = None
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` (and ``m``, ``v``) in place."""
-        _check_keys(params, grads)
-        m, v = self._ensure_state(params)
-        self.iter += 1
+        (m, v), applies = self._ensure_state(params, grads)
+        object.__setattr__(self, "iter", self.iter + 1)  # checked when assigned: still an int >= 0
         # np.sqrt, as in the book: lr_t is a NumPy float64 (it decides the
         # dtype of the last step for float32 parameters).
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
-        for key in params:
+        for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (m[key], v[key])):
+            if self._fused(key, param, grad, (m[key], v[key]), fits):
                 KERNELS.adam_update[param.itemsize == 8](
                     param.reshape(-1), grad.reshape(-1), m[key].reshape(-1), v[key].reshape(-1),
                     float(lr_t), self.beta1, self.beta2, self.eps, threads_for(param.size, GRAINS.update))
             else:
+                self._check_state_of(key, param)
                 m[key] += (1 - self.beta1) * (grad - m[key])
                 v[key] += (1 - self.beta2) * (grad**2 - v[key])
                 params[key] -= lr_t * m[key] / (np.sqrt(v[key]) + self.eps)
