@@ -47,6 +47,11 @@ def test_train_book_preset_on_digits(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "TwoLayerNet on digits, preset book" in proc.stdout
     assert re.search(r"epoch +\d+\.\d +iter +0 ", proc.stdout)
+    assert "nan" not in proc.stdout.lower(), proc.stdout
+    data = json.loads(out_json.read_text())
+    # iteration 0's loss: the first minibatch before any update, about log(10) for the book's init
+    first = float(re.search(r"iter +0 +loss +(\d+\.\d+)", proc.stdout).group(1))
+    assert first == pytest.approx(data["initial_loss"], abs=1e-4) and 2.2 < first < 2.4
     final = float(re.search(r"final test accuracy (\d\.\d+)", proc.stdout).group(1))
     assert final >= 0.93
     assert re.search(r"\d+\.\d us per iteration", proc.stdout)
@@ -169,6 +174,8 @@ def test_train_convnet_on_digits(tmp_path):
     assert [e[0] for e in epochs] == [f"{k}.0" for k in range(21)]
     assert [int(e[1]) for e in epochs] == list(range(0, 301, 15))
     assert epochs[0][3] == "-" and all(float(e[3]) > 0 for e in epochs[1:])
+    assert "nan" not in out.lower(), out
+    first = float(re.search(r"iter +0 +loss +(\d+\.\d+)", out).group(1))
     final = float(re.search(r"final test accuracy (\d\.\d+)", out).group(1))
     assert final >= 0.92 and final == float(epochs[-1][2])
     assert re.search(r"done: 300 steps in [0-9.]+ s \([0-9.]+ ms per step: gradient \+ Adam update", out)
@@ -176,6 +183,8 @@ def test_train_convnet_on_digits(tmp_path):
     assert data["settings"]["model"] == "SimpleConvNet" and data["settings"]["data"] == "digits"
     assert data["settings"]["conv_param"] == {"filter_num": 30, "filter_size": 3, "pad": 1, "stride": 1}
     assert len(data["losses"]) == 300 and data["test_accuracy"][-1] == pytest.approx(final, abs=1e-4)
+    assert first == pytest.approx(data["initial_loss"], abs=1e-4)
+    assert data["initial_loss"] == pytest.approx(data["losses"][0], rel=1e-12)  # same batch, same weights
 
 
 def test_train_convnet_on_mnist_files_uses_the_books_convolution(tmp_path, capsys, monkeypatch):

@@ -153,7 +153,7 @@ def _run_train(args: argparse.Namespace) -> int:
     last_epoch_line = [0]
 
     def callback(iteration: int, loss: float) -> None:
-        if progress is not None:
+        if progress is not None and iteration > 0:  # iteration 0: the loss before training
             progress.update(1)
             if iteration % 50 == 0:
                 progress.set_postfix(loss=f"{loss:.4f}")
@@ -170,7 +170,7 @@ def _run_train(args: argparse.Namespace) -> int:
     step = max(1, (len(result.epochs) - 1) // 10)  # about ten lines, plus the last
     for k, (it, tr, te) in enumerate(zip(result.epochs, result.train_accuracy, result.test_accuracy)):
         if k % step == 0 or k == len(result.epochs) - 1:
-            loss = result.losses[it - 1] if it > 0 else float("nan")
+            loss = result.losses[it - 1] if it > 0 else result.initial_loss
             print(f"epoch {it / per_epoch:7.1f}  iter {it:6d}  loss {loss:7.4f}  train acc {tr:.4f}  test acc {te:.4f}")
             last_epoch_line[0] = it
     print(f"done: {len(result.losses)} iterations in {result.seconds:.2f} s "
@@ -217,6 +217,9 @@ def _run_train_convnet(args: argparse.Namespace) -> int:
     clock = {"last": time.perf_counter(), "epoch_s": 0.0, "epoch_steps": 0, "loss": float("nan")}
 
     def callback(iteration: int, loss: float) -> None:
+        if iteration == 0:  # the first minibatch's loss before any update
+            clock["loss"] = loss
+            return
         now = time.perf_counter()
         clock["epoch_s"] += now - clock["last"]
         clock["epoch_steps"] += 1

@@ -47,7 +47,9 @@ class TrainResult:
     network : TwoLayerNet or SimpleConvNet
         The trained net (its ``params`` are the learned weights).
     losses : ndarray of shape (iterations,)
-        Minibatch loss of every iteration.
+        Minibatch loss of every iteration (computed before its update).
+    initial_loss : float
+        The first minibatch's loss before any update (NaN for no iteration).
     epochs : list of int
         Iteration numbers at which the accuracies were measured (the
         start of each epoch, and the end of training).
@@ -61,6 +63,7 @@ class TrainResult:
 
     network: Any
     losses: np.ndarray
+    initial_loss: float = float("nan")
     epochs: list[int] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
@@ -76,6 +79,7 @@ class TrainResult:
         return {
             "settings": self.settings,
             "losses": [float(v) for v in self.losses],
+            "initial_loss": self.initial_loss,
             "epochs": list(self.epochs),
             "train_accuracy": list(self.train_accuracy),
             "test_accuracy": list(self.test_accuracy),
@@ -174,8 +178,9 @@ def train(
     threads : int, optional
         Thread limit for the kernels during the run.
     callback : callable, optional
-        Called as ``callback(iteration, loss)`` after every iteration
-        (progress bars).
+        Called as ``callback(0, loss)`` once with the first minibatch's
+        loss before any update, then as ``callback(iteration, loss)`` after
+        every iteration (progress bars).
     epoch_callback : callable, optional
         Called as ``epoch_callback(iteration, train_accuracy,
         test_accuracy)`` each time the accuracies are measured.
@@ -235,14 +240,20 @@ def _training_loop(result: TrainResult, last_layer: Any, opt: Any, train_set: tu
     with limit_threads(threads) if threads is not None else contextlib.nullcontext():
         elapsed = 0.0
         for i in range(n_iterations):
-            if i % iter_per_epoch == 0:
-                record(i)
             start = time.perf_counter()
             batch = rng.choice(train_size, batch_size)
             x_batch, t_batch = x_train[batch], t_train[batch]
+            drawn = time.perf_counter()
+            if i == 0:  # the first minibatch's loss before any update (untimed)
+                result.initial_loss = float(network.loss(x_batch, t_batch))
+                if callback is not None:
+                    callback(0, result.initial_loss)
+            if i % iter_per_epoch == 0:
+                record(i)
+            resumed = time.perf_counter()
             grads = network.gradient(x_batch, t_batch)
             opt.update(network.params, grads)
-            elapsed += time.perf_counter() - start
+            elapsed += (drawn - start) + (time.perf_counter() - resumed)
             result.losses[i] = last_layer.loss
             if callback is not None:
                 callback(i + 1, float(result.losses[i]))
@@ -351,7 +362,8 @@ def train_convnet(
     threads : int, optional
         Thread limit for the kernels during the run.
     callback : callable, optional
-        ``callback(iteration, loss)`` after every iteration.
+        ``callback(0, loss)`` with the first minibatch's loss before any
+        update, then ``callback(iteration, loss)`` after every iteration.
     epoch_callback : callable, optional
         ``epoch_callback(iteration, train_accuracy, test_accuracy)`` each
         time the accuracies are measured.
