@@ -162,6 +162,15 @@ def fake_book(tmp_path):
         with open("params.pkl") as f:
             print("read back:", f.read())
     """))
+    (ch / "book_raises.py").write_text(textwrap.dedent("""
+        import sys, os
+        sys.path.append(os.pardir)
+        import common.layers
+        print("before", 1.5)
+        if getattr(common.layers, "WHOSE", "zk") == "book":
+            raise RuntimeError("the book's side fails")
+    """))
+    (ch / "infinities.py").write_text("print(float('inf'), -float('inf'), float('nan'), 0.25)\n")
     (ch / "loop.py").write_text(textwrap.dedent("""
         import sys, os
         sys.path.append(os.pardir)
@@ -234,7 +243,23 @@ def test_numbers_comparison():
     assert _run.same_numbers("a 1.0 b 2", "a 1.0005 b 2.001", 1e-3, 2e-3)[0]
     same, detail = _run.same_numbers("loss 1.0", "loss 1.5", 1e-3, 2e-3)
     assert not same and "book 1.0, zk_layers 1.5" in detail
-    assert not _run.same_numbers("1 2", "1", 1e-3, 2e-3)[0]
+    assert _run.same_numbers("1 2", "1", 1e-3, 2e-3)[0] is False
+    # the defaults: rtol 1e-9, atol 0
+    assert _run.same_numbers("2.302584092994546", "2.3025840929945477", 1e-9, 0)[0]
+    assert _run.same_numbers("loss 2.302584092994546", "loss 2.302584", 1e-9, 0)[0] is False
+    # the issue's example: twenty test images apart is a difference
+    assert _run.same_numbers("test acc 0.9888", "test acc 0.9908", 1e-9, 0)[0] is False
+    # rounded prints may differ by one unit in the last digit, no more
+    assert _run.same_numbers("acc 0.9888", "acc 0.9889", 1e-9, 0)[0]
+    assert _run.same_numbers("acc 0.9888", "acc 0.9890", 1e-9, 0)[0] is False
+    assert _run.same_numbers("1.5e-05", "1.6e-05", 1e-9, 0)[0]
+    assert _run.same_numbers("12", "13", 1e-9, 0)[0] is False  # an integer is exact
+    # inf equals inf, NaN equals NaN in the same place only
+    assert _run.same_numbers("inf -inf nan", "inf -inf nan", 1e-9, 0)[0]
+    assert _run.same_numbers("inf", "-inf", 1e-9, 0)[0] is False
+    assert _run.same_numbers("nan 1.0", "1.0 nan", 1e-9, 0)[0] is False
+    # nothing printed: not compared, never "the same"
+    assert _run.same_numbers("no numbers", "no numbers", 1e-9, 0) == (None, "not compared (no numbers)")
 
 
 def test_check_table(fake_book):
@@ -250,9 +275,11 @@ def test_check_table(fake_book):
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = env_path
-    assert [row["same"] for row in rows] == [True, True], out.getvalue()
+    assert [row["same"] for row in rows] == [True, None], out.getvalue()
+    assert rows[1]["verdict"] == "not compared" and "not compared (no numbers)" in out.getvalue()
     assert rows[0]["stopped"] and rows[0]["steps"] == 5
     assert "same numbers" in out.getvalue() and "ch06/loop.py" in out.getvalue()
+    assert "1 same numbers, 0 different or failed, 1 not compared (no numbers)" in out.getvalue()
     assert not (fake_book / "ch06" / "params.pkl").exists()
     # --repeats: three runs a side, the reported times their medians
     (row,) = timed
@@ -264,6 +291,17 @@ def test_check_table(fake_book):
     for bad, error in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
         with pytest.raises(error, match="repeats must be a positive integer"):
             _run.check(str(fake_book), ["ch06/loop.py"], repeats=bad)
+
+
+def test_cli_book_check_fails_when_a_side_fails(fake_book):
+    result = run_module("book", "check", str(fake_book), "--scripts", "ch06/book_raises.py", "ch06/infinities.py")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "book failed" in result.stdout and "the book's side fails" in result.stdout
+    assert "failed or printed other numbers: ch06/book_raises.py" in result.stderr
+    assert "ch06/infinities.py" in result.stdout and "4 numbers" in result.stdout
+    result = run_module("book", "check", str(fake_book), "--scripts", "ch06/infinities.py", "ch06/writes.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not compared" in result.stdout
 
 
 def test_cli_book_run(fake_book):

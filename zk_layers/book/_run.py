@@ -38,6 +38,7 @@ import builtins
 import contextlib
 import importlib
 import json
+import math
 import os
 import re
 import runpy
@@ -255,22 +256,45 @@ def book_scripts(book_dir: str) -> list[str]:
     return found
 
 
-def numbers(text: str) -> list[float]:
-    return [float(m) for m in NUMBER.findall(text)]
+def numbers(text: str) -> list[str]:
+    """The numbers ``text`` prints, as printed."""
+    return NUMBER.findall(text)
 
 
-def same_numbers(reference: str, other: str, rtol: float, atol: float) -> tuple[bool, str]:
-    """Do the numbers printed in ``other`` match those in ``reference``?"""
+def _last_place(text: str) -> float:
+    """One unit in the last printed digit of a number rounded for printing
+    (fewer than 10 significant digits after a decimal point, e.g. 0.9888),
+    else 0: a full-precision print (repr) is held to rtol alone."""
+    mantissa, _, exponent = text.lower().partition("e")
+    whole, point, fraction = mantissa.lstrip("+-").partition(".")
+    if not point or len((whole + fraction).lstrip("0")) >= 10:
+        return 0.0
+    return 10.0 ** (-len(fraction) + (int(exponent) if exponent else 0))
+
+
+def same_numbers(reference: str, other: str, rtol: float, atol: float) -> tuple[bool | None, str]:
+    """Do the numbers printed in ``other`` match those in ``reference``?
+
+    True or False, or None when neither prints a number (nothing compared).
+    Equal numbers match (``inf`` matches ``inf``), NaN matches NaN in the
+    same place; others within ``atol + rtol * |book|``, widened to one unit
+    in the last printed digit where both sides rounded for printing (a value
+    within rtol can still round the other way)."""
     a, b = numbers(reference), numbers(other)
     if len(a) != len(b):
         return False, f"the book printed {len(a)} numbers, zk_layers {len(b)}"
+    if not a:
+        return None, "not compared (no numbers)"
     worst = 0.0
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x != x and y != y:  # both NaN
+    for i, (p, q) in enumerate(zip(a, b, strict=True)):
+        x, y = float(p), float(q)
+        if x == y or (x != x and y != y):  # equal (inf too), or both NaN
             continue
         diff = abs(y - x)
-        if not diff <= atol + rtol * abs(x):
-            return False, f"number {i + 1} of {len(a)}: book {x!r}, zk_layers {y!r}"
+        allowed = atol + rtol * abs(x)
+        if not math.isfinite(diff) or (not diff <= allowed
+                                       and not diff <= 1.000001 * min(_last_place(p), _last_place(q))):
+            return False, f"number {i + 1} of {len(a)}: book {p}, zk_layers {q}"
         worst = max(worst, diff)
     return True, f"{len(a)} numbers, largest difference {worst:.2g}"
 
@@ -311,7 +335,7 @@ def _run_child(book_dir: str, script: str, common: str, seed: int, max_steps: in
 
 
 def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
-          max_steps: int | None = None, rtol: float = 1e-3, atol: float = 2e-3, timeout: float = 900,
+          max_steps: int | None = None, rtol: float = 1e-9, atol: float = 0.0, timeout: float = 900,
           repeats: int = 1, out: Any = None) -> list[dict[str, Any]]:
     """Run each script with the book's ``common`` and with zk_layers', compare
     the numbers, print a table to ``out`` (default stdout); return the rows.
@@ -348,11 +372,10 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
             if any(run["rc"] != 0 for run in (runs["book"][-1], runs["zk"][-1])):
                 break  # a failure is the verdict: no more rounds
         book, zk = runs["book"][-1], runs["zk"][-1]
-        if book["rc"] != 0:
-            verdict, detail = "book failed", book["stderr"].strip().splitlines()[-1:] or [""]
-            same = None
-        elif zk["rc"] != 0:
-            verdict, detail = "zk failed", zk["stderr"].strip().splitlines()[-1:] or [""]
+        same: bool | None
+        if book["rc"] != 0 or zk["rc"] != 0:  # either side failing fails the check
+            side = "book" if book["rc"] != 0 else "zk"
+            verdict, detail = f"{side} failed", runs[side][-1]["stderr"].strip().splitlines()[-1:] or [""]
             same = False
         else:
             same, text = True, ""
@@ -360,7 +383,7 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
                 same, text = same_numbers(book_run["stdout"], zk_run["stdout"], rtol, atol)
                 if not same:
                     break
-            verdict, detail = ("yes" if same else "NO"), [text]
+            verdict, detail = {True: "yes", False: "NO", None: "not compared"}[same], [text]
         steps = f"{book.get('steps', '')}{'*' if book.get('stopped') else ''}"
         # Medians of the runs that succeeded (a failed run's time, a timeout's
         # say, is no measurement); all of them if none did.
@@ -376,6 +399,10 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
                      "book_rc": book["rc"], "zk_rc": zk["rc"], "repeats": len(runs["zk"]),
                      "book_runs_s": [run.get("script_s", run["wall_s"]) for run in runs["book"]],
                      "zk_runs_s": [run.get("script_s", run["wall_s"]) for run in runs["zk"]]})
+    counts = {verdict: sum(row["same"] is value for row in rows)
+              for verdict, value in (("same numbers", True), ("different or failed", False),
+                                     ("not compared (no numbers)", None))}
+    print(", ".join(f"{n} {verdict}" for verdict, n in counts.items()), file=out)
     print("steps: training steps run on each side; * = cut there on both sides (--max-steps); "
           "times: seconds inside the script, child processes, one thread"
           + (f", medians of {repeats}" if repeats > 1 else ""), file=out)
@@ -410,8 +437,10 @@ def add_book_parser(sub: Any) -> None:
     chk.add_argument("--max-steps", type=_positive_int,
                      help=f"training steps per script on both sides (default: {DEFAULT_MAX_STEPS}; "
                      + ", ".join(f"{k}: {v}" for k, v in MAX_STEPS_PER_SCRIPT.items()) + ")")
-    chk.add_argument("--rtol", type=float, default=1e-3)
-    chk.add_argument("--atol", type=float, default=2e-3)
+    chk.add_argument("--rtol", type=float, default=1e-9,
+                     help="relative tolerance per printed number (default: 1e-9; a number both sides "
+                     "rounded for printing may also differ by one unit in its last digit)")
+    chk.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default: 0)")
     chk.add_argument("--timeout", type=float, default=900, help="seconds per run (default: 900)")
     chk.add_argument("--repeats", type=_positive_int, default=1,
                      help="runs per side, interleaved; the times are medians (default: 1)")
@@ -447,7 +476,12 @@ def _cli_check(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
-    return 0 if all(row["same"] is not False for row in rows) else 3
+    failed = [row["script"] for row in rows if row["same"] is False]
+    if failed:
+        print(f"zk-layers book check: {len(failed)} script(s) failed or printed other numbers: "
+              + ", ".join(failed), file=sys.stderr)
+        return 3
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
