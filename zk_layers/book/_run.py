@@ -25,8 +25,13 @@ a later read of that file by the same run is sent there too.
 ``check`` runs every script of ``ch05``-``ch08`` both ways, each in a child
 process with one thread (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
 ``MKL_NUM_THREADS`` = 1) and the same seed and step limit, compares the
-numbers the two print (rtol 1e-3, atol 2e-3) and prints a table: same
-numbers?, seconds with the book's ``common``, seconds with zk_layers.
+numbers the two print and prints a table: same numbers?, seconds with the
+book's ``common``, seconds with zk_layers.  Every printed number is held to
+rtol 1e-9 (atol 0); a number both sides rounded for printing may differ by
+one unit in its last digit; the gradient checks' printed differences get
+``atol`` 1e-11 (GRADIENT_CHECK_ATOL).  A failure on either side fails the
+check; a script that prints no number is "not compared", never "the same".
+What this proves and what it does not: docs/book.md.
 ``--repeats N`` runs each side N times, interleaved, and reports the median
 times (the benchmark form: ``zk-layers book check BOOK --scripts
 ch05/train_neuralnet.py --max-steps 10000 --repeats 3``).
@@ -61,6 +66,15 @@ CHAPTERS = ("ch05", "ch06", "ch07", "ch08")
 DEFAULT_MAX_STEPS = 1000
 # ... and these scripts, whose single steps take long in NumPy, sooner.
 MAX_STEPS_PER_SCRIPT = {"ch07/train_convnet.py": 20, "ch08/train_deepnet.py": 3}
+DEFAULT_RTOL = 1e-9
+# The gradient checks print mean |backprop - numerical|.  The numerical
+# gradient's rounding error, about eps * |f| / h = 2.2e-16 / 1e-4, moves with
+# the last bits of every forward pass (a product's summation order), so
+# these printed differences agree only to about 1e-12 absolute.
+GRADIENT_CHECK_ATOL = 1e-11
+ATOL_PER_SCRIPT = {"ch05/gradient_check.py": GRADIENT_CHECK_ATOL,
+                   "ch06/batch_norm_gradient_check.py": GRADIENT_CHECK_ATOL,
+                   "ch07/gradient_check.py": GRADIENT_CHECK_ATOL}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b")
 
@@ -335,7 +349,8 @@ def _run_child(book_dir: str, script: str, common: str, seed: int, max_steps: in
 
 
 def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
-          max_steps: int | None = None, rtol: float = 1e-9, atol: float = 0.0, timeout: float = 900,
+          max_steps: int | None = None, rtol: float = DEFAULT_RTOL, atol: float | None = None,
+          timeout: float = 900,
           repeats: int = 1, out: Any = None) -> list[dict[str, Any]]:
     """Run each script with the book's ``common`` and with zk_layers', compare
     the numbers, print a table to ``out`` (default stdout); return the rows.
@@ -359,7 +374,9 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
 
         print("software (this process; the scripts run in child processes, one thread each):", file=out)
         show_config(file=out)
-    print(f"book: {book_dir}; seed {seed}; one thread; rtol {rtol:g}, atol {atol:g}{rounds}", file=out)
+    tolerance = f"atol {atol:g}" if atol is not None else (
+        f"atol 0 ({GRADIENT_CHECK_ATOL:g} for the gradient checks)")
+    print(f"book: {book_dir}; seed {seed}; one thread; rtol {rtol:g}, {tolerance}{rounds}", file=out)
     print(header, file=out)
     print("-" * len(header), file=out, flush=True)
     rows = []
@@ -380,7 +397,8 @@ def check(book_dir: str, scripts: Sequence[str] | None = None, *, seed: int = 0,
         else:
             same, text = True, ""
             for book_run, zk_run in zip(runs["book"], runs["zk"], strict=True):
-                same, text = same_numbers(book_run["stdout"], zk_run["stdout"], rtol, atol)
+                same, text = same_numbers(book_run["stdout"], zk_run["stdout"], rtol,
+                                          atol if atol is not None else ATOL_PER_SCRIPT.get(script, 0.0))
                 if not same:
                     break
             verdict, detail = {True: "yes", False: "NO", None: "not compared"}[same], [text]
@@ -437,10 +455,11 @@ def add_book_parser(sub: Any) -> None:
     chk.add_argument("--max-steps", type=_positive_int,
                      help=f"training steps per script on both sides (default: {DEFAULT_MAX_STEPS}; "
                      + ", ".join(f"{k}: {v}" for k, v in MAX_STEPS_PER_SCRIPT.items()) + ")")
-    chk.add_argument("--rtol", type=float, default=1e-9,
-                     help="relative tolerance per printed number (default: 1e-9; a number both sides "
-                     "rounded for printing may also differ by one unit in its last digit)")
-    chk.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default: 0)")
+    chk.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                     help=f"relative tolerance per printed number (default: {DEFAULT_RTOL:g}; a number both "
+                     "sides rounded for printing may also differ by one unit in its last digit)")
+    chk.add_argument("--atol", type=float, help=f"absolute tolerance (default: 0, {GRADIENT_CHECK_ATOL:g} for "
+                     "the gradient checks' printed differences)")
     chk.add_argument("--timeout", type=float, default=900, help="seconds per run (default: 900)")
     chk.add_argument("--repeats", type=_positive_int, default=1,
                      help="runs per side, interleaved; the times are medians (default: 1)")
