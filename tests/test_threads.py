@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -111,6 +112,34 @@ def test_numpy_integer_thread_count(threads):
     assert zk.get_num_threads() == (2 if _platform.openmp_enabled() else 1)
 
 
+@needs_openmp
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc/self/task")
+def test_small_work_starts_no_thread_and_large_work_does():
+    """The threads the kernels really start, counted in /proc/self/task of a
+    fresh interpreter: OpenMP creates its team at the first parallel region,
+    so a small call at two threads must leave the count alone, a large one
+    must add the second thread."""
+    code = """
+        import os
+        import numpy as np
+        import zk_layers as zk
+        tasks = lambda: len(os.listdir("/proc/self/task"))
+        zk.set_num_threads(2)
+        small, large = np.ones(1000), np.ones(4_000_000)
+        before = tasks()
+        zk.Relu().forward(small)
+        zk.Sigmoid().forward(small)
+        after_small = tasks()
+        zk.Relu().forward(large)
+        print(before, after_small, tasks())
+    """
+    proc = run_python(code, drop_env=("OMP_NUM_THREADS",))
+    assert proc.returncode == 0, proc.stderr
+    before, after_small, after_large = map(int, proc.stdout.split())
+    assert after_small == before
+    assert after_large == before + 1
+
+
 def test_small_work_stays_on_one_thread(threads):
     threads(16)
     assert threads_for(100, 1 << 16) == 1
@@ -180,28 +209,50 @@ def test_show_config_reports_openmp_threads_and_blas(capsys):
     assert "blas:" in out
 
 
+def _longest_stall(call):
+    """Run ``call()`` while another Python thread stamps the clock in a loop;
+    return (the call's duration, the longest gap between two stamps that
+    overlaps the call).  A call that holds the GIL stops the other thread
+    for its whole duration; one that releases it, at most for the moments
+    it takes the GIL back (a switch interval, 5 ms)."""
+    stamps = []
+    done = threading.Event()
+
+    def stamp():
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+
+    thread = threading.Thread(target=stamp)
+    thread.start()
+    while len(stamps) < 1000:  # the stamping thread is running
+        time.sleep(0.001)
+    start = time.perf_counter()
+    call()
+    end = time.perf_counter()
+    time.sleep(0.02)  # a few stamps after the call
+    done.set()
+    thread.join()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:]) if b > start and a < end]
+    return end - start, max(gaps, default=end - start)
+
+
 def test_kernels_release_the_gil_on_large_work():
     """While one Python thread runs a long kernel, another makes progress."""
     x = np.random.default_rng(0).standard_normal(20_000_000)
-    progress = []
-    done = threading.Event()
-
-    def counter():
-        while not done.is_set():
-            progress.append(1)
-
-    thread = threading.Thread(target=counter)
+    layer = zk.Sigmoid()
     with zk.limit_threads(1):
-        layer = zk.Sigmoid()
-        thread.start()
-        before = len(progress)
-        layer.forward(x)
-        during = len(progress) - before
-    done.set()
-    thread.join()
-    # With the GIL held for the whole kernel the counter would barely move
-    # (only at the switch interval, every 5 ms).
-    assert during > 1000
+        duration, stall = _longest_stall(lambda: layer.forward(x))
+    assert duration > 0.05
+    assert stall < 0.3 * duration, (duration, stall)
+
+
+def test_gil_check_fails_for_a_call_that_holds_the_gil():
+    """The negative control of the test above: sorting a list is one C call
+    that holds the GIL throughout; the same check must see the stall."""
+    values = np.random.default_rng(0).standard_normal(1_500_000).tolist()
+    duration, stall = _longest_stall(lambda: sorted(values))
+    assert duration > 0.05
+    assert stall > 0.6 * duration, (duration, stall)
 
 
 def test_passive_wait_policy_is_set_only_for_the_runtime_and_only_if_unset():
