@@ -248,14 +248,22 @@ def test_parameters_are_kept_and_inputs_never_modified(impl):
 
 
 def test_readonly_inputs_work(impl):
+    """Read-only inputs give what writable copies of them give."""
     x = np.random.default_rng(0).standard_normal((6, 4))
+    writable = x.copy()
     x.flags.writeable = False
-    bn = _bn(impl, 4)
-    bn.forward(x)
-    bn.backward(x)
-    drop = impl.Dropout()
-    drop.forward(x)
-    drop.backward(x)
+    bn, bn_copy = _bn(impl, 4), _bn(impl, 4)
+    assert_array_equal(bn.forward(x), bn_copy.forward(writable))
+    assert_array_equal(bn.backward(x), bn_copy.backward(writable))
+    assert_array_equal(bn.dgamma, bn_copy.dgamma)
+    assert_array_equal(bn.dbeta, bn_copy.dbeta)
+    drop, drop_copy = impl.Dropout(), impl.Dropout()
+    np.random.seed(3)
+    out = drop.forward(x)
+    np.random.seed(3)
+    assert_array_equal(out, drop_copy.forward(writable))
+    assert_array_equal(drop.backward(x), drop_copy.backward(writable))
+    assert_array_equal(x, writable)
 
 
 # ---------------------------------------------------------------- hostile

@@ -30,19 +30,10 @@ __all__ = ["softmax", "cross_entropy_error", "Relu", "Sigmoid", "Affine", "Softm
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    """The book's softmax: rows of a batch (N, C), or one vector (C,).
-
-    A batch is worked on transposed, so that the row maxima and sums
-    broadcast along axis 0 without keepdims; the result is returned as a
-    transposed (Fortran-ordered) view, which is what the book hands on.
-    """
-    if x.ndim == 2:
-        x = x.T
-        x = x - np.max(x, axis=0)
-        y = np.exp(x) / np.sum(np.exp(x), axis=0)
-        return y.T
-    x = x - np.max(x)
-    return np.exp(x) / np.sum(np.exp(x))
+    """The book's softmax (its current ``common/functions.py``): over the
+    last axis, shifted by the maximum against overflow."""
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
 
 
 def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> Any:

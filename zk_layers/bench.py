@@ -51,6 +51,7 @@ Used by ``zk-layers bench`` and by the scripts in ``benchmarks/``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -649,6 +650,23 @@ def measure_bandwidth(threads: int, samples: int = 7) -> float:
 
 
 # ------------------------------------------------------------------- driver
+@contextlib.contextmanager
+def pinned_to_one_core(pin: bool) -> Any:
+    """The process on one core for one-thread rows: a peer's own thread
+    flags do not bind its runtime (XLA ran a 2000x2000 product on both cores
+    with every flag at 1), the affinity mask does.  No-op where
+    os.sched_setaffinity does not exist (macOS, Windows)."""
+    if not pin or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(saved)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -765,13 +783,13 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
         spec = SIZES[size]
         if progress is not None:
             progress(f"[{index + 1}/{len(plan)}] {op} {size} {dt} {th} thread(s)")
-        with threadpool_limits(limits=th), limit_threads(th):
+        with threadpool_limits(limits=th), limit_threads(th), pinned_to_one_core(th == 1):
             if use_torch:
                 import torch
 
                 torch.set_num_threads(th)
             for mode, contenders in _contenders(op, size, dtype, use_torch, book_loop, peer_versions, th).items():
-                result = compare(contenders, samples if size != "large" else max(3, samples // 3), sample_ms / 1000)
+                result = compare(contenders, samples, sample_ms / 1000)
                 if op == "book-loop":
                     assert book_loop is not None
                     shape = f"N={BOOK_BATCH_SIZE}, {book_loop[0].shape[1]}-{BOOK_HIDDEN_SIZE}-{book_loop[1].shape[1]}"
@@ -795,7 +813,8 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
         "torch": _torch_version() if use_torch else None,
         "peers": peer_versions,
         "jax_threads": peers.jax_threads if "jax" in peer_versions else None,
-        "protocol": {"samples": samples, "sample_ms": sample_ms, "interleaved": True, "gc": "off"},
+        "protocol": {"samples": samples, "sample_ms": sample_ms, "interleaved": True, "gc": "off",
+                     "one_thread_rows_pinned": hasattr(os, "sched_setaffinity")},
         "baseline": "zk_layers.baseline: the book's plain NumPy code (book); "
                     "zk_layers.reference: the validated oracle (oracle)",
         "book_loop_data": book_loop[2] if book_loop is not None else None,
@@ -880,7 +899,9 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
                   for name, version in (report.get("peers") or {}).items()),
         f"environment: {cfg['environment'] or '{}'}",
         f"protocol: interleaved, {report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
-        f"medians (IQR); ratios > 1 mean zk_layers is faster",
+        f"medians (IQR); ratios > 1 mean zk_layers is faster"
+        + ("; one-thread rows pinned to one core (every peer too)"
+           if report["protocol"].get("one_thread_rows_pinned") else ""),
         "book: the book's plain NumPy code (zk_layers.baseline), the baseline of every ratio; "
         "oracle: zk_layers.reference, validated, for information",
     ]
