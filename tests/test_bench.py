@@ -207,7 +207,7 @@ def test_run_reports_the_book_loop_first_and_ratios_against_the_book(monkeypatch
     header = next(i for i, line in enumerate(lines) if line.startswith("op "))
     assert "book/fast" in lines[header] and "oracle" in lines[header] and "ref/" not in lines[header]
     assert lines[header + 1].startswith("book-loop ")
-    assert any(line.startswith("[4] step zk.TwoLayerNet: ") for line in lines)
+    assert any(line.startswith("[5] step zk.TwoLayerNet: ") for line in lines)  # [4]: the softmax note
     markdown = bench.format_table(report, markdown=True)
     assert markdown.count("\n| relu") == 4
     assert "| book-loop | book | mixed | 1 | train_neuralnet body [1] |" in markdown

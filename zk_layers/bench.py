@@ -138,8 +138,12 @@ NOTES = {
         "float64 step (less precision, not the same work); torch: PyTorch eager in float32",
     ("conv", "*"):
         "Convolution at the book's shapes (100 images 1x28x28, 30 filters 5x5, stride 1, pad 0); book: im2col, "
-        "np.dot, col2im in float64 as the book's im2col makes them; fast: zk.Convolution (dx computed); torch: "
-        "F.conv2d (forward+backward by autograd)",
+        "np.dot, col2im in float64 as the book's im2col makes them; fast: zk.Convolution (dx computed), one "
+        "layer called again and again, so it writes its patches over the last call's buffers while the book "
+        "allocates them on every call; torch: F.conv2d (forward+backward by autograd)",
+    ("softmax", "*"):
+        "SoftmaxWithLoss, one layer called again and again: the fast layer writes y over the last forward's y "
+        "(it holds the only reference) while the book allocates y on every call",
     ("pool", "*"):
         "2x2 max-pooling, stride 2, of 100x30x24x24 maps (the book's Pool1); book: im2col, argmax, col2im; fast: "
         "zk.Pooling (one pass, no im2col); torch: F.max_pool2d (forward+backward by autograd)",
