@@ -19,10 +19,8 @@ tests here run it briefly and check that it detects injected bugs.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import arrange, tolerance
+from conftest import arrange, load_script, tolerance
 
 import zk_layers as zk
 from zk_layers import reference as ref
@@ -518,11 +516,7 @@ FUZZ_PATH = Path(__file__).resolve().parents[1] / "scripts" / "fuzz.py"
 def fuzz():
     if not FUZZ_PATH.exists():
         pytest.skip("scripts/fuzz.py is not in this checkout")
-    spec = importlib.util.spec_from_file_location("zk_fuzz", FUZZ_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["zk_fuzz"] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
+    return load_script(FUZZ_PATH, "zk_fuzz")
 
 
 def test_short_fuzz_run_finds_no_failures(fuzz):

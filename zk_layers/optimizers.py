@@ -145,6 +145,7 @@ class _Stateful(_Checked):
 
     _state_names: tuple[str, ...] = ()
     _state_broadcasts = False  # may a replaced state broadcast onto its parameter (Momentum's lines)?
+    _owned: dict[str, tuple[Any, ...]]  # the state arrays this optimizer made, by key (set at the first update)
 
     def _ensure_state(self, params: Params, grads: Grads) -> tuple[list[dict[str, Any]], list[bool]]:
         """The state dicts, every entry checked and the missing ones created,
@@ -157,7 +158,7 @@ class _Stateful(_Checked):
                 setattr(self, name, state)
             states.append(state)
         applies = _check_entries(params, grads)
-        owned = getattr(self, "_owned", None)
+        owned: dict[str, tuple[Any, ...]] | None = getattr(self, "_owned", None)
         if owned is None:
             owned = self._owned = {}
         for key, value in params.items():
