@@ -1,4 +1,4 @@
-"""Where the time of one small layer call goes (issue 10's one-call path).
+"""Where the time of one small layer call goes (the one-call path).
 
 For Relu, Sigmoid, SoftmaxWithLoss and Affine at N = 1 (50 elements, 10
 classes, 784 -> 50), one thread, this times, interleaved:

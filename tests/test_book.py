@@ -322,7 +322,7 @@ def test_deep_convnet():
     except ImportError:
         with pytest.raises(ImportError, match="needs zk_layers.convolution"):
             DeepConvNet()
-        pytest.skip("DeepConvNet needs zk_layers.convolution (issue 11), not in this installation")
+        pytest.skip("DeepConvNet needs zk_layers.convolution, not in this installation")
     np.random.seed(0)
     net = DeepConvNet()
     np.random.seed(0)

@@ -74,5 +74,5 @@ def test_convolution_scripts_print_the_books_numbers(script):
     try:
         import zk_layers.convolution  # noqa: F401
     except ImportError:
-        pytest.skip("needs zk_layers.convolution (Convolution/Pooling, issue 11), not in this installation")
+        pytest.skip("needs zk_layers.convolution (Convolution/Pooling), not in this installation")
     _check(script, max_steps=3)

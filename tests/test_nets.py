@@ -159,7 +159,7 @@ def test_bad_net_arguments(make, match):
         make()
 
 
-# ------------------------------------------- the book's chapter-6 nets (issue 12)
+# ------------------------------------------- the book's chapter-6 nets
 def test_multi_layer_net_takes_the_books_positional_arguments_and_draws():
     np.random.seed(0)  # noqa: NPY002 (the book's generator)
     net = zk.MultiLayerNet(6, [5, 4], 3, "sigmoid", 0.1, 0.01)

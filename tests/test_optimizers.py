@@ -95,7 +95,7 @@ def test_sgd_falls_back_to_numpy_for_other_layouts_and_dtypes():
     np.testing.assert_array_equal(base[:, ::2], expected["view"])  # updated through the view
 
 
-# ------------------------------------------------ chapter 6's optimizers (issue 12)
+# ------------------------------------------------ chapter 6's optimizers
 def test_nesterov_two_steps_by_hand():
     params, grads = _params(), _grads()
     opt = zk.Nesterov(lr=0.1, momentum=0.9)

@@ -76,13 +76,13 @@ class Kernels:
     conv_bias_gradient: Pair
     max_pool_forward: Pair
     max_pool_backward: Pair
-    # src/_update.pyx: chapter 6's optimizers, one pass each (issue 12)
+    # src/_update.pyx: chapter 6's optimizers, one pass each
     momentum_update: Pair
     nesterov_update: Pair
     adagrad_update: Pair
     rmsprop_update: Pair
     adam_update: Pair
-    # src/_regularization.pyx: BatchNormalization and Dropout (issue 12)
+    # src/_regularization.pyx: BatchNormalization and Dropout
     batchnorm_forward_train: Pair
     batchnorm_forward_test: Pair
     batchnorm_backward: Pair

@@ -398,7 +398,7 @@ def _softmax_input(x: Any) -> tuple[np.ndarray, bool]:
 
 # Chapters 6 and 7 live in their own modules, written like the book, and are
 # re-exported here so that zk_layers.reference is the one oracle namespace:
-# Convolution, Pooling, im2col and col2im (issue 11); BatchNormalization and
-# Dropout (issue 12).
+# Convolution, Pooling, im2col and col2im; BatchNormalization and
+# Dropout.
 from ._reference_conv import Convolution, Pooling, col2im, im2col  # noqa: E402,F401
 from ._reference_regularization import BatchNormalization, Dropout  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """The book's ``common/util.py``: smooth_curve, shuffle_dataset,
 conv_output_size, im2col, col2im.
 
-``im2col``/``col2im`` are zk_layers' compiled ones (issue 11), with the
+``im2col``/``col2im`` are zk_layers' compiled ones, with the
 book's signatures and results.
 ``shuffle_dataset`` draws its permutation from ``np.random``, as the book.
 """
