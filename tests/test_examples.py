@@ -102,3 +102,22 @@ def test_notebook(tmp_path, monkeypatch):
     for row in ("Convolution forward+backward", "Pooling forward+backward", "SimpleConvNet step (gradient + Adam)"):
         assert re.search(re.escape(row) + timing, text), text
     assert "same gradients as the book's: largest relative difference" in text
+
+
+ROOT = EXAMPLES.parent
+
+
+def _readme_command(path: Path, marker: str) -> str:
+    """The command on the line after ``<!-- marker -->`` and its opening fence, as .ci/run reads it."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"<!-- {marker} -->")
+    return next(line for line in lines[start + 1:] if not line.startswith("`"))
+
+
+@pytest.mark.parametrize("marker", ["main-command", "test-command"])
+def test_readme_ja_commands_are_readme_commands(marker):
+    if not (ROOT / "README.md").exists() or not (ROOT / "README.ja.md").exists():
+        pytest.skip("the READMEs are not next to the tests (a run outside the source tree)")
+    english = _readme_command(ROOT / "README.md", marker)
+    assert english.startswith("python3 -m venv .venv && "), english
+    assert _readme_command(ROOT / "README.ja.md", marker) == english
