@@ -1,6 +1,9 @@
 """The reference and graph layers on the book's own numbers (chapter 5)."""
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -15,6 +18,39 @@ def layers_module(request):
 
 def test_graph_layers_are_shared_by_both_packages():
     assert zk.MulLayer is zk.reference.MulLayer and zk.AddLayer is zk.reference.AddLayer
+
+
+ORACLE = ("reference", "_reference_conv", "_reference_regularization")
+FAST = ("layers", "convolution", "regularization", "optimizers", "nets", "convnet", "_kernels", "_threads")
+NEUTRAL = ("_validate", "_base", "_graph")
+
+
+def _package_imports(module: str) -> set[str]:
+    """The zk_layers modules that zk_layers/<module>.py imports (relative imports)."""
+    tree = ast.parse((Path(zk.__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found.update([node.module] if node.module else [alias.name for alias in node.names])
+    return found
+
+
+@pytest.mark.parametrize("module", ORACLE)
+def test_the_oracle_imports_nothing_of_the_fast_side(module):
+    assert _package_imports(module) <= set(ORACLE) | set(NEUTRAL), _package_imports(module)
+
+
+@pytest.mark.parametrize("module", FAST + NEUTRAL)
+def test_the_fast_side_imports_no_private_helper_of_the_oracle(module):
+    assert not _package_imports(module) & {"_reference_conv", "_reference_regularization"}
+    if module in NEUTRAL or module in ("layers", "convolution", "regularization"):
+        assert "reference" not in _package_imports(module), _package_imports(module)
+
+
+def test_the_import_check_sees_imports():
+    """Negative control: the check reads the imports it must forbid."""
+    assert {"_validate", "_base"} <= _package_imports("_reference_conv")
+    assert "reference" in _package_imports("nets")  # backend="reference" builds oracle nets
 
 
 def test_buy_apple(layers_module):

@@ -1,10 +1,10 @@
 """Convolution and Pooling of chapter 7 in plain NumPy: the oracle.
 
 Written like the book's ``common/layers.py`` and ``common/util.py``
-(im2col, col2im, ``Convolution``, ``Pooling``), with the checks that both
-implementations share: the fast layers of :mod:`zk_layers.convolution`
-subclass these classes and call the same check functions, so bad input
-raises the same exception with the same message in both.
+(im2col, col2im, ``Convolution``, ``Pooling``).  The constructors and the
+checks that both implementations share live in :mod:`zk_layers._base` and
+:mod:`zk_layers._validate`, so bad input raises the same exception with the
+same message in both, and this module imports nothing of the fast layers.
 
 Where this module differs from the book, on purpose:
 
@@ -32,95 +32,20 @@ from typing import Any
 
 import numpy as np
 
+from ._base import ConvolutionBase, PoolingBase, saved_arg_max, saved_col, saved_col_shape
 from ._validate import (
-    FLOAT32,
-    FLOAT64,
-    Geometry,
     as_float_array,
     conv_geometry,
-    nonnegative_int,
-    positive_int,
+    conv_input,
+    conv_parameters,
+    image_input,
     require_forward,
-    require_ndim,
-    require_output_size,
-    require_parameter,
     require_shape,
+    shape_tuple,
     window_arguments,
 )
 
 __all__ = ["Convolution", "Pooling", "im2col", "col2im"]
-
-# ------------------------------------------------------------------ checks
-def conv_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Convolution's W (FN, C, FH, FW) and b (FN,), checked, returned as the same objects."""
-    if type(W) is np.ndarray and type(b) is np.ndarray:
-        dtype = W.dtype
-        if ((dtype is FLOAT64 or dtype is FLOAT32) and b.dtype is dtype and W.ndim == 4
-                and b.shape == (W.shape[0],) and 0 not in W.shape):
-            return W, b  # the common case
-    W = require_parameter(W, "W", 4)
-    b = require_parameter(b, "b", 1)
-    if 0 in W.shape:
-        raise ValueError(f"W must have shape (FN, C, FH, FW) with every size >= 1, got shape {W.shape}")
-    if b.shape[0] != W.shape[0]:
-        raise ValueError(f"b must have shape ({W.shape[0]},), one bias per filter of W of shape {W.shape}, "
-                         f"got shape {b.shape}")
-    return W, b
-
-
-def _image_input(x: Any, name: str) -> np.ndarray:
-    x = as_float_array(x, name)
-    require_ndim(x, name, (4,), "a batch of images of shape (N, C, H, W)")
-    return x
-
-
-def conv_input(x: Any, W: np.ndarray, stride: int, pad: int, name: str = "x") -> tuple[np.ndarray, Geometry]:
-    """Convolution's input as a float array, and its geometry (N, C, H, W, OH, OW)."""
-    if name == "x":
-        x = _image_input(x, name)
-        shape = x.shape
-    else:  # a saved input reassigned since forward: only its shape is used
-        shape = np.shape(x)
-    geometry = conv_geometry(shape, W.shape[2], W.shape[3], stride, pad, name)
-    n, c, _, _, out_h, out_w = geometry
-    if c != W.shape[1]:
-        raise ValueError(f"{name} has {c} channel(s) but W of shape {W.shape} expects "
-                         f"{W.shape[1]} (W is (FN, C, FH, FW))")
-    require_output_size(max(n, 1) * W.shape[0] * out_h * out_w, stride, pad,
-                        f"{max(n, 1)} x {W.shape[0]} x {out_h} x {out_w}", name, shape)
-    return x, geometry
-
-
-def saved_col_shape(shape: tuple[int, ...], expected: tuple[int, int]) -> None:
-    """The saved ``col`` must match the saved input and the current W, stride, pad."""
-    if tuple(shape) != expected:
-        raise ValueError(f"Convolution.col must have shape {expected} (N*OH*OW, C*FH*FW) for the saved "
-                         f"input and the current W, stride and pad, got shape {tuple(shape)}")
-
-
-def saved_col(col: Any, expected: tuple[int, int]) -> np.ndarray:
-    """``Convolution.col`` assigned since forward, checked like an input."""
-    col = as_float_array(col, "Convolution.col")
-    saved_col_shape(col.shape, expected)
-    return col
-
-
-def saved_arg_max(arg_max: Any, n_outputs: int, pool_size: int) -> np.ndarray:
-    """``Pooling.arg_max`` as backward reads it, checked: integers in
-    [0, pool_size), one per output; returned as a fresh intp array."""
-    arr = np.asarray(arg_max)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"Pooling.arg_max must be an integer array (window indices), got dtype {arr.dtype}")
-    if arr.size != n_outputs:
-        raise ValueError(f"Pooling.arg_max must hold {n_outputs} window indices, one per output of the "
-                         f"saved input, got {arr.size} (shape {arr.shape})")
-    flat = arr.reshape(-1)
-    bad = np.flatnonzero((flat < 0) | (flat >= pool_size))
-    if bad.size:
-        raise ValueError(f"Pooling.arg_max[{int(bad[0])}] = {flat[bad[0]]} is not a window index: "
-                         f"it must satisfy 0 <= arg_max < pool_h * pool_w = {pool_size}")
-    return np.array(flat, dtype=np.intp, copy=True)
-
 
 # --------------------------------------------------------- im2col, col2im
 def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -140,7 +65,7 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
         ``x[n, c, oh*stride + i - pad, ow*stride + j - pad]`` (0 in the padding).
     """
     filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
-    input_data = _image_input(input_data, "input_data")
+    input_data = image_input(input_data, "input_data")
     N, C, H, W, out_h, out_w = conv_geometry(input_data.shape, filter_h, filter_w, stride, pad, "input_data")
 
     img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
@@ -173,7 +98,7 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
     ndarray of shape ``input_shape`` in col's float dtype.
     """
     filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
-    input_shape = _shape_tuple(input_shape)
+    input_shape = shape_tuple(input_shape)
     N, C, H, W, out_h, out_w = conv_geometry(input_shape, filter_h, filter_w, stride, pad, "input_shape")
     col = as_float_array(col, "col")
     require_shape(col, "col", (N * out_h * out_w, C * filter_h * filter_w),
@@ -192,20 +117,8 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
     return img[:, :, pad:H + pad, pad:W + pad]
 
 
-def _shape_tuple(input_shape: Any) -> tuple[int, ...]:
-    try:
-        shape = tuple(input_shape)
-        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in shape):
-            raise TypeError
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple of 4 integers (N, C, H, W), got {input_shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise ValueError(f"input_shape must not hold negative sizes, got {shape}")
-    return tuple(int(s) for s in shape)
-
-
 # ------------------------------------------------------------------ layers
-class Convolution:
+class Convolution(ConvolutionBase):
     """Convolution layer (the book's): ``out[n, f] = sum over c of x[n, c] * W[f, c] + b[f]``.
 
     Parameters
@@ -223,27 +136,6 @@ class Convolution:
     x : the last input (the caller's array); col : its im2col matrix
     (N*OH*OW, C*FH*FW); col_W : W as a (C*FH*FW, FN) matrix; dW, db.
     """
-
-    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, *,
-                 need_dx: bool = True) -> None:
-        self.W, self.b = conv_parameters(W, b)
-        self.stride = positive_int(stride, "stride")
-        self.pad = nonnegative_int(pad, "pad")
-        self.need_dx = need_dx
-        self.x: Any = None
-        self.col: Any = None
-        self.col_W: Any = None
-        self.dW: np.ndarray | None = None
-        self.db: np.ndarray | None = None
-        self._col_forward: Any = None
-
-    def _window(self) -> tuple[int, int]:
-        """stride and pad as they are now (the attributes may have been assigned)."""
-        return positive_int(self.stride, "stride"), nonnegative_int(self.pad, "pad")
-
-    def _saved_geometry(self, W: np.ndarray, stride: int, pad: int) -> Geometry:
-        """(N, C, H, W, OH, OW) of the saved input with the current W, stride, pad."""
-        return conv_input(require_forward(self, self.x), W, stride, pad, "Convolution.x")[1]
 
     def forward(self, x: Any) -> np.ndarray:
         W, b = conv_parameters(self.W, self.b)
@@ -295,7 +187,7 @@ class Convolution:
         return dx
 
 
-class Pooling:
+class Pooling(PoolingBase):
     """Max pooling (the book's): the maximum of each pool_h x pool_w window.
 
     Parameters
@@ -311,33 +203,10 @@ class Pooling:
     (n, oh, ow, c).
     """
 
-    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
-        self.pool_h, self.pool_w, self.stride, self.pad = window_arguments(
-            pool_h, pool_w, stride, pad, ("pool_h", "pool_w"))
-        self.x: Any = None
-        self.arg_max: Any = None
-        self._arg_max_forward: Any = None
-        self._pool_forward: Any = None
-
-    def _window(self) -> tuple[int, int, int, int]:
-        return window_arguments(self.pool_h, self.pool_w, self.stride, self.pad, ("pool_h", "pool_w"))
-
-    def _geometry(self, shape: tuple[int, ...], window: tuple[int, int, int, int], name: str) -> Geometry:
-        pool_h, pool_w, stride, pad = window
-        return conv_geometry(shape, pool_h, pool_w, stride, pad, name, "pooling window")
-
-    def _saved_state(self) -> tuple[tuple[int, int, int, int], Geometry, bool]:
-        """The current window, the saved input's geometry, and whether both
-        are what forward used (then the forward's arg_max needs no check)."""
-        x = require_forward(self, self.x)
-        window = self._window()
-        geometry = self._geometry(np.shape(x), window, "Pooling.x")
-        return window, geometry, self._pool_forward == (window, np.shape(x))
-
     def forward(self, x: Any) -> np.ndarray:
         window = self._window()
         pool_h, pool_w, stride, pad = window
-        x = _image_input(x, "x")
+        x = image_input(x, "x")
         N, C, H, W, out_h, out_w = self._geometry(x.shape, window, "x")
 
         col = im2col(x, pool_h, pool_w, stride, pad)

@@ -3,8 +3,8 @@
 The oracle for the compiled layers of :mod:`zk_layers.regularization`, and
 part of :mod:`zk_layers.reference`.  The arithmetic is the book's
 (``common/layers.py``), line for line; what is added are the checks, shared
-with the fast layers so that both raise the same exceptions with the same
-messages:
+with the fast layers (:mod:`zk_layers._base`, :mod:`zk_layers._validate`) so
+that both raise the same exceptions with the same messages:
 
 * ``gamma``, ``beta`` (and the running statistics when given) must be 1-D
   float32/float64 arrays of one length D; they are kept, never copied, so
@@ -20,119 +20,21 @@ replaced (not updated in place) at every training forward.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from ._base import BatchNormalizationBase, DropoutBase, batchnorm_saved_state, dropout_saved_mask
 from ._validate import (
-    _describe,
     as_float_array,
     fraction,
-    require_forward,
-    require_parameter,
-    saved_mask,
 )
 
 __all__ = ["BatchNormalization", "Dropout"]
 
 
-# ------------------------------------------------------------ shared checks
-def batchnorm_parameters(gamma: Any, beta: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``gamma`` and ``beta``: 1-D float arrays of one length, returned as given."""
-    if (type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.ndim == 1
-            and gamma.shape == beta.shape and gamma.dtype.kind == "f" and beta.dtype.kind == "f"
-            and gamma.dtype.itemsize in (4, 8) and beta.dtype.itemsize in (4, 8)):
-        return gamma, beta  # the common case
-    gamma = require_parameter(gamma, "gamma", 1)
-    beta = require_parameter(beta, "beta", 1)
-    if beta.shape != gamma.shape:
-        raise ValueError(f"beta must have the shape of gamma {gamma.shape}, got shape {beta.shape}")
-    return gamma, beta
-
-
-def running_statistic(value: Any, name: str, features: int) -> np.ndarray | None:
-    """``running_mean`` / ``running_var``: None (not started) or a 1-D float
-    array of one entry per feature."""
-    if value is None:
-        return None
-    value = require_parameter(value, name, 1)
-    if value.shape != (features,):
-        raise ValueError(f"{name} must have shape ({features},) (one entry per feature of gamma), "
-                         f"got shape {value.shape}")
-    return value
-
-
-def batchnorm_input(x: Any, features: int) -> np.ndarray:
-    """``x`` as a float array of shape (N, D) or (N, C, H, W) with D == C*H*W."""
-    x = as_float_array(x, "x")
-    if x.ndim not in (2, 4):
-        raise ValueError(f"x must be 2-D (N, D) or 4-D (N, C, H, W), got shape {x.shape}")
-    if math.prod(x.shape[1:]) != features:
-        raise ValueError(f"x must have {features} features per sample (the length of gamma), "
-                         f"got shape {x.shape}")
-    return x
-
-
-def require_training_batch(x: np.ndarray) -> None:
-    if x.shape[0] == 0:
-        raise ValueError(f"x must hold at least one sample in training mode (the batch mean of no "
-                         f"sample is undefined), got shape {x.shape}")
-
-
-def batchnorm_saved_state(layer: Any, dout: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                          np.ndarray, np.ndarray, tuple[int, ...]]:
-    """What backward reads, as the book reads it (the attributes): dout as
-    (N, D), xc, xn, std, gamma and the input shape, each checked unless it
-    is the array the last training forward stored."""
-    xn = require_forward(layer, layer.xn)
-    gamma, _ = batchnorm_parameters(layer.gamma, layer.beta)
-    features = gamma.shape[0]
-    saved = layer.__dict__.get("_saved", None)  # (xc, xn, std, batch_size) as forward stored them
-    xc, std, batch_size = layer.xc, layer.std, layer.batch_size
-    if saved is None or xc is not saved[0] or xn is not saved[1] or std is not saved[2] or batch_size != saved[3]:
-        xc = as_float_array(require_forward(layer, xc), "BatchNormalization.xc")
-        xn = as_float_array(xn, "BatchNormalization.xn")
-        std = as_float_array(require_forward(layer, std), "BatchNormalization.std")
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, (bool, np.bool_)):
-            raise TypeError(f"BatchNormalization.batch_size must be an integer, got {_describe(batch_size)}")
-        expected = (int(batch_size), features)
-        for name, arr in (("xc", xc), ("xn", xn)):
-            if arr.shape != expected:
-                raise ValueError(f"BatchNormalization.{name} must have shape {expected} (batch_size "
-                                 f"samples of the {features} features of gamma), got shape {arr.shape}")
-        if std.shape != (features,):
-            raise ValueError(f"BatchNormalization.std must have shape ({features},), got shape {std.shape}")
-    if xc.shape[1] != features:  # gamma replaced since forward
-        raise ValueError(f"BatchNormalization.gamma has {features} entries but the last training forward "
-                         f"saved {xc.shape[1]} features")
-    shape = require_forward(layer, layer.input_shape)
-    try:
-        shape = tuple(int(n) for n in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"BatchNormalization.input_shape must be a tuple of sizes, got {shape!r}") from None
-    dout = as_float_array(dout, "dout")
-    if dout.shape != shape:
-        raise ValueError(f"dout must have the shape of the forward input {shape}, got shape {dout.shape}")
-    rows = xc.shape[0]
-    if dout.ndim not in (2, 4) or dout.size != rows * features:
-        raise ValueError(f"dout of shape {dout.shape} does not hold the {rows} samples of {features} "
-                         f"features that the last training forward saved")
-    return dout.reshape(rows, features), xc, xn, std, gamma, shape
-
-
-def dropout_saved_mask(layer: Any, dout: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Dropout's ``mask`` (checked if assigned since forward) and ``dout``
-    checked against its shape."""
-    mask = saved_mask(layer, layer.mask)
-    dout = as_float_array(dout, "dout")
-    if dout.shape != mask.shape:
-        raise ValueError(f"dout must have the shape of the forward input {mask.shape}, got shape {dout.shape}")
-    return mask, dout
-
-
 # ------------------------------------------------------------------ layers
-class Dropout:
+class Dropout(DropoutBase):
     """Dropout (http://arxiv.org/abs/1207.0580), as in the book.
 
     ``forward(x, train_flg=True)`` draws ``mask = np.random.rand(*x.shape) >
@@ -140,10 +42,6 @@ class Dropout:
     what the book draws) and returns ``x * mask``; in test mode it returns
     ``x * (1.0 - dropout_ratio)``.  ``backward(dout)`` returns ``dout * mask``.
     """
-
-    def __init__(self, dropout_ratio: float = 0.5) -> None:
-        self.dropout_ratio = fraction(dropout_ratio, "dropout_ratio")
-        self.mask: np.ndarray | None = None
 
     def forward(self, x: Any, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "x")
@@ -159,7 +57,7 @@ class Dropout:
         return dout * mask
 
 
-class BatchNormalization:
+class BatchNormalization(BatchNormalizationBase):
     """Batch normalisation (http://arxiv.org/abs/1502.03167), as in the book.
 
     Parameters
@@ -177,37 +75,6 @@ class BatchNormalization:
     (then each of the C*H*W values is a feature, as in the book) and returns
     x's shape.  ``backward(dout)`` returns dx and sets ``dgamma``, ``dbeta``.
     """
-
-    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
-                 running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None) -> None:
-        self.gamma, self.beta = batchnorm_parameters(gamma, beta)
-        self.momentum = fraction(momentum, "momentum")
-        self.input_shape: tuple[int, ...] | None = None
-        features = self.gamma.shape[0]
-        self.running_mean = running_statistic(running_mean, "running_mean", features)
-        self.running_var = running_statistic(running_var, "running_var", features)
-        if (self.running_mean is None) != (self.running_var is None):
-            raise ValueError("running_mean and running_var must be given together (or both None)")
-        self.batch_size: int | None = None
-        self.xc: np.ndarray | None = None
-        self.xn: np.ndarray | None = None
-        self.std: np.ndarray | None = None
-        self.dgamma: np.ndarray | None = None
-        self.dbeta: np.ndarray | None = None
-
-    def _checked_state(self, x: Any, train_flg: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        gamma, beta = batchnorm_parameters(self.gamma, self.beta)
-        features = gamma.shape[0]
-        x = batchnorm_input(x, features)
-        momentum = fraction(self.momentum, "BatchNormalization.momentum")
-        mean = running_statistic(self.running_mean, "BatchNormalization.running_mean", features)
-        var = running_statistic(self.running_var, "BatchNormalization.running_var", features)
-        if (mean is None) != (var is None):
-            raise ValueError("BatchNormalization.running_mean and running_var must both be arrays or both None")
-        if train_flg:
-            require_training_batch(x)
-        self.momentum = momentum
-        return x, gamma, beta
 
     def forward(self, x: Any, train_flg: bool = True) -> np.ndarray:
         x, gamma, beta = self._checked_state(x, train_flg)

@@ -445,3 +445,111 @@ def require_output_size(elements: int, stride: int, pad: int, what: str, name: s
     if elements > MAX_ELEMENTS:
         raise ValueError(f"stride={stride} and pad={pad} give {name} of shape {tuple(shape)} an output of "
                          f"{what} ({elements} elements), more than an array can hold ({MAX_ELEMENTS})")
+
+
+# ------------------------------------------------- the layers' inputs
+def softmax_input(x: Any) -> tuple[np.ndarray, bool]:
+    """x as a 2-D (N, C) float array, and whether it was a single sample."""
+    x = as_float_array(x, "x")
+    require_ndim(x, "x", (1, 2), "scores of shape (N, C), or (C,) for one sample")
+    single = x.ndim == 1
+    x2d = x.reshape(1, -1) if single else x
+    if x2d.shape[0] == 0:
+        raise ValueError("x is an empty batch (N = 0): the mean loss of no samples is undefined")
+    if x2d.shape[1] == 0:
+        raise ValueError(f"x must have at least one class column, got shape {x.shape}")
+    return x2d, single
+
+
+def conv_parameters(W: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution's W (FN, C, FH, FW) and b (FN,), checked, returned as the same objects."""
+    if type(W) is np.ndarray and type(b) is np.ndarray:
+        dtype = W.dtype
+        if ((dtype is FLOAT64 or dtype is FLOAT32) and b.dtype is dtype and W.ndim == 4
+                and b.shape == (W.shape[0],) and 0 not in W.shape):
+            return W, b  # the common case
+    W = require_parameter(W, "W", 4)
+    b = require_parameter(b, "b", 1)
+    if 0 in W.shape:
+        raise ValueError(f"W must have shape (FN, C, FH, FW) with every size >= 1, got shape {W.shape}")
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b must have shape ({W.shape[0]},), one bias per filter of W of shape {W.shape}, "
+                         f"got shape {b.shape}")
+    return W, b
+
+
+def image_input(x: Any, name: str) -> np.ndarray:
+    x = as_float_array(x, name)
+    require_ndim(x, name, (4,), "a batch of images of shape (N, C, H, W)")
+    return x
+
+
+def conv_input(x: Any, W: np.ndarray, stride: int, pad: int, name: str = "x") -> tuple[np.ndarray, Geometry]:
+    """Convolution's input as a float array, and its geometry (N, C, H, W, OH, OW)."""
+    if name == "x":
+        x = image_input(x, name)
+        shape = x.shape
+    else:  # a saved input reassigned since forward: only its shape is used
+        shape = np.shape(x)
+    geometry = conv_geometry(shape, W.shape[2], W.shape[3], stride, pad, name)
+    n, c, _, _, out_h, out_w = geometry
+    if c != W.shape[1]:
+        raise ValueError(f"{name} has {c} channel(s) but W of shape {W.shape} expects "
+                         f"{W.shape[1]} (W is (FN, C, FH, FW))")
+    require_output_size(max(n, 1) * W.shape[0] * out_h * out_w, stride, pad,
+                        f"{max(n, 1)} x {W.shape[0]} x {out_h} x {out_w}", name, shape)
+    return x, geometry
+
+
+def shape_tuple(input_shape: Any) -> tuple[int, ...]:
+    try:
+        shape = tuple(input_shape)
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in shape):
+            raise TypeError
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple of 4 integers (N, C, H, W), got {input_shape!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"input_shape must not hold negative sizes, got {shape}")
+    return tuple(int(s) for s in shape)
+
+
+def batchnorm_parameters(gamma: Any, beta: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``gamma`` and ``beta``: 1-D float arrays of one length, returned as given."""
+    if (type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.ndim == 1
+            and gamma.shape == beta.shape and gamma.dtype.kind == "f" and beta.dtype.kind == "f"
+            and gamma.dtype.itemsize in (4, 8) and beta.dtype.itemsize in (4, 8)):
+        return gamma, beta  # the common case
+    gamma = require_parameter(gamma, "gamma", 1)
+    beta = require_parameter(beta, "beta", 1)
+    if beta.shape != gamma.shape:
+        raise ValueError(f"beta must have the shape of gamma {gamma.shape}, got shape {beta.shape}")
+    return gamma, beta
+
+
+def running_statistic(value: Any, name: str, features: int) -> np.ndarray | None:
+    """``running_mean`` / ``running_var``: None (not started) or a 1-D float
+    array of one entry per feature."""
+    if value is None:
+        return None
+    value = require_parameter(value, name, 1)
+    if value.shape != (features,):
+        raise ValueError(f"{name} must have shape ({features},) (one entry per feature of gamma), "
+                         f"got shape {value.shape}")
+    return value
+
+
+def batchnorm_input(x: Any, features: int) -> np.ndarray:
+    """``x`` as a float array of shape (N, D) or (N, C, H, W) with D == C*H*W."""
+    x = as_float_array(x, "x")
+    if x.ndim not in (2, 4):
+        raise ValueError(f"x must be 2-D (N, D) or 4-D (N, C, H, W), got shape {x.shape}")
+    if math.prod(x.shape[1:]) != features:
+        raise ValueError(f"x must have {features} features per sample (the length of gamma), "
+                         f"got shape {x.shape}")
+    return x
+
+
+def require_training_batch(x: np.ndarray) -> None:
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample in training mode (the batch mean of no "
+                         f"sample is undefined), got shape {x.shape}")

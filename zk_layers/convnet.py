@@ -21,8 +21,7 @@ import numpy as np
 from . import convolution as fast_conv
 from . import layers as fast_layers
 from . import reference
-from ._reference_conv import nonnegative_int
-from ._validate import positive_int, positive_number
+from ._validate import nonnegative_int, positive_int, positive_number
 from .gradient import numerical_gradient as _numerical_gradient
 
 __all__ = ["SimpleConvNet"]

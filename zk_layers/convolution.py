@@ -1,9 +1,10 @@
 """Convolution and Pooling (chapter 7) on compiled kernels, and im2col/col2im.
 
-The book's classes, attributes and call signatures; they subclass the NumPy
-versions in :mod:`zk_layers._reference_conv` (shared constructor and checks,
-so bad input raises the same errors with the same messages) and agree with
-them to rounding.  Kernels: ``src/_convolution.pyx``.
+The book's classes, attributes and call signatures; they share their
+constructor and saved-state checks with the NumPy versions in
+:mod:`zk_layers._reference_conv` through :mod:`zk_layers._base` (so bad
+input raises the same errors with the same messages) and agree with them to
+rounding.  Kernels: ``src/_convolution.pyx``.
 
 Convolution: the compiled im2col writes each image's patches as a (K, P)
 matrix (K = C*FH*FW, P = OH*OW), so that one BLAS product per image,
@@ -35,25 +36,20 @@ from typing import Any
 
 import numpy as np
 
-from . import _reference_conv as reference
+from ._base import ConvolutionBase, PoolingBase, saved_arg_max, saved_col, saved_col_shape
 from ._kernels import KERNELS
-from ._reference_conv import (
-    _image_input,
-    _shape_tuple,
-    conv_input,
-    conv_parameters,
-    saved_arg_max,
-    saved_col,
-    saved_col_shape,
-)
 from ._threads import GRAINS, run_parts, threads_for
 from ._validate import (
     FLOAT32,
     FLOAT64,
     as_float_array,
     conv_geometry,
+    conv_input,
+    conv_parameters,
+    image_input,
     require_forward,
     require_shape,
+    shape_tuple,
     window_arguments,
 )
 
@@ -120,7 +116,7 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
     input_data's float dtype; see :func:`zk_layers.reference.im2col`.
     """
     filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
-    x = _image_input(input_data, "input_data")
+    x = image_input(input_data, "input_data")
     N, C, H, W, out_h, out_w = conv_geometry(x.shape, filter_h, filter_w, stride, pad, "input_data")
     x = _as_c(x)
     col = np.empty((N * out_h * out_w, C * filter_h * filter_w), x.dtype)
@@ -137,7 +133,7 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
     Returns a C-contiguous array of shape ``input_shape`` in col's float dtype.
     """
     filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
-    input_shape = _shape_tuple(input_shape)
+    input_shape = shape_tuple(input_shape)
     N, C, H, W, out_h, out_w = conv_geometry(input_shape, filter_h, filter_w, stride, pad, "input_shape")
     col = as_float_array(col, "col")
     require_shape(col, "col", (N * out_h * out_w, C * filter_h * filter_w),
@@ -150,7 +146,7 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
     return dx
 
 
-class Convolution(reference.Convolution):
+class Convolution(ConvolutionBase):
     """Convolution layer: the book's class on compiled kernels and BLAS.
 
     Parameters
@@ -339,7 +335,7 @@ class Convolution(reference.Convolution):
         return dx
 
 
-class Pooling(reference.Pooling):
+class Pooling(PoolingBase):
     """Max pooling: the book's class, one compiled pass each way.
 
     Parameters
@@ -383,7 +379,7 @@ class Pooling(reference.Pooling):
     def forward(self, x: Any) -> np.ndarray:
         window = self._window()
         pool_h, pool_w, stride, pad = window
-        x = _image_input(x, "x")
+        x = image_input(x, "x")
         N, C, H, W, out_h, out_w = self._geometry(x.shape, window, "x")
         xc = _as_c(x)
         out = np.empty((N, C, out_h, out_w), x.dtype)

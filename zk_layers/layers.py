@@ -1,9 +1,9 @@
 """The fast layers: the book's classes on compiled Cython/OpenMP kernels.
 
 Same class names, constructor arguments, attributes and call signatures as
-the book's ``common/layers.py`` and as :mod:`zk_layers.reference`, whose
-classes these subclass (constructor and state are shared; forward and
-backward are replaced by the compiled path, as thinc's fast ops do); the
+the book's ``common/layers.py`` and as :mod:`zk_layers.reference`.  Both
+derive from the neutral bases of :mod:`zk_layers._base` (constructor and
+saved state); forward and backward here are the compiled path; the
 results agree with the reference to rounding (float64: rtol 1e-12; float32:
 rtol 1e-5) and do not depend on the number of threads.
 
@@ -25,7 +25,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _platform, reference
+from . import _platform
+from ._base import AffineBase, ReluBase, SigmoidBase, SoftmaxWithLossBase
+from ._graph import AddLayer, MulLayer
 from ._kernels import KERNELS
 from ._threads import GRAINS, threads_for
 from ._validate import (
@@ -41,8 +43,8 @@ from ._validate import (
     require_shape,
     saved_mask,
     scalar_dout,
+    softmax_input,
 )
-from .reference import AddLayer, MulLayer, _softmax_input
 
 Order = Literal["C", "F"]  # the memory order of a contiguous array
 
@@ -121,7 +123,7 @@ def _layer_owned_buffer(layer: Any, name: str, shape: tuple[int, ...], dtype: An
     return np.empty(shape, dtype, order=order)
 
 
-class Relu(reference.Relu):
+class Relu(ReluBase):
     """Rectified linear unit, ``max(0, x)``, elementwise.
 
     ``forward(x)`` returns an array of x's shape and dtype (float32/float64;
@@ -174,7 +176,7 @@ class Relu(reference.Relu):
         return dx
 
 
-class Sigmoid(reference.Sigmoid):
+class Sigmoid(SigmoidBase):
     """Logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise.
 
     ``forward(x)`` returns an array of x's shape and dtype and keeps it as
@@ -227,7 +229,7 @@ class Sigmoid(reference.Sigmoid):
         return dx
 
 
-class Affine(reference.Affine):
+class Affine(AffineBase):
     """Fully connected layer, ``out = x @ W + b``.
 
     Parameters
@@ -377,7 +379,7 @@ def _transposed_product_widened(x: np.ndarray, dout: np.ndarray, dtype: np.dtype
     return result
 
 
-class SoftmaxWithLoss(reference.SoftmaxWithLoss):
+class SoftmaxWithLoss(SoftmaxWithLossBase):
     """Softmax followed by the cross-entropy loss, averaged over the batch.
 
     Parameters
@@ -418,7 +420,7 @@ class SoftmaxWithLoss(reference.SoftmaxWithLoss):
             self._y2d = (y, y)
             self.loss = loss
             return loss
-        x2d, single = _softmax_input(x)
+        x2d, single = softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
         check_label_range(labels, n_classes, KERNELS.first_invalid_label)

@@ -4,9 +4,10 @@ The book's classes (``common/layers.py``): same constructor arguments,
 attributes (``gamma``, ``beta``, ``momentum``, ``running_mean``,
 ``running_var``, ``input_shape``, ``batch_size``, ``xc``, ``xn``, ``std``,
 ``dgamma``, ``dbeta``; ``dropout_ratio``, ``mask``) and call signatures
-(``forward(x, train_flg=True)``, ``backward(dout)``).  They subclass the
-NumPy versions of :mod:`zk_layers.reference` (shared constructor, checks and
-messages) and replace forward and backward by one kernel call each
+(``forward(x, train_flg=True)``, ``backward(dout)``).  They share their
+constructor, checks and messages with the NumPy versions of
+:mod:`zk_layers.reference` through :mod:`zk_layers._base`, and run forward
+and backward as one kernel call each
 (src/_regularization.pyx).
 
 * Dropout draws its mask with ``np.random.rand(*x.shape)``, exactly as the
@@ -28,12 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _reference_regularization as reference
+from ._base import BatchNormalizationBase, DropoutBase, batchnorm_saved_state, dropout_saved_mask
 from ._kernels import KERNELS
-from ._reference_regularization import (
-    batchnorm_saved_state,
-    dropout_saved_mask,
-)
 from ._threads import GRAINS, threads_for
 from ._validate import FLOAT32, FLOAT64, as_float_array, fraction
 
@@ -46,7 +43,7 @@ def _c_contiguous(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-class Dropout(reference.Dropout):
+class Dropout(DropoutBase):
     """Dropout, as in the book (see :class:`zk_layers.reference.Dropout`).
 
     ``forward(x, train_flg=True)``: the mask ``np.random.rand(*x.shape) >
@@ -90,7 +87,7 @@ class Dropout(reference.Dropout):
         return dx
 
 
-class BatchNormalization(reference.BatchNormalization):
+class BatchNormalization(BatchNormalizationBase):
     """Batch normalisation, as in the book (see
     :class:`zk_layers.reference.BatchNormalization` for the parameters).
 

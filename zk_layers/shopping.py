@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .reference import AddLayer, MulLayer
+from ._graph import AddLayer, MulLayer
 
 __all__ = ["ShoppingGraph", "shopping_graph", "shopping_report"]
 
