@@ -151,6 +151,9 @@ def test_net_sizes_follow_the_type_value_rule():
     (lambda: zk.TwoLayerNet(0, 5, 2), "input_size must be a positive integer"),
     (lambda: zk.TwoLayerNet(4, 5, 2, backend="torch"), "backend must be 'fast' or 'reference'"),
     (lambda: zk.TwoLayerNet(4, 5, 2, dtype=np.int32), "dtype must be float32 or float64"),
+    (lambda: zk.TwoLayerNet(4, 5, 2, dtype="no such dtype"), "dtype must be float32 or float64, got 'no such"),
+    (lambda: zk.SimpleConvNet(dtype=np.float16), "dtype must be float32 or float64, got float16"),
+    (lambda: zk.SimpleConvNet(dtype="no such dtype"), "dtype must be float32 or float64, got 'no such"),
     (lambda: zk.MultiLayerNet(4, [5], 2, activation="tanh"), "activation must be 'relu' or 'sigmoid'"),
     (lambda: zk.MultiLayerNet(4, [5], 2, weight_init_std="glorot"), "weight_init_std must be"),
 ])

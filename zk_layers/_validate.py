@@ -24,6 +24,17 @@ FLOAT64 = np.dtype(np.float64)
 NATIVE_FLOATS = (FLOAT32, FLOAT64)
 
 
+def float_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` as a NumPy dtype, float32 or float64 only (the kernels' dtypes)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as exc:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if resolved not in NATIVE_FLOATS:
+        raise ValueError(f"dtype must be float32 or float64, got {resolved}")
+    return resolved
+
+
 class ForwardNotCalledError(RuntimeError, ValueError):
     """``backward`` was called on a layer whose ``forward`` has not run."""
 

@@ -21,7 +21,7 @@ import numpy as np
 from . import convolution as fast_conv
 from . import layers as fast_layers
 from . import reference
-from ._validate import nonnegative_int, positive_int, positive_number
+from ._validate import float_dtype, nonnegative_int, positive_int, positive_number
 from .gradient import numerical_gradient as _numerical_gradient
 
 __all__ = ["SimpleConvNet"]
@@ -91,9 +91,7 @@ class SimpleConvNet:
                  dtype: Any = np.float64, rng: Any = None) -> None:
         if backend not in ("fast", "reference"):
             raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        dtype = float_dtype(dtype)
         try:
             channels, height, width = (positive_int(n, "input_dim entries") for n in input_dim)
         except TypeError:

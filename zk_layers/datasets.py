@@ -44,6 +44,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ._validate import float_dtype
+
 __all__ = ["load_digits", "load_mnist", "write_idx"]
 
 PathLike = str | os.PathLike[str]
@@ -54,18 +56,6 @@ Split = tuple[np.ndarray, np.ndarray]
 # ---------------------------------------------------------------------------
 
 _N_CLASSES = 10
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _float_dtype(dtype: DTypeLike) -> np.dtype:
-    """``dtype`` as a NumPy dtype, float32 or float64 only (the kernels' dtypes)."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError as exc:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from exc
-    if resolved not in _FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {resolved}")
-    return resolved
 
 
 def _prepare(images: np.ndarray, labels: np.ndarray, rows: int, cols: int, scale: float, *,
@@ -79,10 +69,10 @@ def _prepare(images: np.ndarray, labels: np.ndarray, rows: int, cols: int, scale
     """
     n = images.shape[0]
     if normalize:
-        float_dtype = _float_dtype(dtype)
+        resolved = float_dtype(dtype)
         # Divide in the target dtype, as the book does (astype then /=): for
         # float32 this is the correctly rounded float32 quotient.
-        x = images.astype(float_dtype) / float_dtype.type(scale)
+        x = images.astype(resolved) / resolved.type(scale)
     else:
         # dtype is ignored on purpose: raw pixels are small integers.
         x = np.array(images, dtype=np.uint8)  # a copy, even of a uint8 input
@@ -269,7 +259,7 @@ def load_digits(*, normalize: bool = True, flatten: bool = True, one_hot_label: 
     ((1438, 64), (1438,), (359, 64), (359,))
     """
     if normalize:
-        _float_dtype(dtype)  # fail before any work on a bad dtype
+        float_dtype(dtype)  # fail before any work on a bad dtype
     images, labels = _digits_raw()
     test = _digits_test_mask(len(labels))
     prepare = functools.partial(_prepare, rows=_DIGITS_SIDE, cols=_DIGITS_SIDE, scale=_DIGITS_MAX,
@@ -452,7 +442,7 @@ def load_mnist(data_dir: PathLike | None = None, *, normalize: bool = True, flat
     write_idx : write arrays as IDX files.
     """
     if normalize:
-        _float_dtype(dtype)  # fail before reading 50 MB on a bad dtype
+        float_dtype(dtype)  # fail before reading 50 MB on a bad dtype
     directory = _mnist_dir(data_dir)
     splits = []
     for images_name, labels_name in _MNIST_FILES.values():

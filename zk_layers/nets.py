@@ -38,7 +38,7 @@ import numpy as np
 
 from . import layers as fast_layers
 from . import reference, regularization
-from ._validate import fraction, nonnegative_number, positive_int
+from ._validate import float_dtype, fraction, nonnegative_number, positive_int
 from .gradient import numerical_gradient as _numerical_gradient
 
 __all__ = ["TwoLayerNet", "MultiLayerNet", "MultiLayerNetExtend", "layers_module"]
@@ -53,13 +53,6 @@ def layers_module(backend: str) -> types.ModuleType:
         return BACKENDS[backend]
     except (KeyError, TypeError):
         raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}") from None
-
-
-def _float_dtype(dtype: Any) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 class _LayerStack:
@@ -139,7 +132,7 @@ class _LayerStack:
         """``params`` W1, b1, W2, … as the book draws them: ``scale *
         np.random.randn(fan_in, fan_out)`` in layer order (or from
         ``default_rng(seed)`` when a seed is given)."""
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         rng = None if seed is None else np.random.default_rng(seed)
         self.params = {}
         for i in range(1, len(sizes)):
