@@ -8,7 +8,7 @@
 
 Every ratio is against the book's plain NumPy code (zk_layers/baseline.py),
 not against the validated oracle zk_layers.reference.  The suite itself
-lives in zk_layers/bench.py so that installed users have it too; see there
+lives in the zk_layers.bench package so that installed users have it too; see there
 for the rows and the protocol.
 """
 import sys

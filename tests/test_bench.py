@@ -13,6 +13,7 @@ from conftest import tolerance
 
 import zk_layers as zk
 from zk_layers import baseline, bench
+from zk_layers.bench import _cli, _driver, _torch, _workloads
 from zk_layers import layers as fast_layers
 from zk_layers.cli import main
 from zk_layers.datasets import write_idx
@@ -156,14 +157,14 @@ def test_book_loop_data_reads_mnist_from_the_environment(tmp_path, monkeypatch):
 @pytest.mark.parametrize("op", ["relu", "sigmoid"])
 def test_out_rows_compute_the_same_on_both_sides(op, dtype):
     spec = {"N": 16, "H": 33}
-    results = [bench._out_workload(side, op, spec, np.dtype(dtype), np.random.default_rng(0))()
+    results = [_workloads._out_workload(side, op, spec, np.dtype(dtype), np.random.default_rng(0))()
                for side in ("fast", "book")]
     assert results[0].dtype == results[1].dtype == dtype
     np.testing.assert_allclose(results[0], results[1], **tolerance(dtype))
 
 
 def test_step_rows_run_the_books_net_on_both_sides():
-    rows = bench._step_workloads(bench.SIZES["n8"], np.dtype(np.float64), np.random.default_rng(0))
+    rows = _workloads._step_workloads(bench.SIZES["n8"], np.dtype(np.float64), np.random.default_rng(0))
     assert set(rows) == {bench.BOOK_NET_MODE, bench.PACKAGE_NET_MODE}
     grads = {side: step() for side, step in rows[bench.BOOK_NET_MODE].items()}
     for key in grads["book"]:
@@ -173,7 +174,7 @@ def test_step_rows_run_the_books_net_on_both_sides():
 # ---------------------------------------------------------------- the report
 def test_run_reports_the_book_loop_first_and_ratios_against_the_book(monkeypatch):
     monkeypatch.delenv(bench.MNIST_ENV, raising=False)
-    monkeypatch.setattr(bench, "OUT_SIZES", ("n1",))  # forward(out=) rows without large arrays
+    monkeypatch.setattr(_driver, "OUT_SIZES", ("n1",))  # forward(out=) rows without large arrays
     report = bench.run(["relu", "softmax", "step", "book-loop"], ["n1"], ["float64"], [1], samples=3,
                        sample_ms=0.5, use_torch=False)
     cases = report["cases"]
@@ -392,7 +393,7 @@ def test_peers_available_rejects_a_bad_thread_count():
 def test_conv_rows_compute_the_same_on_every_side(op, dtype):
     """fast, book and oracle get equal arrays from one seed and compute the
     same forward and backward (the book's im2col works in float64)."""
-    work = {name: bench._conv_workloads(impl, op, np.dtype(dtype), np.random.default_rng(0))
+    work = {name: _workloads._conv_workloads(impl, op, np.dtype(dtype), np.random.default_rng(0))
             for name, impl in (("fast", zk.convolution), ("book", baseline), ("oracle", zk.reference))}
     tol = tolerance(dtype)
     forward = {name: w["forward"]() for name, w in work.items()}
@@ -413,7 +414,7 @@ def test_convnet_step_rows_start_from_the_books_weights_and_agree(monkeypatch):
     monkeypatch.delenv(bench.MNIST_ENV, raising=False)
     x_train, t_train = bench.convnet_step_data(bench.book_loop_data())
     assert x_train.shape[1:] == (1, 28, 28) and x_train.dtype == np.float32 and t_train.ndim == 1
-    rows = bench._convnet_step_workloads(x_train, t_train, use_torch=False)
+    rows = _workloads._convnet_step_workloads(x_train, t_train, use_torch=False)
     assert list(rows) == [bench.BOOK_NET_MODE, bench.CONVNET_MODE, bench.CONVNET32_MODE]
     grads = {mode: {side: step() for side, step in contenders.items()} for mode, contenders in rows.items()}
     book = grads[bench.BOOK_NET_MODE]["book"]
@@ -472,7 +473,7 @@ def test_chapter_7_ops_run_only_when_asked(argv, expected, monkeypatch):
         seen["ops"] = ops
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bench, "run", fake_run)
+    monkeypatch.setattr(_cli, "run", fake_run)
     assert main(["bench", "--no-progress", "--no-torch", *argv]) == 130
     assert seen["ops"] == expected
     assert not {"conv", "pool", "convnet-step"} & set(bench.QUICK_OPS)
@@ -481,12 +482,12 @@ def test_chapter_7_ops_run_only_when_asked(argv, expected, monkeypatch):
 def test_torch_conv_rows_if_installed():
     pytest.importorskip("torch")
     for op in ("conv", "pool"):
-        work = bench._torch_conv_workloads(op, np.dtype(np.float64), np.random.default_rng(0))
-        ours = bench._conv_workloads(zk.convolution, op, np.dtype(np.float64), np.random.default_rng(0))
+        work = _torch._torch_conv_workloads(op, np.dtype(np.float64), np.random.default_rng(0))
+        ours = _workloads._conv_workloads(zk.convolution, op, np.dtype(np.float64), np.random.default_rng(0))
         np.testing.assert_allclose(work["forward"]().numpy(), ours["forward"](), rtol=1e-10, atol=1e-12)
         work["autograd"]()
     x_train, t_train = bench.convnet_step_data(bench.book_loop_data())
-    rows = bench._convnet_step_workloads(x_train[:300], t_train[:300], use_torch=True)
+    rows = _workloads._convnet_step_workloads(x_train[:300], t_train[:300], use_torch=True)
     assert rows[bench.CONVNET_MODE]["torch"]() is None
 
 

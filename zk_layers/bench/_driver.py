@@ -1,0 +1,178 @@
+"""The driver: which implementations stand in each row, and the run over ops, sizes, dtypes and thread counts."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from .. import baseline, peers, reference
+from .. import convolution as fast_conv
+from .. import layers as fast
+from .._config import config_info
+from .._threads import limit_threads
+from .._version import __version__
+from ._common import (
+    BOOK_BATCH_SIZE,
+    BOOK_HIDDEN_SIZE,
+    BOOK_LOOP_MODE,
+    CONV_OPS,
+    CONV_SHAPES,
+    MODES,
+    OUT_SIZES,
+    PACKAGE_NET_MODE,
+    SIZES,
+    Case,
+    note_for,
+)
+from ._report import _best_peer, _best_torch_ratio
+from ._timing import _cpu_model, _memory_bytes, compare, measure_bandwidth, pinned_to_one_core
+from ._torch import _torch_available, _torch_conv_workloads, _torch_version, _torch_workloads
+from ._workloads import (
+    _book_loop_workload,
+    _conv_workloads,
+    _convnet_step_workloads,
+    _layer_workloads,
+    _out_workload,
+    _step_workloads,
+    book_loop_data,
+    convnet_step_data,
+)
+
+
+def _plan(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str],
+          threads: Sequence[int]) -> list[tuple[str, str, str, int]]:
+    """(op, size, dtype, threads) in the report's order: the book-loop first
+    (once per thread count: its sizes and dtypes are the book's), then the
+    rest; no step at the large size; the convnet-step once per thread count
+    after the book-loop, conv and pool at their own shapes (size "book")
+    after the other ops."""
+    plan = [("book-loop", "book", "mixed", th) for th in threads if "book-loop" in ops]
+    plan += [("convnet-step", "book", "mixed", th) for th in threads if "convnet-step" in ops]
+    plan += [(op, size, dt, th) for th in threads for dt in dtypes for size in sizes for op in ops
+             if op not in ("book-loop", "convnet-step", *CONV_OPS) and not (op == "step" and size == "large")]
+    plan += [(op, "book", dt, th) for th in threads for dt in dtypes for op in ops if op in CONV_OPS]
+    return plan
+
+def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
+                book_loop: tuple[np.ndarray, np.ndarray, str] | None,
+                peer_versions: dict[str, str] | None = None,
+                threads: int = 1) -> dict[str, dict[str, Callable[[], object]]]:
+    """{mode: {contender: callable}} of one case; each contender builds its
+    data from the same seed, so all of them work on equal arrays."""
+    spec = SIZES[size]
+
+    def seeded() -> np.random.Generator:
+        return np.random.default_rng(0)
+
+    if op == "book-loop":
+        assert book_loop is not None
+        x_train, t_train, _ = book_loop
+        return {BOOK_LOOP_MODE: {"fast": _book_loop_workload(fast, x_train, t_train),
+                                 "book": _book_loop_workload(baseline, x_train, t_train)}}
+    if op == "convnet-step":
+        assert book_loop is not None
+        return _convnet_step_workloads(*convnet_step_data(book_loop), use_torch)
+    if op == "step":
+        rows = _step_workloads(spec, dtype, seeded())
+        if use_torch:
+            rows[PACKAGE_NET_MODE]["torch"] = _torch_workloads(op, spec, dtype, seeded())["train"]
+        if peer_versions:
+            rows[PACKAGE_NET_MODE].update(peers.workloads(op, spec, dtype, seeded(), peer_versions, threads))
+        return rows
+    if op in CONV_OPS:
+        impls = {"fast": _conv_workloads(fast_conv, op, dtype, seeded()),
+                 "book": _conv_workloads(baseline, op, dtype, seeded()),
+                 "oracle": _conv_workloads(reference, op, dtype, seeded())}
+        if use_torch:
+            impls["torch"] = _torch_conv_workloads(op, dtype, seeded())
+    else:
+        impls = {"fast": _layer_workloads(fast, op, spec, dtype, seeded()),
+                 "book": _layer_workloads(baseline, op, spec, dtype, seeded()),
+                 "oracle": _layer_workloads(reference, op, spec, dtype, seeded())}
+        if use_torch:
+            impls["torch"] = _torch_workloads(op, spec, dtype, seeded())
+    rows = {}
+    for mode in MODES:
+        rows[mode] = {name: work[mode] for name, work in impls.items() if mode in work}
+        if mode == "forward+backward" and "torch" in impls and "autograd" in impls["torch"]:
+            rows[mode]["torch_autograd"] = impls["torch"]["autograd"]
+    if op in ("relu", "sigmoid") and size in OUT_SIZES:
+        rows["forward(out=)"] = {side: _out_workload(side, op, spec, dtype, seeded()) for side in ("fast", "book")}
+    if peer_versions:
+        rows["forward+backward"].update(peers.workloads(op, spec, dtype, seeded(), peer_versions, threads))
+    return rows
+
+def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads: Sequence[int], *,
+        samples: int = 15, sample_ms: float = 10.0, use_torch: bool = True, bandwidth: bool = False,
+        progress: Callable[[str], None] | None = None, with_peers: bool = False) -> dict[str, Any]:
+    """Run the suite; returns a JSON-ready report.  ``with_peers``: also
+    numba and JAX where installed (:mod:`zk_layers.peers`)."""
+    from threadpoolctl import threadpool_limits
+
+    use_torch = use_torch and _torch_available()
+    peer_versions = peers.available(min(threads)) if with_peers else {}
+    cases: list[Case] = []
+    bandwidths: dict[int, float] = {}
+    plan = _plan(ops, sizes, dtypes, threads)
+    book_loop = book_loop_data() if {"book-loop", "convnet-step"} & set(ops) else None
+    for index, (op, size, dt, th) in enumerate(plan):
+        dtype = np.dtype("float64" if dt == "mixed" else dt)
+        spec = SIZES[size]
+        if progress is not None:
+            progress(f"[{index + 1}/{len(plan)}] {op} {size} {dt} {th} thread(s)")
+        with threadpool_limits(limits=th), limit_threads(th), pinned_to_one_core(th == 1):
+            if use_torch:
+                import torch
+
+                torch.set_num_threads(th)
+            for mode, contenders in _contenders(op, size, dtype, use_torch, book_loop, peer_versions, th).items():
+                result = compare(contenders, samples, sample_ms / 1000)
+                if op == "book-loop":
+                    assert book_loop is not None
+                    shape = f"N={BOOK_BATCH_SIZE}, {book_loop[0].shape[1]}-{BOOK_HIDDEN_SIZE}-{book_loop[1].shape[1]}"
+                elif op == "convnet-step":
+                    shape = f"N={BOOK_BATCH_SIZE}, 1x28x28, conv 30x5x5, pool 2x2, 100, 10"
+                elif op in CONV_OPS:
+                    shape = _conv_shape(op)
+                else:
+                    shape = (f"N={spec.get('affine_N', spec['N']) if op == 'affine' else spec['N']}, "
+                             f"{spec['D']}-{spec['H']}-{spec['C']}")
+                cases.append(Case(op, size, dt, th, mode, shape, {k: v[0] for k, v in result.items()},
+                                  {k: v[1] for k, v in result.items()},
+                                  _memory_bytes(op, mode, spec, dtype.itemsize)))
+        if bandwidth and th not in bandwidths:
+            bandwidths[th] = measure_bandwidth(th)
+    info = config_info()
+    return {
+        "zk_layers": __version__,
+        "machine": {"cpu": _cpu_model(), "usable_cpus": info["usable_cpus"], "platform": info["platform"]},
+        "config": info,
+        "torch": _torch_version() if use_torch else None,
+        "peers": peer_versions,
+        "jax_threads": peers.jax_threads if "jax" in peer_versions else None,
+        "protocol": {"samples": samples, "sample_ms": sample_ms, "interleaved": True, "gc": "off",
+                     "one_thread_rows_pinned": hasattr(os, "sched_setaffinity")},
+        "baseline": "zk_layers.baseline: the book's plain NumPy code (book); "
+                    "zk_layers.reference: the validated oracle (oracle)",
+        "book_loop_data": book_loop[2] if book_loop is not None else None,
+        "bandwidth_GBps": bandwidths,
+        "cases": [asdict(c) | {"ratio_book": c.ratio("book"), "ratio_oracle": c.ratio("oracle"),
+                               "ratio_torch": _best_torch_ratio(c), "best_peer": _best_peer(c),
+                               "note": _note(c.op, c.mode, book_loop)}
+                  for c in cases],
+    }
+
+def _conv_shape(op: str) -> str:
+    s = CONV_SHAPES[op]
+    image = f"N={s['N']}, {s['C']}x{s['H']}x{s['W']}"
+    window = f"{s['FH']}x{s['FW']}, stride {s['stride']}, pad {s['pad']}"
+    return f"{image}, {s['FN']} filters {window}" if op == "conv" else f"{image}, max {window}"
+
+def _note(op: str, mode: str, book_loop: tuple[np.ndarray, np.ndarray, str] | None) -> str | None:
+    note = note_for(op, mode)
+    if note is not None and book_loop is not None:
+        note = note.replace("{data}", book_loop[2])
+    return note
