@@ -13,8 +13,8 @@ from conftest import tolerance
 
 import zk_layers as zk
 from zk_layers import baseline, bench
-from zk_layers.bench import _cli, _driver, _torch, _workloads
 from zk_layers import layers as fast_layers
+from zk_layers.bench import _cli, _driver, _torch, _workloads
 from zk_layers.cli import main
 from zk_layers.datasets import write_idx
 

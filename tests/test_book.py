@@ -15,6 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import zk_layers as zk
 from zk_layers.book import (
+    _check,
     _run,
     functions,
     gradient,
@@ -240,26 +241,26 @@ def test_run_errors(fake_book, tmp_path):
 
 
 def test_numbers_comparison():
-    assert _run.same_numbers("a 1.0 b 2", "a 1.0005 b 2.001", 1e-3, 2e-3)[0]
-    same, detail = _run.same_numbers("loss 1.0", "loss 1.5", 1e-3, 2e-3)
+    assert _check.same_numbers("a 1.0 b 2", "a 1.0005 b 2.001", 1e-3, 2e-3)[0]
+    same, detail = _check.same_numbers("loss 1.0", "loss 1.5", 1e-3, 2e-3)
     assert not same and "book 1.0, zk_layers 1.5" in detail
-    assert _run.same_numbers("1 2", "1", 1e-3, 2e-3)[0] is False
+    assert _check.same_numbers("1 2", "1", 1e-3, 2e-3)[0] is False
     # the defaults: rtol 1e-9, atol 0
-    assert _run.same_numbers("2.302584092994546", "2.3025840929945477", 1e-9, 0)[0]
-    assert _run.same_numbers("loss 2.302584092994546", "loss 2.302584", 1e-9, 0)[0] is False
+    assert _check.same_numbers("2.302584092994546", "2.3025840929945477", 1e-9, 0)[0]
+    assert _check.same_numbers("loss 2.302584092994546", "loss 2.302584", 1e-9, 0)[0] is False
     # the example: twenty test images apart is a difference
-    assert _run.same_numbers("test acc 0.9888", "test acc 0.9908", 1e-9, 0)[0] is False
+    assert _check.same_numbers("test acc 0.9888", "test acc 0.9908", 1e-9, 0)[0] is False
     # rounded prints may differ by one unit in the last digit, no more
-    assert _run.same_numbers("acc 0.9888", "acc 0.9889", 1e-9, 0)[0]
-    assert _run.same_numbers("acc 0.9888", "acc 0.9890", 1e-9, 0)[0] is False
-    assert _run.same_numbers("1.5e-05", "1.6e-05", 1e-9, 0)[0]
-    assert _run.same_numbers("12", "13", 1e-9, 0)[0] is False  # an integer is exact
+    assert _check.same_numbers("acc 0.9888", "acc 0.9889", 1e-9, 0)[0]
+    assert _check.same_numbers("acc 0.9888", "acc 0.9890", 1e-9, 0)[0] is False
+    assert _check.same_numbers("1.5e-05", "1.6e-05", 1e-9, 0)[0]
+    assert _check.same_numbers("12", "13", 1e-9, 0)[0] is False  # an integer is exact
     # inf equals inf, NaN equals NaN in the same place only
-    assert _run.same_numbers("inf -inf nan", "inf -inf nan", 1e-9, 0)[0]
-    assert _run.same_numbers("inf", "-inf", 1e-9, 0)[0] is False
-    assert _run.same_numbers("nan 1.0", "1.0 nan", 1e-9, 0)[0] is False
+    assert _check.same_numbers("inf -inf nan", "inf -inf nan", 1e-9, 0)[0]
+    assert _check.same_numbers("inf", "-inf", 1e-9, 0)[0] is False
+    assert _check.same_numbers("nan 1.0", "1.0 nan", 1e-9, 0)[0] is False
     # nothing printed: not compared, never "the same"
-    assert _run.same_numbers("no numbers", "no numbers", 1e-9, 0) == (None, "not compared (no numbers)")
+    assert _check.same_numbers("no numbers", "no numbers", 1e-9, 0) == (None, "not compared (no numbers)")
 
 
 def test_check_table(fake_book):
@@ -267,9 +268,9 @@ def test_check_table(fake_book):
     env_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env_path]))
     try:
-        rows = _run.check(str(fake_book), ["ch06/loop.py", "ch06/writes.py"], max_steps=5, out=out)
+        rows = _check.check(str(fake_book), ["ch06/loop.py", "ch06/writes.py"], max_steps=5, out=out)
         timed_out = io.StringIO()
-        timed = _run.check(str(fake_book), ["ch06/loop.py"], max_steps=5, repeats=3, out=timed_out)
+        timed = _check.check(str(fake_book), ["ch06/loop.py"], max_steps=5, repeats=3, out=timed_out)
     finally:
         if env_path is None:
             del os.environ["PYTHONPATH"]
@@ -290,7 +291,7 @@ def test_check_table(fake_book):
         assert row[f"{side}_s"] == sorted(row[f"{side}_runs_s"])[1]
     for bad, error in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
         with pytest.raises(error, match="repeats must be a positive integer"):
-            _run.check(str(fake_book), ["ch06/loop.py"], repeats=bad)
+            _check.check(str(fake_book), ["ch06/loop.py"], repeats=bad)
 
 
 def test_cli_book_check_fails_when_a_side_fails(fake_book):

@@ -36,7 +36,7 @@ NO_NUMBERS = {"ch06/optimizer_compare_naive.py", "ch06/weight_init_activation_hi
 def _check(script, max_steps=200):
     from conftest import PACKAGE_PARENT
 
-    from zk_layers.book import _run
+    from zk_layers.book import _check
 
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, saved]))
@@ -44,7 +44,7 @@ def _check(script, max_steps=200):
         import io
 
         out = io.StringIO()
-        (row,) = _run.check(BOOK_DIR, [script], seed=0, max_steps=max_steps, out=out)
+        (row,) = _check.check(BOOK_DIR, [script], seed=0, max_steps=max_steps, out=out)
     finally:
         if saved is None:
             del os.environ["PYTHONPATH"]

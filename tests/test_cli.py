@@ -31,7 +31,7 @@ def test_every_subcommand_has_help(command, capsys):
 def test_python_m_zk_layers_book_usage_names_the_command(argv, capsys):
     """`python -m zk_layers.book run --help` prints the usage of the command
     it stands for, `zk-layers book run`, with `book` once."""
-    from zk_layers.book._run import main as book_main
+    from zk_layers.book._cli import main as book_main
 
     with pytest.raises(SystemExit) as exc:
         book_main(argv)

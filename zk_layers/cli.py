@@ -409,8 +409,8 @@ def _run_info(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- book
 def _add_book(sub: Any) -> None:
-    """``zk-layers book run|check``: the book's own scripts (zk_layers/book/_run.py)."""
-    from .book._run import add_book_parser
+    """``zk-layers book run|check``: the book's own scripts (zk_layers/book/_run.py, _check.py)."""
+    from .book._cli import add_book_parser
 
     add_book_parser(sub)
 

@@ -24,7 +24,7 @@ from NumPy's global generator in the book's order, so a script seeded with
 ``zk-layers book run SCRIPT`` (or ``python -m zk_layers.book run SCRIPT``)
 runs one of the book's scripts with ``common`` served from here;
 ``zk-layers book check BOOK_DIR`` compares every script of chapters 5-8
-both ways.  See :mod:`zk_layers.book._run`.
+both ways.  See :mod:`zk_layers.book._run` and :mod:`zk_layers.book._check`.
 """
 from __future__ import annotations
 
