@@ -121,3 +121,25 @@ def test_readme_ja_commands_are_readme_commands(marker):
     english = _readme_command(ROOT / "README.md", marker)
     assert english.startswith("python3 -m venv .venv && "), english
     assert _readme_command(ROOT / "README.ja.md", marker) == english
+
+
+def test_the_api_index_names_every_public_name():
+    usage = ROOT / "docs" / "usage.md"
+    if not usage.exists():
+        pytest.skip("docs/ is not next to the tests (a run outside the source tree)")
+    text = usage.read_text(encoding="utf-8")
+    index = text[text.index("## API index"):]
+    import zk_layers as zk
+    listed = set(re.findall(r"`([A-Za-z_][A-Za-z_0-9]*)`", index))
+    assert set(zk.__all__) <= listed, sorted(set(zk.__all__) - listed)
+    assert "Relu" in listed and "NotAName" not in listed  # the parse reads the table
+
+
+def test_the_readmes_are_short_and_follow_each_other():
+    if not (ROOT / "README.md").exists() or not (ROOT / "README.ja.md").exists():
+        pytest.skip("the READMEs are not next to the tests (a run outside the source tree)")
+    english = (ROOT / "README.md").read_text(encoding="utf-8")
+    japanese = (ROOT / "README.ja.md").read_text(encoding="utf-8")
+    assert len(english.encode()) <= 16 * 1024, "README.md is over 16 KB: move detail to docs/"
+    sections = [re.findall(r"^## ", text, flags=re.MULTILINE) for text in (english, japanese)]
+    assert len(sections[0]) == len(sections[1]) >= 5, "README.ja.md must follow README.md section by section"

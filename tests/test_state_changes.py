@@ -1,7 +1,7 @@
 """State changed between ``forward`` and ``backward``: never a crash, never a wrong answer.
 
 Book code changes things between the two calls: it reuses label arrays and
-buffers, and it assigns layer attributes.  The rule (README, "State between
+buffers, and it assigns layer attributes.  The rule (docs/usage.md, "State between
 forward and backward"):
 
 * what the layer computed or copied at forward -- the class indices, Relu's

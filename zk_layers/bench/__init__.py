@@ -38,7 +38,7 @@ layers (relu, sigmoid, affine, softmax)
     the book's shapes whatever ``--sizes`` says, against the book's
     im2col-based layers.
 
-Protocol (the team's, see the README): one process; the implementations of
+Protocol (the team's, see docs/performance.md): one process; the implementations of
 one case run interleaved (A B C A B C ...) after a warm-up; each sample is
 a loop of calls lasting about ``sample_ms`` with the garbage collector off;
 medians and interquartile ranges of many samples; ratios book/fast and

@@ -7,7 +7,7 @@ and call signatures.  As in the book, a star import of this module also
 brings ``np``, the functions of :mod:`zk_layers.book.functions`, ``im2col``
 and ``col2im``.
 
-``Convolution`` and ``Pooling`` are zk_layers'.  See the README for where these classes
+``Convolution`` and ``Pooling`` are zk_layers'.  See docs/usage.md for where these classes
 differ from the book on purpose (inputs never modified, labels and shapes
 checked, float16 computed in float64).
 """
