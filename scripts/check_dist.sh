@@ -234,7 +234,7 @@ echo "    tag $TAG, $SIZE_KIB KiB (from $(du -k "$WHEEL" | cut -f1) KiB), bundle
 say "install into a fresh venv outside the source tree: pip install '<wheel>[test]'"
 "$PY" -m venv "$WORK/venv"
 "$WORK/venv/bin/python" -m pip install -q --disable-pip-version-check "$REPAIRED[test]"
-RUN=$WORK/run  # the sdist's tests, what they run (examples, scripts/fuzz.py), its pytest settings
+RUN=$WORK/run  # the sdist's tests, what they run (examples, tests/fuzz.py), its pytest settings
 mkdir -p "$RUN"
 cp -r "$SRC/tests" "$SRC/examples" "$SRC/scripts" "$SRC/pyproject.toml" "$RUN/"
 

@@ -159,15 +159,3 @@ def in_forked_child(case, arg):
     if not data:
         return "crashed", f"exited with status {os.WEXITSTATUS(status)} and no result"
     return pickle.loads(data)
-
-
-def load_script(path, name: str):
-    """Import the Python file ``path`` as module ``name`` (a harness that is
-    also a command-line script)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module

@@ -2,19 +2,18 @@
 child, so that a crash fails one test; the geometry fuzz target
 (tests/fuzz_geometry.py), a short run and its negative control."""
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PACKAGE_PARENT, in_forked_child, load_script
+from conftest import PACKAGE_PARENT, in_forked_child
 
 import zk_layers as zk
 
-FUZZ_PATH = Path(__file__).with_name("fuzz_geometry.py")
-
 
 def _fuzz_module():
-    return load_script(FUZZ_PATH, "fuzz_geometry")
+    import fuzz_geometry  # tests/fuzz_geometry.py: a module of the suite, and a command-line tool
+
+    return fuzz_geometry
 
 
 def _conv_both(args):

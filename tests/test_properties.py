@@ -14,7 +14,7 @@ variable ``HYPOTHESIS_PROFILE``::
 
     HYPOTHESIS_PROFILE=long python -m pytest tests/test_properties.py
 
-The fuzzing harness is ``scripts/fuzz.py`` (see docs/reliability.md); the last
+The fuzzing harness is ``tests/fuzz.py`` (see docs/reliability.md); the last
 tests here run it briefly and check that it detects injected bugs.
 """
 from __future__ import annotations
@@ -23,12 +23,11 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import arrange, load_script, tolerance
+from conftest import arrange, tolerance
 
 import zk_layers as zk
 from zk_layers import reference as ref
@@ -506,17 +505,14 @@ def test_affine_mixed_dtype_gradients_agree():
 
 
 # ---------------------------------------------------------------------------
-# The fuzzing harness (scripts/fuzz.py): a short run, and proof that it bites
+# The fuzzing harness (tests/fuzz.py): a short run, and proof that it bites
 # ---------------------------------------------------------------------------
-
-FUZZ_PATH = Path(__file__).resolve().parents[1] / "scripts" / "fuzz.py"
-
 
 @pytest.fixture(scope="module")
 def fuzz():
-    if not FUZZ_PATH.exists():
-        pytest.skip("scripts/fuzz.py is not in this checkout")
-    return load_script(FUZZ_PATH, "zk_fuzz")
+    import fuzz as harness  # tests/fuzz.py: a module of the suite, and a command-line tool
+
+    return harness
 
 
 def test_short_fuzz_run_finds_no_failures(fuzz):

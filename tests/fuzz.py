@@ -57,10 +57,10 @@ Engines:
 
 Usage::
 
-    python scripts/fuzz.py --seconds 600             # hypothesis, 10 minutes
-    python scripts/fuzz.py --engine random --seconds 60 --seed 1
-    python scripts/fuzz.py --engine atheris --seconds 60
-    python scripts/fuzz.py --state-changes 0.5 --seconds 60   # more state changes
+    python tests/fuzz.py --seconds 600             # hypothesis, 10 minutes
+    python tests/fuzz.py --engine random --seconds 60 --seed 1
+    python tests/fuzz.py --engine atheris --seconds 60
+    python tests/fuzz.py --state-changes 0.5 --seconds 60   # more state changes
 
 A reproducer is a script to run from the repository root; it prints each
 call's result or exception.
@@ -417,7 +417,7 @@ class Program:
     def code(self, impl: str = "zk") -> str:
         """A Python script that replays the program on one implementation."""
         lines = [
-            "import sys; sys.path.insert(0, 'scripts')  # run from the repository root",
+            "import sys; sys.path.insert(0, 'tests')  # run from the repository root",
             "from fuzz import gen_array, gen_labels, gen_buffer, mutate, show  # (finds an in-place build too)",
             "import numpy as np, zk_layers as zk",
             "from numpy import nan, inf",
