@@ -350,8 +350,7 @@ def softmax_cross_entropy_forward_call(object x, object t, double eps,
     cdef cnp.npy_intp* t_dims = cnp.PyArray_DIMS(ta)
     cdef cnp.ndarray labels = cnp.PyArray_EMPTY(1, dims, cnp.NPY_INTP, 0)
     cdef Py_ssize_t* label_data = <Py_ssize_t*>cnp.PyArray_DATA(labels)
-    if t_nd == 2 and t_dims[0] == n and t_dims[1] == n_classes and (
-            n_classes != 1 or t_dims[1] != 1):
+    if t_nd == 2 and t_dims[0] == n and t_dims[1] == n_classes:
         # One-hot rows (an (N, 1) array with C == 1 is one-hot, as in
         # class_indices), of x's own dtype.
         if not is_kernel_array(t, typenum):

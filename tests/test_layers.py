@@ -412,6 +412,20 @@ def test_softmax_with_loss_any_integer_label_dtype(rng, label_dtype):
     assert zk.SoftmaxWithLoss().forward(x, t) == pytest.approx(ref.SoftmaxWithLoss().forward(x, t.astype(int)), rel=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64])
+def test_softmax_with_loss_one_class_labels_of_shape_n_1_are_one_hot(impl, dtype, label_dtype):
+    """With C == 1 an (N, 1) array is one-hot rows, in the compiled common case too: zeros are
+    not one-hot (an integer (N, 1) array of zeros once passed the fast layer as indices)."""
+    x = np.array([[0.3], [-1.0]], dtype=dtype)
+    with pytest.raises(ValueError, match=r"^one-hot t must have exactly one 1 and zeros elsewhere in every row"):
+        impl.SoftmaxWithLoss().forward(x, np.zeros((2, 1), dtype=label_dtype))
+    layer = impl.SoftmaxWithLoss()
+    loss = layer.forward(x, np.ones((2, 1), dtype=dtype))
+    assert loss == pytest.approx(-np.log(1 + 1e-7), abs=1e-6)
+    assert_array_equal(layer.backward(), np.zeros((2, 1), dtype=dtype))
+
+
 def test_softmax_with_loss_nan_row_is_nan_like_reference():
     x = np.array([[np.nan, 1.0, 2.0], [0.0, np.nan, 1.0], [1.0, 2.0, 3.0]])
     t = np.array([0, 1, 2])
