@@ -26,7 +26,7 @@ the whole method: the products through NumPy's dot (PyArray_MatrixProduct2,
 the very function np.dot calls, so the results are np.dot's; dW = x.T @ dout
 through np.matmul, the same BLAS call with less overhead for the transposed
 x), except dW for one sample, an outer product, which a loop here forms with
-the same bits 2.5x faster than BLAS's GEMM; the bias add and the bias
+the same bits faster than BLAS's GEMM; the bias add and the bias
 gradient.  Anything else returns None and the layer validates
 in Python.
 """
@@ -223,8 +223,7 @@ def affine_backward_call(object dout, object x, object W, object b,
     if n == 1:
         # One sample: dW is the outer product x[0] (x) dout[0], each element
         # one rounded product, as BLAS forms it.  BLAS takes it as a GEMM
-        # with inner dimension 1 and spends 10 us on the book's 784 x 50
-        # (packing); this loop, 4.
+        # with inner dimension 1 and spends most of its time packing.
         n_threads = threads_for_items(d_in * m, grain, _threads_for)
         if typenum == cnp.NPY_DOUBLE:
             _outer_run(<const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
@@ -236,7 +235,7 @@ def affine_backward_call(object dout, object x, object W, object b,
                        d_in, m, n_threads)
     else:
         # np.matmul, not np.dot: the same BLAS call and bits (tested), but
-        # dot spends 2.4 us more on x.T at N = 8 (18.3 against 15.9 us).
+        # dot spends more on the transposed x (docs/performance.md).
         _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dW)
     cdef cnp.npy_intp m_dims[1]
     m_dims[0] = m

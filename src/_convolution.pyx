@@ -295,8 +295,8 @@ cdef inline void _bias_gradient_filters(const floating* dout, floating* db,
                                         Py_ssize_t stop) noexcept nogil:
     """db[f] for f in [start, stop), in double: eight running sums (element p
     goes to sum p % 8), independent so that the adds vectorise instead of
-    waiting on each other (one chain of 1.7M dependent adds took 2 ms), then
-    combined in a fixed order.  The order depends only on the shapes."""
+    waiting on each other in one dependent chain, then combined in a fixed
+    order.  The order depends only on the shapes."""
     cdef Py_ssize_t n, f, p, lane, blocked = positions - positions % 8
     cdef const floating* row
     cdef double sums[8]
@@ -379,9 +379,8 @@ cdef inline bint _max_pool_row_2x2(const floating* image, floating* out_row,
                                    int* arg_row, Py_ssize_t oh, Geometry g) noexcept nogil:
     """The book's pooling (2x2 windows, stride 2, no padding), vectorised.
 
-    With random data a branch per comparison mispredicts half the time
-    (measured: 8.7 ms for the book's 100x30x24x24 float64 maps), so the loop
-    is kept free of branches for gcc to vectorise (0.7 ms): the maximum by
+    With random data a branch per comparison mispredicts half the time, so
+    the loop is kept free of branches for gcc to vectorise: the maximum by
     `v > m ? v : m`, the index as the first element equal to it by integer
     arithmetic on the comparisons (equal values keep the first, as np.argmax
     does).  NaN is not handled here: the row's NaN flag is returned and the
@@ -468,8 +467,7 @@ cdef inline void _max_pool_backward_row_2x2(const floating* d_row, const int* a_
     pixel receives at most one value and is written once, ``0 + d`` or 0:
     exactly the book's col2im, which adds into zeros (-0.0 -> 0.0).  One row
     per loop, with selects, is what gcc vectorises (both rows in one loop,
-    or a select per window index, stayed scalar with a branch per pixel:
-    2.9 ms on the book's maps)."""
+    or a select per window index, stayed scalar with a branch per pixel)."""
     cdef Py_ssize_t ow
     cdef floating d, zero = 0
     cdef int a

@@ -13,8 +13,8 @@ plain NumPy, written like the book, live in :mod:`zk_layers.reference`::
 import os as _os
 
 # GNU OpenMP's worker threads spin for a while after each parallel region.
-# Next to OpenBLAS's own spinning threads on a machine with few cores that
-# turned a 0.3 ms evaluation into 10 ms (measured on 2 vCPUs).  Unless the
+# Next to OpenBLAS's own spinning threads on a machine with few cores they
+# take the cores from each other (measured: docs/performance.md).  Unless the
 # user chose a policy, libgomp is started with the passive one: idle threads
 # sleep at once.  The variable is set only while our compiled modules load
 # libgomp (it reads it then) and removed again, so the user's environment and

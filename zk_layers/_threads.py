@@ -17,8 +17,8 @@ so kernels in forked children run serially (use the "spawn" or
 
 Kernels never parallelise small work: ``threads_for(n_items, grain)`` gives 1
 below two grains of work and at most one thread per grain above, because a
-parallel region costs microseconds and, on a 2-vCPU machine that also runs
-OpenBLAS's threads, contention can cost milliseconds.
+parallel region costs microseconds and, next to OpenBLAS's threads on a
+machine with few cores, contention can cost milliseconds.
 """
 from __future__ import annotations
 
@@ -42,25 +42,21 @@ class Grains:
 
     ``threads_for`` gives one thread below two grains of work and one more
     per grain above.  With the passive OpenMP wait policy (see
-    zk_layers/__init__.py) starting a region means waking sleeping threads:
-    about 70 us on a 2-vCPU AMD EPYC (Zen 5) VM, so a second thread pays only
-    for work of a few hundred microseconds.  ``benchmarks/bench_grain.py``
-    measured the break-even at ~1M elements for Relu (~0.3 ns/element),
-    ~260K for Sigmoid (~1.6 ns/element) and ~65K for the softmax loss (~7
-    ns/element); each grain is half of that, so that two threads start
-    exactly there.
+    zk_layers/__init__.py) starting a region means waking sleeping threads,
+    so a second thread pays only for work of a few hundred microseconds.
+    Each grain is half the break-even that ``benchmarks/bench_grain.py``
+    measures, so that two threads start exactly there (the figures:
+    docs/performance.md, "Why the code is the way it is").
 
     The one instance, ``GRAINS``, is read at every call (never copied at
     import), so ``forced_grain`` reaches every kernel, the optimizers' too.
     """
 
-    elementwise: int = 1 << 19  # Relu, bias add/gradient, SGD: ~0.3 ns/element
+    elementwise: int = 1 << 19  # Relu, bias add/gradient, SGD
     exp: int = 1 << 17  # Sigmoid forward: one exp per element
     rowwise: int = 1 << 15  # the softmax loss: max, exp, sum per row
     # AdaGrad, RMSprop, Adam: a square root and a division per element and
-    # four to six arrays streamed (~1 ns/element); two threads measured
-    # 1.04-1.16x faster at 131K elements, 1.33-1.36x at 262K and 1.52x at
-    # 432K (the convnet's W2), float64.
+    # four to six arrays streamed.
     update: int = 1 << 17
 
 

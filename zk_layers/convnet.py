@@ -147,8 +147,8 @@ class SimpleConvNet:
         Convolution, Pooling or Affine layers (Conv1's and Affine1's output
         forward, Pool1's and Affine2's dx backward: fresh arrays that nothing
         else holds) is applied in place (``out=``) instead of into a fresh
-        array of its size, whose page faults cost about 0.5 ms per Relu1 call
-        at batch 100.  The values are the book's.  After a layer a user has
+        array of its size, whose page faults it would pay on every call.
+        The values are the book's.  After a layer a user has
         put in (whose output may be kept), a fresh array, as in the book."""
         if type(layer) is fast_layers.Relu and type(previous) in _FRESH_RESULTS:
             return getattr(layer, method)(value, out=value)

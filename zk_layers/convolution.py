@@ -59,9 +59,8 @@ _UNSET = object()  # an attribute not assigned since the last forward
 
 # Forward and backward work on blocks of images with this many bytes of
 # patches each: forward writes a block of patches and multiplies it by W
-# while it is in cache (about half this machine's 2 MB L2; measured on the book's
-# SimpleConvNet step: 1 MB blocks 18.1 ms, 0.5 MB 18.3, all 100 images at
-# once 18.6).
+# while it is in cache (about half a 2 MB L2; the block sizes measured:
+# docs/performance.md).
 _BLOCK_BYTES = 1 << 20
 
 
@@ -216,8 +215,8 @@ class Convolution(ConvolutionBase):
         xc = _as_c(x)
         # The patches are the layer's own and never leave it (``col`` is
         # always a fresh copy), so the last forward's buffer is reused when
-        # it fits: a fresh 11.5 MB costs its page faults again on every
-        # training step (the book's SimpleConvNet step: 0.3 ms of 21).
+        # it fits: a fresh buffer costs its page faults again on every
+        # training step.
         patches = self._patches
         self._patches = None  # nothing half-written survives an exception
         if patches is None or patches.shape != (N, K, P) or patches.dtype is not dtype:
@@ -304,8 +303,7 @@ class Convolution(ConvolutionBase):
                 dpatches = np.empty(parts * chunk, dtype)
             # W.T as a C-contiguous copy (FN*K numbers): OpenBLAS runs the
             # plain matrix product faster than the transposed one, with the
-            # same bits (tested): 3.1 against 3.6 ms for the book's 100
-            # images.  Not for a 1x1 output (P = 1): NumPy then calls gemv,
+            # same bits (tested).  Not for a 1x1 output (P = 1): NumPy then calls gemv,
             # whose kernels for the two layouts round differently, and the
             # view keeps np.matmul(W.T, dout)'s bits.
             W_t = W.reshape(FN, K).T.astype(dtype, copy=False)

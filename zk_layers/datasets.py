@@ -191,7 +191,7 @@ def _parse_digits(source: bytes | PathLike, name: str | None = None) -> tuple[np
 
 @functools.lru_cache(maxsize=1)
 def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
-    """The verified digits, parsed once per process (about 20 ms saved per call).
+    """The verified digits, parsed once per process (decompressing and parsing is not free).
 
     The cached arrays are made read-only so that no code path can alter the
     cache; callers of :func:`load_digits` always get copies.

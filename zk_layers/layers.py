@@ -104,9 +104,8 @@ def _layer_owned_buffer(layer: Any, name: str, shape: tuple[int, ...], dtype: An
 
     A caller who passes ``out=`` is reusing memory: a fresh saved array (the
     mask, Sigmoid's copy of its output) would still cost that call its page
-    faults (8192 x 4096 float64 Relu: 33.5 MB of mask; on the 2-vCPU VM,
-    whose host takes back freed memory, two threads faulting it in ran
-    2.4x slower than one).  The old array is reused only when the layer's
+    faults (on a VM whose host takes back freed memory, they can cost more
+    than the kernel: docs/performance.md).  The old array is reused only when the layer's
     attribute is its only reference (counted in C: ``held_only_by``): a
     caller who kept ``layer.mask``, or a view of it, holds a reference, and
     then the layer takes a fresh one, so an array the caller holds never
@@ -331,8 +330,8 @@ class Affine(AffineBase):
 # array: for the book's accuracy passes over 60,000 images that is 376 MB of
 # page faults before the product starts.  Converting a block of rows at a
 # time into one cache-sized buffer and multiplying block by block gives the
-# same products (each row of `out` is one row of x times W) 1.5x faster at
-# N = 10,000 and 60,000 on the 2-vCPU EPYC, and the same at N <= 1,000.
+# same products (each row of `out` is one row of x times W), faster at large
+# N and no slower at small N (docs/performance.md).
 _WIDEN_BLOCK_ELEMENTS = 1 << 18  # 2 MiB of float64 per block
 
 

@@ -29,9 +29,7 @@ Each peer gets the row's thread budget, BLAS included:
 * XLA sizes its thread pool once, from the CPUs the process may run on when
   JAX starts; ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
   intra_op_parallelism_threads=1`` does not limit it (measured with JAX
-  0.10.2 on 2 vCPUs: a (1000, 784) x (784, 1000) product ran at 96 GFLOP/s
-  with those flags, two cores' worth, and at 50 GFLOP/s, NumPy's one-thread
-  figure, with one CPU).  :func:`available` therefore starts JAX while the
+  0.10.2: docs/performance.md).  :func:`available` therefore starts JAX while the
   calling thread, which creates XLA's pool, may run on ``threads`` CPUs only,
   and widens its mask again at once; the pool's threads keep the narrow
   one (threads that XLA would create later get the wide one: the test

@@ -270,7 +270,8 @@ def _training_loop(result: TrainResult, last_layer: Any, opt: Any, train_set: tu
 BOOK_CONV_PARAM = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 DIGITS_CONV_PARAM = {"filter_num": 30, "filter_size": 3, "pad": 1, "stride": 1}
 # The book's 20 epochs; 40 on the digits, whose epochs are 15 steps (1,438
-# images): measured, 20 epochs end near 0.94 test accuracy, 40 near 0.98.
+# images), which need about twice the book's epochs to come near the book's
+# accuracy (docs/performance.md).
 CONVNET_EPOCHS = {"mnist": 20, "digits": 40}
 
 

@@ -162,8 +162,7 @@ def _torch_available() -> bool:
     """Import PyTorch if it is installed, its OpenMP runtime set to the passive
     wait policy unless the user chose one: PyTorch bundles its own libgomp,
     whose spinning threads otherwise take the cores from OpenBLAS's threads in
-    the interleaved runs (measured: 2-thread float32 GEMMs of the book's size
-    at 8-30 ms instead of 0.1-0.3 ms, for the reference as for zk_layers)."""
+    the interleaved runs (measured: docs/performance.md)."""
 
     set_here = "torch" not in sys.modules and not any(
         k in os.environ for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
