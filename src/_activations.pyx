@@ -48,7 +48,7 @@ from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, exp_general,
                       kernel_float_type, moderate_limit, same_shape,
                       threads_for_items)
 
-from zk_layers._threads import threads_for as _threads_for
+from zk_layers._platform import threads_for as _threads_for  # the compiled policy
 
 cnp.import_array()
 

@@ -40,7 +40,7 @@ from _common cimport (GIL_RELEASE_MIN_ITEMS, PyArray_MatrixProduct,
 
 from numpy import matmul as _matmul
 
-from zk_layers._threads import threads_for as _threads_for
+from zk_layers._platform import threads_for as _threads_for  # the compiled policy
 
 cnp.import_array()
 

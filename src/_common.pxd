@@ -86,7 +86,7 @@ cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
 cdef inline int threads_for_items(Py_ssize_t n_items, Py_ssize_t grain,
                                   object threads_for) except -1:
     """One thread below two grains of work, without a Python call; above,
-    what ``zk_layers._threads.threads_for`` (passed in) decides."""
+    what ``zk_layers._platform.threads_for`` (passed in) decides."""
     if n_items < 2 * grain:
         return 1
     return threads_for(n_items, grain)

@@ -1,14 +1,22 @@
 # cython: language_level=3, freethreading_compatible=True
-"""What the build and the machine offer the kernels: OpenMP and CPU features.
+"""What the build and the machine offer the kernels, and the thread policy.
 
-The effective thread count is decided in zk_layers/_threads.py and the
-kernel build in zk_layers/_kernels.py; this module only reports facts: what
-was compiled in, the OpenMP runtime's ICVs (so that OMP_NUM_THREADS and
-threadpoolctl, which calls omp_set_num_threads on the libgomp/libomp loaded
-in the process, are honoured), and the CPU's vector extensions; and one fact
-about the interpreter: whether an attribute's value has no other reference
-than the one its owner holds (``held_only_by``).
+Facts: what was compiled in, the OpenMP runtime's ICVs (so that
+OMP_NUM_THREADS and threadpoolctl, which calls omp_set_num_threads on the
+libgomp/libomp loaded in the process, are honoured), the CPU's vector
+extensions, and whether an attribute's value has no other reference than the
+one its owner holds (``held_only_by``).
+
+Policy, in one compiled home: how many threads a piece of work gets
+(``threads_for``) and the grains it is measured in (``GRAINS``).  The kernel
+modules import them from here, never from a Python module of the package;
+zk_layers/_threads.py is the public face (``get_num_threads``,
+``set_num_threads``, ``limit_threads``) and documents the precedence.  The
+kernel build is chosen in zk_layers/_kernels.py.
 """
+import contextvars
+import os
+
 from cpython.object cimport PyObject
 
 from _common cimport ZK_OPENMP_ENABLED, zk_omp_get_max_threads
@@ -58,3 +66,102 @@ def held_only_by(object owner, str name):
     cdef object value = getattr(owner, name, None)
     # Ours (the local) and the owner's.
     return value is not None and Py_REFCNT(<PyObject*>value) == 2
+
+
+# ---------------------------------------------------------------- threads
+cdef class Grains:
+    """Elements of work per thread below which a parallel region does not pay.
+
+    ``threads_for`` gives one thread below two grains of work and one more
+    per grain above.  With the passive OpenMP wait policy (see
+    zk_layers/__init__.py) starting a region means waking sleeping threads,
+    so a second thread pays only for work of a few hundred microseconds.
+    Each grain is half the break-even that ``benchmarks/bench_grain.py``
+    measures, so that two threads start exactly there (the figures:
+    docs/performance.md, "Why the code is the way it is").
+
+    The one instance, ``GRAINS``, is read at every call (never copied at
+    import), so ``forced_grain`` reaches every kernel, the optimizers' too.
+    """
+    # Relu, bias add/gradient, SGD
+    cdef public Py_ssize_t elementwise
+    # Sigmoid forward: one exp per element
+    cdef public Py_ssize_t exp
+    # the softmax loss: max, exp, sum per row
+    cdef public Py_ssize_t rowwise
+    # AdaGrad, RMSprop, Adam: a square root and a division per element and
+    # four to six arrays streamed
+    cdef public Py_ssize_t update
+
+    NAMES = ("elementwise", "exp", "rowwise", "update")
+
+    def __init__(self):
+        self.elementwise = 1 << 19
+        self.exp = 1 << 17
+        self.rowwise = 1 << 15
+        self.update = 1 << 17
+
+    def __repr__(self):
+        values = ", ".join(f"{name}={getattr(self, name)}" for name in self.NAMES)
+        return f"Grains({values})"
+
+
+GRAINS = Grains()
+
+# A ``with limit_threads(n):`` block, per Python thread and asyncio task.
+BLOCK_THREADS = contextvars.ContextVar("zk_layers_block_threads", default=None)
+cdef Py_ssize_t _process_threads = 0  # set_num_threads; 0: not set
+cdef bint _in_forked_child = False
+# OpenMP reads OMP_NUM_THREADS once, when the runtime starts.
+cdef bint _omp_num_threads_set = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
+
+
+def _count_usable_cpus():
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+USABLE_CPUS = _count_usable_cpus()
+cdef Py_ssize_t _usable_cpus = USABLE_CPUS
+
+
+cpdef Py_ssize_t get_num_threads() except -1:
+    """Threads the kernels may use for large work, here and now (the
+    precedence: zk_layers/_threads.py)."""
+    if _in_forked_child or not ZK_OPENMP_ENABLED:
+        return 1
+    block = BLOCK_THREADS.get()
+    if block is not None:
+        return block
+    if _process_threads > 0:
+        return _process_threads
+    cdef Py_ssize_t omp = zk_omp_get_max_threads()
+    return omp if _omp_num_threads_set else min(omp, _usable_cpus)
+
+
+def set_process_threads(Py_ssize_t n):
+    """The process-wide count (``set_num_threads``; checked there); 0 unsets it."""
+    global _process_threads
+    _process_threads = n
+
+
+def process_threads():
+    """The count set by ``set_num_threads``, or None."""
+    return _process_threads if _process_threads > 0 else None
+
+
+def mark_forked_child():
+    """From now on one thread: GNU OpenMP hangs in a child forked after the
+    parent ran a parallel region."""
+    global _in_forked_child
+    _in_forked_child = True
+
+
+cpdef Py_ssize_t threads_for(Py_ssize_t n_items, Py_ssize_t grain) except -1:
+    """Threads for ``n_items`` units of work of the given grain (one of
+    ``GRAINS``' fields, read at the call): one below two grains, and at most
+    one per grain above."""
+    if n_items < 2 * grain:
+        return 1
+    return min(get_num_threads(), n_items // grain)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _kernels, _platform
 from ._kernels import KERNELS
-from ._threads import _USABLE_CPUS, get_num_threads
+from ._threads import USABLE_CPUS, get_num_threads
 from ._version import __version__
 
 
@@ -39,7 +39,7 @@ def config_info() -> dict[str, Any]:
         "omp_wait_policy": _wait_policy(),
         "kernels_available": _kernels.available_levels(),
         "threads": get_num_threads(),
-        "usable_cpus": _USABLE_CPUS,
+        "usable_cpus": USABLE_CPUS,
         "openmp_runtimes": [p for p in pools if p.get("user_api") == "openmp"],
         "blas": [p for p in pools if p.get("user_api") == "blas"],
         "environment": {

@@ -1,10 +1,30 @@
 # Type stubs for zk_layers._platform, compiled from src/_platform.pyx: what
 # the build and the machine offer the kernels (OpenMP compiled in or not, the
-# OpenMP runtime's thread count, the CPU's vector extensions), and whether an
-# object holds the only reference to one of its attributes' values.
+# OpenMP runtime's thread count, the CPU's vector extensions), whether an
+# object holds the only reference to one of its attributes' values, and the
+# thread policy (threads_for, the grains, the counts behind get_num_threads).
+from contextvars import ContextVar
+from typing import ClassVar
 
 def openmp_enabled() -> bool: ...  # True when the kernels were compiled with OpenMP
 def omp_max_threads() -> int: ...  # omp_get_max_threads() of this thread (1 without OpenMP)
 def cpu_has_avx2() -> bool: ...  # the CPU and OS support AVX2
 def cpu_has_avx512() -> bool: ...  # the CPU and OS support AVX-512 F, VL, BW and DQ (and AVX2)
 def held_only_by(owner: object, name: str) -> bool: ...  # owner.name exists, no other reference
+
+class Grains:
+    NAMES: ClassVar[tuple[str, ...]]
+    elementwise: int
+    exp: int
+    rowwise: int
+    update: int
+
+GRAINS: Grains
+BLOCK_THREADS: ContextVar[int | None]
+USABLE_CPUS: int
+
+def get_num_threads() -> int: ...
+def set_process_threads(n: int) -> None: ...  # 0 unsets
+def process_threads() -> int | None: ...
+def mark_forked_child() -> None: ...
+def threads_for(n_items: int, grain: int) -> int: ...

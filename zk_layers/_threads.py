@@ -19,6 +19,10 @@ Kernels never parallelise small work: ``threads_for(n_items, grain)`` gives 1
 below two grains of work and at most one thread per grain above, because a
 parallel region costs microseconds and, next to OpenBLAS's threads on a
 machine with few cores, contention can cost milliseconds.
+
+The policy itself is compiled, in zk_layers._platform (src/_platform.pyx):
+the kernel modules take ``threads_for`` and ``GRAINS`` from there.  This
+module is its public face, and keeps the helper threads of ``run_parts``.
 """
 from __future__ import annotations
 
@@ -28,57 +32,12 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, fields
 
 from . import _platform
+from ._platform import GRAINS, USABLE_CPUS, Grains, threads_for
 from ._validate import positive_int
 
-__all__ = ["get_num_threads", "set_num_threads", "limit_threads"]
-
-
-@dataclass
-class Grains:
-    """Elements of work per thread below which a parallel region does not pay.
-
-    ``threads_for`` gives one thread below two grains of work and one more
-    per grain above.  With the passive OpenMP wait policy (see
-    zk_layers/__init__.py) starting a region means waking sleeping threads,
-    so a second thread pays only for work of a few hundred microseconds.
-    Each grain is half the break-even that ``benchmarks/bench_grain.py``
-    measures, so that two threads start exactly there (the figures:
-    docs/performance.md, "Why the code is the way it is").
-
-    The one instance, ``GRAINS``, is read at every call (never copied at
-    import), so ``forced_grain`` reaches every kernel, the optimizers' too.
-    """
-
-    elementwise: int = 1 << 19  # Relu, bias add/gradient, SGD
-    exp: int = 1 << 17  # Sigmoid forward: one exp per element
-    rowwise: int = 1 << 15  # the softmax loss: max, exp, sum per row
-    # AdaGrad, RMSprop, Adam: a square root and a division per element and
-    # four to six arrays streamed.
-    update: int = 1 << 17
-
-
-GRAINS = Grains()
-
-_block_threads: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "zk_layers_block_threads", default=None
-)
-_process_threads: int | None = None
-_in_forked_child = False
-
-# OpenMP reads OMP_NUM_THREADS once, when the runtime starts.
-_OMP_NUM_THREADS_SET = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-_USABLE_CPUS = _usable_cpus()
+__all__ = ["get_num_threads", "set_num_threads", "limit_threads", "Grains", "GRAINS", "threads_for", "USABLE_CPUS"]
 
 
 def get_num_threads() -> int:
@@ -87,15 +46,7 @@ def get_num_threads() -> int:
     See the module documentation for the order of precedence.  Small work
     always runs on one thread regardless of this number.
     """
-    if _in_forked_child or not _platform.openmp_enabled():
-        return 1
-    block = _block_threads.get()
-    if block is not None:
-        return block
-    if _process_threads is not None:
-        return _process_threads
-    omp = _platform.omp_max_threads()
-    return omp if _OMP_NUM_THREADS_SET else min(omp, _USABLE_CPUS)
+    return _platform.get_num_threads()
 
 
 def set_num_threads(n: int | None) -> None:
@@ -110,8 +61,7 @@ def set_num_threads(n: int | None) -> None:
         help.  In a build without OpenMP the setting is kept but the kernels
         stay serial.
     """
-    global _process_threads
-    _process_threads = None if n is None else positive_int(n, "n")
+    _platform.set_process_threads(0 if n is None else positive_int(n, "n"))
 
 
 @contextlib.contextmanager
@@ -124,19 +74,11 @@ def limit_threads(n: int) -> Iterator[None]:
         with zk_layers.limit_threads(1):
             y = relu.forward(x)
     """
-    token = _block_threads.set(positive_int(n, "n"))
+    token = _platform.BLOCK_THREADS.set(positive_int(n, "n"))
     try:
         yield
     finally:
-        _block_threads.reset(token)
-
-
-def threads_for(n_items: int, grain: int) -> int:
-    """Threads to use for ``n_items`` units of work of the given grain size
-    (one of ``GRAINS``' fields, read at the call)."""
-    if n_items < 2 * grain:
-        return 1
-    return min(get_num_threads(), n_items // grain)
+        _platform.BLOCK_THREADS.reset(token)
 
 
 @contextlib.contextmanager
@@ -148,7 +90,7 @@ def forced_grain(grain: int = 1) -> Iterator[None]:
     thread-safe: it changes the process-wide ``GRAINS``.
     """
     grain = positive_int(grain, "grain")
-    saved = {f.name: getattr(GRAINS, f.name) for f in fields(GRAINS)}
+    saved = {name: getattr(GRAINS, name) for name in Grains.NAMES}
     try:
         for name in saved:
             setattr(GRAINS, name, grain)
@@ -205,8 +147,8 @@ def run_parts(part: Callable[[int], None], n_parts: int) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _in_forked_child, _helpers, _helpers_size, _helpers_lock
-    _in_forked_child = True
+    global _helpers, _helpers_size, _helpers_lock
+    _platform.mark_forked_child()
     _helpers, _helpers_size = None, 0  # the parent's helper threads do not exist in the child
     _helpers_lock = threading.Lock()
 
