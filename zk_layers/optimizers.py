@@ -221,7 +221,19 @@ class SGD(_Checked):
                 params[key] -= self.lr * grad
 
 
-class Momentum(_Stateful):
+class _Velocity(_Stateful):
+    """What Momentum and Nesterov share: ``lr``, ``momentum`` and the velocity ``v``."""
+
+    _state_names = ("v",)
+    _checks = {"lr": positive_number, "momentum": fraction}
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        self.lr = lr
+        self.momentum = momentum
+        self.v: dict[str, Any] | None = None
+
+
+class Momentum(_Velocity):
     """SGD with momentum: ``v = momentum * v - lr * dW; W += v``.
 
     Parameters
@@ -230,15 +242,7 @@ class Momentum(_Stateful):
     momentum : float in [0, 1), default 0.9
     """
 
-    _state_names = ("v",)
     _state_broadcasts = True
-    _checks = {"lr": positive_number, "momentum": fraction}
-
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr = lr
-        self.momentum = momentum
-        self.v: dict[str, Any] | None = None
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` (and ``v``) in place."""
@@ -255,7 +259,7 @@ class Momentum(_Stateful):
                 params[key] += v[key]
 
 
-class Nesterov(_Stateful):
+class Nesterov(_Velocity):
     """Nesterov's accelerated gradient (http://arxiv.org/abs/1212.0901), in
     the book's formulation::
 
@@ -268,15 +272,6 @@ class Nesterov(_Stateful):
     lr : float, default 0.01
     momentum : float in [0, 1), default 0.9
     """
-
-    _state_names = ("v",)
-    _checks = {"lr": positive_number, "momentum": fraction}
-
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr = lr
-        self.momentum = momentum
-        self.v: dict[str, Any] | None = None
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` (and ``v``) in place."""
