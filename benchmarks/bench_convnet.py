@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import zk_layers as zk
 from zk_layers import baseline
+from zk_layers.bench import cpu_model
 
 BATCH = 100
 
@@ -146,17 +147,6 @@ def measure(cases, x_all, t_all, threads, samples, torch):
     return {name: (statistics.median(v), *np.percentile(v, [25, 75])) for name, v in times.items()}
 
 
-def _cpu():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2")
@@ -172,7 +162,7 @@ def main():
     lines = [
         "# The book's SimpleConvNet step: gradient + Adam, batch 100",
         "",
-        f"Machine: `{_cpu()}`, {len(os.sched_getaffinity(0))} usable CPUs, {platform.platform()}; "
+        f"Machine: `{cpu_model()}`, {len(os.sched_getaffinity(0))} usable CPUs, {platform.platform()}; "
         f"BLAS: {', '.join(blas)}; "
         f"zk_layers {zk.__version__}, kernels {zk._kernels.KERNELS.level}; NumPy {np.__version__}"
         + (f"; PyTorch {torch.__version__} (CPU)" if torch is not None else "") + ".",

@@ -74,13 +74,13 @@ from ._common import (
 )
 from ._driver import run
 from ._report import COLUMNS, PEER_NAMES, format_table, plot_ratios
-from ._timing import compare, measure_bandwidth, pinned_to_one_core
+from ._timing import compare, cpu_model, measure_bandwidth, pinned_to_one_core
 from ._workloads import book_loop_data, convnet_step_data
 
 __all__ = [
     "BOOK_LOOP_MODE", "BOOK_NET_MODE", "CONV_OPS", "CONV_SHAPES", "CONVNET32_MODE", "CONVNET_MODE",
     "MNIST_ENV", "MODES", "NOTES", "OPS", "PACKAGE_NET_MODE", "QUICK_OPS", "QUICK_SIZES", "SIZE_GROUPS",
     "SIZES", "Case", "note_for", "run", "COLUMNS", "PEER_NAMES", "format_table", "plot_ratios", "compare",
-    "measure_bandwidth", "pinned_to_one_core", "book_loop_data", "convnet_step_data", "add_arguments",
+    "measure_bandwidth", "pinned_to_one_core", "cpu_model", "book_loop_data", "convnet_step_data", "add_arguments",
     "main", "run_from_args",
 ]

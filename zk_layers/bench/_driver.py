@@ -28,7 +28,7 @@ from ._common import (
     note_for,
 )
 from ._report import _best_peer, _best_torch_ratio
-from ._timing import _cpu_model, _memory_bytes, compare, measure_bandwidth, pinned_to_one_core
+from ._timing import _memory_bytes, compare, cpu_model, measure_bandwidth, pinned_to_one_core
 from ._torch import _torch_available, _torch_conv_workloads, _torch_version, _torch_workloads
 from ._workloads import (
     _book_loop_workload,
@@ -148,7 +148,7 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
     info = config_info()
     return {
         "zk_layers": __version__,
-        "machine": {"cpu": _cpu_model(), "usable_cpus": info["usable_cpus"], "platform": info["platform"]},
+        "machine": {"cpu": cpu_model(), "usable_cpus": info["usable_cpus"], "platform": info["platform"]},
         "config": info,
         "torch": _torch_version() if use_torch else None,
         "peers": peer_versions,

@@ -100,7 +100,8 @@ def pinned_to_one_core(pin: bool) -> Any:
     finally:
         os.sched_setaffinity(0, saved)
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), or what the platform module says."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
