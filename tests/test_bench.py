@@ -502,3 +502,19 @@ def test_one_thread_rows_run_on_one_core():
     with bench.pinned_to_one_core(False):
         seen.append(os.sched_getaffinity(0))
     assert seen == [{min(saved)}, saved] and os.sched_getaffinity(0) == saved
+
+
+def test_compare_interleaves_and_starts_each_sample_with_the_next_contender():
+    """Rotation: on a VM that takes back freed memory, the first call after the others pays for it."""
+    calls: list[str] = []
+
+    def contender(name):
+        def call():
+            calls.append(name)
+            time.sleep(0.002)  # long enough that calibration settles on one call per sample
+        return call
+
+    result = bench.compare({name: contender(name) for name in "abc"}, samples=3, target_s=0.002)
+    assert set(result) == {"a", "b", "c"}
+    timed = calls[-9:]  # after calibration: 3 samples of one call each
+    assert timed == list("abc" "bca" "cab"), timed

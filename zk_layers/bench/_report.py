@@ -54,7 +54,7 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
                                              if name == "jax" and report.get("jax_threads") else "")
                   for name, version in (report.get("peers") or {}).items()),
         f"environment: {cfg['environment'] or '{}'}",
-        f"protocol: interleaved, {report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
+        f"protocol: interleaved (each sample starting with the next contender in turn), {report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
         f"medians (IQR); ratios > 1 mean zk_layers is faster"
         + ("; one-thread rows pinned to one core (every peer too)"
            if report["protocol"].get("one_thread_rows_pinned") else ""),

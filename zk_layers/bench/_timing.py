@@ -33,9 +33,15 @@ def compare(cases: dict[str, Callable[[], object]], samples: int, target_s: floa
     times: dict[str, list[float]] = {name: [] for name in cases}
     enabled = gc.isenabled()
     gc.disable()
+    # Each sample starts with the next contender in turn: on a VM whose host
+    # takes back freed memory after a second or two (virtio-balloon free
+    # page reporting), whoever runs first after the others' long calls pays
+    # to fault that memory in again; rotating spreads that cost evenly.
+    order = list(cases)
     try:
-        for _ in range(samples):
-            for name, fn in cases.items():
+        for sample in range(samples):
+            for name in order[sample % len(order):] + order[:sample % len(order)]:
+                fn = cases[name]
                 n = loops[name]
                 start = time.perf_counter()
                 for _ in range(n):
