@@ -4,6 +4,7 @@ its options validate."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 
@@ -518,3 +519,11 @@ def test_compare_interleaves_and_starts_each_sample_with_the_next_contender():
     assert set(result) == {"a", "b", "c"}
     timed = calls[-9:]  # after calibration: 3 samples of one call each
     assert timed == list("abc" "bca" "cab"), timed
+
+
+@pytest.mark.parametrize("threads,pinned", [((1,), True), ((2,), False)])
+def test_the_protocol_line_says_pinned_only_when_there_are_one_thread_rows(threads, pinned, monkeypatch):
+    monkeypatch.delenv(bench.MNIST_ENV, raising=False)
+    report = bench.run(["relu"], ["n1"], ["float64"], list(threads), samples=3, sample_ms=1.0, use_torch=False)
+    assert report["protocol"]["one_thread_rows_pinned"] is (pinned and hasattr(os, "sched_setaffinity"))
+    assert ("one-thread rows pinned" in bench.format_table(report)) is report["protocol"]["one_thread_rows_pinned"]

@@ -154,7 +154,8 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
         "peers": peer_versions,
         "jax_threads": peers.jax_threads if "jax" in peer_versions else None,
         "protocol": {"samples": samples, "sample_ms": sample_ms, "interleaved": True, "gc": "off",
-                     "one_thread_rows_pinned": hasattr(os, "sched_setaffinity")},
+                     "one_thread_rows_pinned": 1 in threads and hasattr(os, "sched_setaffinity"),
+                     "rotated": True},
         "baseline": "zk_layers.baseline: the book's plain NumPy code (book); "
                     "zk_layers.reference: the validated oracle (oracle)",
         "book_loop_data": book_loop[2] if book_loop is not None else None,
