@@ -110,7 +110,8 @@ GRAINS = Grains()
 
 # A ``with limit_threads(n):`` block, per Python thread and asyncio task.
 BLOCK_THREADS = contextvars.ContextVar("zk_layers_block_threads", default=None)
-cdef Py_ssize_t _process_threads = 0  # set_num_threads; 0: not set
+# set_num_threads's count, a Python int (any positive size, as OMP_NUM_THREADS), or None
+cdef object _process_threads = None
 cdef bint _in_forked_child = False
 # OpenMP reads OMP_NUM_THREADS once, when the runtime starts.
 cdef bint _omp_num_threads_set = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
@@ -126,29 +127,26 @@ USABLE_CPUS = _count_usable_cpus()
 cdef Py_ssize_t _usable_cpus = USABLE_CPUS
 
 
-cpdef Py_ssize_t get_num_threads() except -1:
+def get_num_threads():
     """Threads the kernels may use for large work, here and now (the
-    precedence: zk_layers/_threads.py)."""
+    precedence: zk_layers/_threads.py).  A Python int: a count set by the
+    user may exceed any C integer, and only ``threads_for``'s answer, never
+    above the work's grains, reaches a kernel."""
     if _in_forked_child or not ZK_OPENMP_ENABLED:
         return 1
     block = BLOCK_THREADS.get()
     if block is not None:
         return block
-    if _process_threads > 0:
+    if _process_threads is not None:
         return _process_threads
-    cdef Py_ssize_t omp = zk_omp_get_max_threads()
+    omp = zk_omp_get_max_threads()
     return omp if _omp_num_threads_set else min(omp, _usable_cpus)
 
 
-def set_process_threads(Py_ssize_t n):
-    """The process-wide count (``set_num_threads``; checked there); 0 unsets it."""
+def set_process_threads(n):
+    """The process-wide count (``set_num_threads``; checked there); None unsets it."""
     global _process_threads
     _process_threads = n
-
-
-def process_threads():
-    """The count set by ``set_num_threads``, or None."""
-    return _process_threads if _process_threads > 0 else None
 
 
 def mark_forked_child():

@@ -107,6 +107,24 @@ def test_thread_count_validation(bad):
             pass
 
 
+def test_thread_counts_beyond_any_c_integer_are_kept_and_used(threads):
+    """Like OMP_NUM_THREADS, any positive count is allowed; large work then gets
+    one thread per grain (the count never reaches a kernel as is)."""
+    from zk_layers._threads import GRAINS, threads_for
+
+    x = np.linspace(-1, 1, 4 * GRAINS.elementwise)
+    expected = np.maximum(x, 0)
+    threads(10**30)
+    if _platform.openmp_enabled():
+        assert zk.get_num_threads() == 10**30
+        assert threads_for(x.size, GRAINS.elementwise) == 4
+    assert_array_equal(zk.Relu().forward(x), expected)
+    zk.set_num_threads(None)
+    with zk.limit_threads(2**63):
+        assert zk.get_num_threads() == (2**63 if _platform.openmp_enabled() else 1)
+        assert_array_equal(zk.Relu().forward(x), expected)
+
+
 def test_numpy_integer_thread_count(threads):
     threads(np.int64(2))
     assert zk.get_num_threads() == (2 if _platform.openmp_enabled() else 1)

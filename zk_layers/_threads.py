@@ -61,7 +61,7 @@ def set_num_threads(n: int | None) -> None:
         help.  In a build without OpenMP the setting is kept but the kernels
         stay serial.
     """
-    _platform.set_process_threads(0 if n is None else positive_int(n, "n"))
+    _platform.set_process_threads(None if n is None else positive_int(n, "n"))
 
 
 @contextlib.contextmanager
