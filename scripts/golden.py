@@ -185,11 +185,10 @@ def _child(build: str, threads: int) -> dict[str, str]:
 
 def machine() -> dict[str, Any]:
     from zk_layers._config import config_info
+    from zk_layers.bench import cpu_model
 
     info = config_info()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), None) if os.path.exists("/proc/cpuinfo") else None
-    return {"cpu": cpu, "platform": info["platform"], "zk_layers": info["zk_layers"], "numpy": info["numpy"],
+    return {"cpu": cpu_model(), "platform": info["platform"], "zk_layers": info["zk_layers"], "numpy": info["numpy"],
             "kernels_available": info["kernels_available"],
             "blas": [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
                      for lib in info["blas"]],
