@@ -12,7 +12,9 @@ with gcc or clang each kernel module is built three times from the same
 .pyx -- baseline, `-mavx2` and `-mavx512{f,vl,bw,dq}` -- as
 zk_layers.<module>, <module>_avx2 and <module>_avx512, and
 zk_layers/_kernels.py imports the best one the CPU supports.  The list of
-kernel modules is KERNEL_MODULES in zk_layers/_kernels.py.  All builds
+kernel modules is KERNEL_MODULES in zk_layers/_kernels.py; the glue modules
+of GLUE there, which call the kernels of a _cpu_* module through its table,
+are built once.  All builds
 compute bitwise-identical results (no FMA contraction, no reassociation).
 ZK_LAYERS_BASELINE_ONLY=1 builds the baseline only.
 
@@ -51,22 +53,25 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 
-def read_kernel_modules():
-    """KERNEL_MODULES of zk_layers/_kernels.py, the one list of kernel
-    modules (read with ast: the package is not importable before the build)."""
+def read_module_lists():
+    """KERNEL_MODULES and GLUE of zk_layers/_kernels.py, the one list of
+    kernel modules (built per ISA) and of glue modules (built once); read
+    with ast: the package is not importable before the build."""
     import ast
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zk_layers", "_kernels.py")
+    found = {}
     with open(path, encoding="utf-8") as f:
         for node in ast.parse(f.read()).body:
-            if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-                    and node.targets[0].id == "KERNEL_MODULES"):
-                return list(ast.literal_eval(node.value))
-    raise RuntimeError(f"no KERNEL_MODULES in {path}")
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                found[node.targets[0].id] = node.value
+    if "KERNEL_MODULES" not in found or "GLUE" not in found:
+        raise RuntimeError(f"no KERNEL_MODULES or GLUE in {path}")
+    return list(ast.literal_eval(found["KERNEL_MODULES"])), list(ast.literal_eval(found["GLUE"]))
 
 
 PLATFORM_MODULE = "_platform"
-KERNEL_MODULES = read_kernel_modules()
+KERNEL_MODULES, GLUE_MODULES = read_module_lists()
 ISA_VARIANTS = {  # suffix -> gcc/clang flags
     "_avx2": ["-mavx2"],
     "_avx512": ["-mavx2", "-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq"],
@@ -236,9 +241,11 @@ NUMPY_MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 
 def extensions():
     kernel_includes = ["src"]  # + numpy.get_include(), added when building
-    # _platform cimports _common.pxd too, and with it NumPy's declarations.
-    exts = [Extension(f"zk_layers.{PLATFORM_MODULE}", [f"src/{PLATFORM_MODULE}.pyx"],
-                      include_dirs=list(kernel_includes), define_macros=NUMPY_MACROS)]
+    # _platform and the glue modules (built once) cimport _common.pxd, and
+    # with it NumPy's declarations.
+    exts = [Extension(f"zk_layers.{module}", [f"src/{module}.pyx"],
+                      include_dirs=list(kernel_includes), define_macros=NUMPY_MACROS)
+            for module in [PLATFORM_MODULE, *GLUE_MODULES]]
     for module in KERNEL_MODULES:
         exts.append(Extension(f"zk_layers.{module}", [f"src/{module}.pyx"],
                               include_dirs=list(kernel_includes), define_macros=NUMPY_MACROS))

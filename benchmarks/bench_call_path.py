@@ -7,12 +7,13 @@ classes, 784 -> 50), one thread, this times, interleaved:
 * ``book``       the book's plain code for the same call (zk_layers.baseline);
 * ``entry``      the compiled one-call entry point alone (checks in C,
                  allocation through NumPy's C API, the kernel);
-* ``declined``   the entry point given an input it declines (a Fortran- or
-                 wrongly typed array): the call plus the C checks, no work;
+* ``declined``   the entry point given an input it declines (a strided or
+                 Fortran-ordered array): the call plus the C checks, no work;
 * ``method``     an empty Python method with the same arguments: the cost of
                  a method call and its attribute lookups;
-* ``kernel``     the memoryview kernel on preallocated 1-D buffers (the
-                 0.1.0 path's kernel call, with its buffer acquisition); for
+* ``kernel``     the entry point given preallocated outputs (Relu, Sigmoid,
+                 the softmax forward's y; the softmax backward: the intp
+                 labels of the general path); for
                  Affine the products through np.dot, as the 0.1.0 path ran
                  them (backward: dW by BLAS, which the entry point now forms
                  itself at N = 1).
@@ -30,9 +31,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import zk_layers as zk
-from zk_layers import baseline
+from zk_layers import _activations, _affine, _softmax_loss, baseline
 from zk_layers._kernels import KERNELS
-from zk_layers._threads import GRAINS
 from zk_layers.bench import compare
 
 
@@ -45,13 +45,14 @@ def rows(samples: int) -> list[tuple[str, dict[str, float]]]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 50))
     xf = np.asfortranarray(rng.standard_normal((2, 50)))
+    xs = rng.standard_normal((1, 100))[:, ::2]  # strided: declined by the elementwise entry points
     dout = rng.standard_normal((1, 50))
     scores, labels = rng.standard_normal((1, 10)), np.array([3])
     W, b = rng.standard_normal((784, 50)), np.zeros(50)
     xa = rng.standard_normal((1, 784))
     empty = _Empty()
     out, mask = np.empty(50), np.empty(50, np.bool_)
-    y, losses = np.empty((1, 10)), np.empty(1)
+    y = np.empty((1, 10))
 
     relu, relu_book = zk.Relu(), baseline.Relu()
     sig, sig_book = zk.Sigmoid(), baseline.Sigmoid()
@@ -61,32 +62,32 @@ def rows(samples: int) -> list[tuple[str, dict[str, float]]]:
         "Relu.forward": {
             "layer": lambda: relu.forward(x),
             "book": lambda: relu_book.forward(x),
-            "entry": lambda: KERNELS.relu_forward_call(x, GRAINS.elementwise),
-            "declined": lambda: KERNELS.relu_forward_call(xf, GRAINS.elementwise),
+            "entry": lambda: _activations.relu_forward(x),
+            "declined": lambda: _activations.relu_forward(xs),
             "method": lambda: empty.call(x),
-            "kernel": lambda: KERNELS.relu_forward[1](x.ravel(), out, mask, 1),
+            "kernel": lambda: _activations.relu_forward(x.ravel(), out, mask),
         },
         "Sigmoid.forward": {
             "layer": lambda: sig.forward(x),
             "book": lambda: sig_book.forward(x),
-            "entry": lambda: KERNELS.sigmoid_forward_call(x, GRAINS.exp),
-            "declined": lambda: KERNELS.sigmoid_forward_call(xf, GRAINS.exp),
+            "entry": lambda: _activations.sigmoid_forward(x),
+            "declined": lambda: _activations.sigmoid_forward(xs),
             "method": lambda: empty.call(x),
-            "kernel": lambda: KERNELS.sigmoid_forward[1](x.ravel(), out, 1),
+            "kernel": lambda: _activations.sigmoid_forward(x.ravel(), out),
         },
         "SoftmaxWithLoss.forward": {
             "layer": lambda: loss.forward(scores, labels),
             "book": lambda: loss_book.forward(scores, labels),
-            "entry": lambda: KERNELS.softmax_cross_entropy_forward_call(scores, labels, 1e-7, GRAINS.rowwise),
-            "declined": lambda: KERNELS.softmax_cross_entropy_forward_call(xf, labels, 1e-7, GRAINS.rowwise),
+            "entry": lambda: _softmax_loss.softmax_loss_forward(scores, labels, 1e-7),
+            "declined": lambda: _softmax_loss.softmax_loss_forward(xf, labels, 1e-7),
             "method": lambda: empty.call(scores, labels),
-            "kernel": lambda: KERNELS.softmax_cross_entropy_forward[1](scores, labels, y, losses, 1e-7, 1),
+            "kernel": lambda: _softmax_loss.softmax_loss_forward(scores, labels, 1e-7, y),
         },
         "Affine.forward": {
             "layer": lambda: aff.forward(xa),
             "book": lambda: aff_book.forward(xa),
-            "entry": lambda: KERNELS.affine_forward_call(xa, W, b, GRAINS.elementwise),
-            "declined": lambda: KERNELS.affine_forward_call(xf, W, b, GRAINS.elementwise),
+            "entry": lambda: _affine.affine_forward(xa, W, b),
+            "declined": lambda: _affine.affine_forward(xf, W, b),
             "method": lambda: empty.call(xa),
             "kernel": lambda: np.dot(xa, W),
         },
@@ -99,41 +100,39 @@ def rows(samples: int) -> list[tuple[str, dict[str, float]]]:
         # The book's backward writes into dout (dout[mask] = 0): its own copy,
         # made once, so no copy is timed on the book's side.
         "book": lambda: relu_book.backward(dout_book),
-        "entry": lambda: KERNELS.relu_backward_call(dout, relu.mask, GRAINS.elementwise),
-        "declined": lambda: KERNELS.relu_backward_call(xf, relu.mask, GRAINS.elementwise),
+        "entry": lambda: _activations.relu_backward(dout, relu.mask),
+        "declined": lambda: _activations.relu_backward(xs, relu.mask),
         "method": lambda: empty.call(dout),
-        "kernel": lambda: KERNELS.relu_backward[1](dout.ravel(), mask, out, 1),
+        "kernel": lambda: _activations.relu_backward(dout.ravel(), mask, out),
     }
     relu_book.forward(x)
     sig_book.forward(x)
     table["Sigmoid.backward"] = {
         "layer": lambda: sig.backward(dout),
         "book": lambda: sig_book.backward(dout),
-        "entry": lambda: KERNELS.sigmoid_backward_call(dout, sig.out, GRAINS.elementwise),
-        "declined": lambda: KERNELS.sigmoid_backward_call(xf, sig.out, GRAINS.elementwise),
+        "entry": lambda: _activations.sigmoid_backward(dout, sig.out),
+        "declined": lambda: _activations.sigmoid_backward(xs, sig.out),
         "method": lambda: empty.call(dout),
-        "kernel": lambda: KERNELS.sigmoid_backward[1](dout.ravel(), out, out, 1),
+        "kernel": lambda: _activations.sigmoid_backward(dout.ravel(), out, out),
     }
     loss.forward(scores, labels)
     loss_book.forward(scores, labels)
-    own_labels, dx = labels.astype(np.intp), np.empty((1, 10))
+    own_labels = labels.astype(np.intp)
     table["SoftmaxWithLoss.backward"] = {
         "layer": lambda: loss.backward(),
         "book": lambda: loss_book.backward(),
-        "entry": lambda: KERNELS.softmax_cross_entropy_backward_call(loss.y, loss._labels, 1, loss._y_shape,
-                                                                     GRAINS.elementwise),
-        "declined": lambda: KERNELS.softmax_cross_entropy_backward_call(loss.y, loss._labels, np.float64(1.0),
-                                                                        loss._y_shape, GRAINS.elementwise),
+        "entry": lambda: _softmax_loss.softmax_loss_backward(loss.y, loss._labels, 1, loss._y_shape),
+        "declined": lambda: _softmax_loss.softmax_loss_backward(loss.y, loss._labels, np.float64(1.0), loss._y_shape),
         "method": lambda: empty.call(1),
-        "kernel": lambda: KERNELS.softmax_cross_entropy_backward[1](loss.y, own_labels, 1.0, dx, 1),
+        "kernel": lambda: _softmax_loss.softmax_loss_backward(loss.y, own_labels, 1.0, loss._y_shape),
     }
     aff.forward(xa)
     aff_book.forward(xa)
     table["Affine.backward"] = {
         "layer": lambda: aff.backward(dout),
         "book": lambda: aff_book.backward(dout),
-        "entry": lambda: KERNELS.affine_backward_call(dout, xa, W, b, True, GRAINS.elementwise),
-        "declined": lambda: KERNELS.affine_backward_call(xf, xa, W, b, True, GRAINS.elementwise),
+        "entry": lambda: _affine.affine_backward(dout, xa, W, b, True),
+        "declined": lambda: _affine.affine_backward(xf, xa, W, b, True),
         "method": lambda: empty.call(dout),
         "kernel": lambda: (np.dot(xa.T, dout), np.dot(dout, W.T), dout.sum(axis=0)),
     }

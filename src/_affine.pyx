@@ -1,90 +1,96 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, freethreading_compatible=True
-"""Affine helpers around the BLAS products: bias add and the bias gradient.
+"""Affine, forward and backward: the glue, compiled once.
 
-The products x @ W, dout @ W.T and x.T @ dout go through NumPy's matmul
-(BLAS); a hand-written loop is 3-5x slower than BLAS on our machines.  What
-is left to us is what BLAS does not fuse:
-    bias_add_inplace   out[i, :] += b           (after out = x @ W)
-    bias_gradient      db[j] = sum_i dout[i, j] (rows added in order i = 0..N-1)
-One pass over out / dout each.
+    forward    out = x @ W + b
+    backward   dW = x.T @ dout;  db = sum_i dout[i, :];  dx = dout @ W.T
 
-What the caller guarantees (zk_layers/layers.py): out and dout are
-C-contiguous (N, M) arrays, b and db contiguous with M elements, one dtype.
+Each entry point is the one compiled path of a layer method: it checks in C
+that the arrays are ready -- exact ndarrays of one float dtype, aligned,
+native byte order, shapes that fit; x and W in any layout (only the
+products read them), dout and b C-contiguous -- and does the whole method;
+otherwise it returns None and does nothing.  zk_layers/layers.py calls it
+with the caller's arrays and, when it declines, normalises them and calls it
+again.  A product the layer formed itself (mixed dtypes: block by block in
+the wider type) is handed in as ``product`` / ``dW``; the rest is the same.
 
-Parallelisation: bias_add_inplace cuts the rows into n_threads chunks;
-bias_gradient cuts the columns into chunks, and every column is summed by one
-thread over all rows in row order.  No partial sums are ever combined across
-threads, so both are bitwise identical for every thread count, and
-bias_gradient adds in the same order as NumPy's sum(axis=0) on a C-ordered
-array.
-
-One-call entry points (affine_forward_call, affine_backward_call) take the
-layer's objects, check in C that the common case applies (x, dout and b
-C-contiguous, W any layout, all of one float dtype, shapes that fit), and do
-the whole method: the products through NumPy's dot (PyArray_MatrixProduct2,
-the very function np.dot calls, so the results are np.dot's; dW = x.T @ dout
-through np.matmul, the same BLAS call with less overhead for the transposed
-x), except dW for one sample, an outer product, which a loop here forms with
-the same bits faster than BLAS's GEMM; the bias add and the bias
-gradient.  Anything else returns None and the layer validates
-in Python.
+The products, chosen here once: x @ W and dout @ W.T through
+PyArray_MatrixProduct2 / PyArray_MatrixProduct, the very functions np.dot
+calls (the same bits as the reference); x.T @ dout through np.matmul, the
+same BLAS call with less overhead for the transposed x (docs/performance.md),
+except for one sample, an outer product, which the outer kernel forms with
+the same bits faster than BLAS's GEMM.  The kernels (bias add, bias
+gradient, outer product) are src/_cpu_affine.pyx, called through the table
+that ``bind`` installs.  The bias add cuts the rows between threads and the
+bias gradient the columns, each column summed by one thread in row order:
+no partial sums are combined, so results are bitwise identical for every
+thread count.
 """
 cimport numpy as cnp
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.limits cimport INT_MAX
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, PyArray_MatrixProduct,
-                      PyArray_MatrixProduct2, chunk_start, kernel_float_type,
-                      threads_for_items)
+                      PyArray_MatrixProduct2, chunk_start, kernel_float_type)
+from _tables cimport GRAIN_ELEMENTWISE, AffineKernels, Policy
 
 from numpy import matmul as _matmul
 
-from zk_layers._platform import threads_for as _threads_for  # the compiled policy
-
 cnp.import_array()
 
-
-cdef inline void _bias_add_rows(floating* out, const floating* b,
-                                Py_ssize_t n_columns, Py_ssize_t start,
-                                Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef floating* row
-    for i in range(start, stop):
-        row = out + i * n_columns
-        for j in range(n_columns):
-            row[j] = row[j] + b[j]
+cdef AffineKernels K
+cdef Policy P
+cdef bint _bound = False
 
 
-cdef inline void _bias_gradient_columns(const floating* dout, floating* db,
-                                        Py_ssize_t n_rows, Py_ssize_t n_columns,
-                                        Py_ssize_t start,
-                                        Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef const floating* row
-    for j in range(start, stop):
-        db[j] = 0
-    for i in range(n_rows):
-        row = dout + i * n_columns
-        for j in range(start, stop):
-            db[j] = db[j] + row[j]
+def bind(object kernels, object policy):
+    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
+    src/_cpu_affine.pyx) under the thread policy ``policy``
+    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
+    global K, P, _bound
+    K = (<AffineKernels*>PyCapsule_GetPointer(kernels, "zk_layers.AffineKernels"))[0]
+    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
+    _bound = True
 
 
-cdef inline void _bias_add_run(floating* out, const floating* b, Py_ssize_t n,
+cdef inline int _threads(Py_ssize_t n) except -1:
+    if not _bound:
+        raise RuntimeError("zk_layers._affine: no kernels bound (import zk_layers first)")
+    cdef Py_ssize_t t = P.threads_for(n, GRAIN_ELEMENTWISE)
+    return <int>(t if t < INT_MAX else INT_MAX)
+
+
+def dot(object a, object b, object out):
+    """np.dot(a, b, out=out), as the entry points call it: the one product
+    call, for the layer's own block-by-block products too."""
+    return PyArray_MatrixProduct2(a, b, <cnp.ndarray?>out)
+
+
+# ------------------------------------------------ one run of each kernel
+# Inline with the GIL held for small one-thread work; otherwise a prange
+# region without the GIL.  The entry points pick the float32 or float64
+# kernel of the table with the array type.
+cdef inline void _bias_add_run(void (*kernel)(floating*, const floating*, Py_ssize_t, Py_ssize_t,
+                                              Py_ssize_t) noexcept nogil,
+                               floating* out, const floating* b, Py_ssize_t n,
                                Py_ssize_t n_columns, int n_threads) noexcept:
     cdef Py_ssize_t c
     if n == 0 or n_columns == 0:
         return
     if n_threads <= 1 and n * n_columns < GIL_RELEASE_MIN_ITEMS:
-        _bias_add_rows(out, b, n_columns, 0, n)
+        kernel(out, b, n_columns, 0, n)
         return
     with nogil:
         for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            _bias_add_rows(out, b, n_columns, chunk_start(c, n_threads, n),
-                           chunk_start(c + 1, n_threads, n))
+            kernel(out, b, n_columns, chunk_start(c, n_threads, n),
+                   chunk_start(c + 1, n_threads, n))
 
 
-cdef inline void _bias_gradient_run(const floating* dout, floating* db,
+cdef inline void _bias_gradient_run(void (*kernel)(const floating*, floating*, Py_ssize_t, Py_ssize_t,
+                                                   Py_ssize_t, Py_ssize_t) noexcept nogil,
+                                    const floating* dout, floating* db,
                                     Py_ssize_t n, Py_ssize_t n_columns,
                                     int n_threads) noexcept:
     cdef Py_ssize_t c, j
@@ -95,67 +101,35 @@ cdef inline void _bias_gradient_run(const floating* dout, floating* db,
             db[j] = 0
         return
     if n_threads <= 1 and n * n_columns < GIL_RELEASE_MIN_ITEMS:
-        _bias_gradient_columns(dout, db, n, n_columns, 0, n_columns)
+        kernel(dout, db, n, n_columns, 0, n_columns)
         return
     with nogil:
         for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            _bias_gradient_columns(dout, db, n, n_columns,
-                                   chunk_start(c, n_threads, n_columns),
-                                   chunk_start(c + 1, n_threads, n_columns))
+            kernel(dout, db, n, n_columns, chunk_start(c, n_threads, n_columns),
+                   chunk_start(c + 1, n_threads, n_columns))
 
 
-def bias_add_inplace(floating[:, ::1] out, const floating[::1] b,
-                     int n_threads):
-    if out.shape[0] and out.shape[1]:
-        _bias_add_run(&out[0, 0], &b[0], out.shape[0], out.shape[1], n_threads)
-
-
-def bias_gradient(const floating[:, ::1] dout, floating[::1] db,
-                  int n_threads):
-    if dout.shape[1] == 0:
-        return
-    if dout.shape[0] == 0:
-        db[:] = 0
-        return
-    _bias_gradient_run(&dout[0, 0], &db[0], dout.shape[0], dout.shape[1],
-                       n_threads)
-
-
-cdef inline void _outer_rows(const char* x, Py_ssize_t x_stride, const floating* d,
-                             floating* out, Py_ssize_t n_columns, Py_ssize_t start,
-                             Py_ssize_t stop) noexcept nogil:
-    """out[i, :] = 0 + x[i] * d for rows i in [start, stop); x[i] is at byte
-    offset i * x_stride (x is any 1-D view).  ``0 +`` as BLAS, which adds
-    the products into a zeroed output (-0.0 -> 0.0)."""
-    cdef Py_ssize_t i, j
-    cdef floating xi, zero = 0
-    cdef floating* row
-    for i in range(start, stop):
-        xi = (<const floating*>(x + i * x_stride))[0]
-        row = out + i * n_columns
-        for j in range(n_columns):
-            row[j] = zero + xi * d[j]
-
-
-cdef inline void _outer_run(const char* x, Py_ssize_t x_stride, const floating* d,
+cdef inline void _outer_run(void (*kernel)(const char*, Py_ssize_t, const floating*, floating*,
+                                           Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil,
+                            const char* x, Py_ssize_t x_stride, const floating* d,
                             floating* out, Py_ssize_t n_rows, Py_ssize_t n_columns,
                             int n_threads) noexcept:
     cdef Py_ssize_t c
     if n_rows == 0 or n_columns == 0:
         return
     if n_threads <= 1 and n_rows * n_columns < GIL_RELEASE_MIN_ITEMS:
-        _outer_rows(x, x_stride, d, out, n_columns, 0, n_rows)
+        kernel(x, x_stride, d, out, n_columns, 0, n_rows)
         return
     with nogil:
         for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            _outer_rows(x, x_stride, d, out, n_columns, chunk_start(c, n_threads, n_rows),
-                        chunk_start(c + 1, n_threads, n_rows))
+            kernel(x, x_stride, d, out, n_columns, chunk_start(c, n_threads, n_rows),
+                   chunk_start(c + 1, n_threads, n_rows))
 
 
-# ------------------------------------------------- one-call entry points
-cdef inline bint _parameter(object obj, int typenum, int ndim) noexcept:
+# ---------------------------------------------------------- entry points
+cdef inline bint _operand(object obj, int typenum, int ndim) noexcept:
     """An exact ndarray of typenum and ndim, aligned, native byte order (any
-    strides: only NumPy's dot reads W)."""
+    strides: only the products read it)."""
     if not cnp.PyArray_CheckExact(obj):
         return False
     return (cnp.PyArray_TYPE(<cnp.ndarray>obj) == typenum
@@ -164,48 +138,75 @@ cdef inline bint _parameter(object obj, int typenum, int ndim) noexcept:
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>obj))
 
 
-def affine_forward_call(object x, object W, object b, Py_ssize_t grain):
-    """Affine.forward's common case: out = x @ W + b for a C-contiguous
-    (N, D) x and W (D, M), b (M,) of x's float dtype, else None."""
-    cdef int typenum = kernel_float_type(x)
-    if (typenum < 0 or kernel_float_type(b) != typenum
-            or not _parameter(W, typenum, 2)):
+cdef inline bint _fresh_matrix(object obj, int typenum, cnp.npy_intp rows,
+                               cnp.npy_intp columns) noexcept:
+    """A product the layer formed: a C-contiguous (rows, columns) array."""
+    return (kernel_float_type(obj) == typenum and cnp.PyArray_NDIM(<cnp.ndarray>obj) == 2
+            and cnp.PyArray_DIMS(<cnp.ndarray>obj)[0] == rows
+            and cnp.PyArray_DIMS(<cnp.ndarray>obj)[1] == columns)
+
+
+def affine_forward(object x, object W, object b, object product=None):
+    """out = x @ W + b for a 2-D x (N, D), W (D, M) and a C-contiguous b
+    (M,) of one float dtype; ``product``, when given, is x @ W, formed by
+    the layer (C-contiguous (N, M), b's dtype; x is then not read).  None
+    when the arrays are not ready."""
+    cdef int typenum = kernel_float_type(b)
+    if typenum < 0 or not _operand(W, typenum, 2) or cnp.PyArray_NDIM(<cnp.ndarray>b) != 1:
+        return None
+    if not cnp.PyArray_Check(x) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
+        return None
+    if product is None and not _operand(x, typenum, 2):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x
     cdef cnp.ndarray Wa = <cnp.ndarray>W
     cdef cnp.ndarray ba = <cnp.ndarray>b
-    if cnp.PyArray_NDIM(xa) != 2 or cnp.PyArray_NDIM(ba) != 1:
-        return None
     cdef cnp.npy_intp dims[2]
     dims[0] = cnp.PyArray_DIMS(xa)[0]
     dims[1] = cnp.PyArray_DIMS(Wa)[1]
     if (cnp.PyArray_DIMS(xa)[1] != cnp.PyArray_DIMS(Wa)[0]
             or cnp.PyArray_DIMS(ba)[0] != dims[1]):
         return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-    PyArray_MatrixProduct2(xa, Wa, out)
-    cdef int n_threads = threads_for_items(dims[0] * dims[1], grain,
-                                           _threads_for)
+    cdef cnp.ndarray out
+    if product is None:
+        out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+        PyArray_MatrixProduct2(xa, Wa, out)
+    elif _fresh_matrix(product, typenum, dims[0], dims[1]):
+        out = <cnp.ndarray>product
+    else:
+        return None
+    cdef int n_threads = _threads(dims[0] * dims[1])
     if typenum == cnp.NPY_DOUBLE:
-        _bias_add_run(<double*>cnp.PyArray_DATA(out),
+        _bias_add_run(K.bias_add_f64, <double*>cnp.PyArray_DATA(out),
                       <const double*>cnp.PyArray_DATA(ba), dims[0], dims[1],
                       n_threads)
     else:
-        _bias_add_run(<float*>cnp.PyArray_DATA(out),
+        _bias_add_run(K.bias_add_f32, <float*>cnp.PyArray_DATA(out),
                       <const float*>cnp.PyArray_DATA(ba), dims[0], dims[1],
                       n_threads)
     return out
 
 
-def affine_backward_call(object dout, object x, object W, object b,
-                         bint need_dx, Py_ssize_t grain):
-    """Affine.backward's common case: ``(dW, db, dx)`` (dx None when not
-    needed) for a C-contiguous (N, M) dout, the saved 2-D x (N, D), W (D, M)
-    and b (M,) of one float dtype, else None.  b is not used, only checked,
-    as the general path checks the parameters together."""
+def affine_backward(object dout, object x, object W, object b,
+                    bint need_dx, object dW=None, bint checked=False):
+    """``(dW, db, dx)`` (dx None when not needed) for a C-contiguous (N, M)
+    dout, the saved 2-D x (N, D), W (D, M) and b (M,) of one float dtype;
+    ``dW``, when given, is x.T @ dout, formed by the layer (C-contiguous
+    (D, M); x is then not read and may have another dtype).  b is only
+    checked, as the layer checks the parameters together; ``checked``: the
+    layer has checked them, and W need only be ready when dx is formed.
+    None when the arrays are not ready."""
     cdef int typenum = kernel_float_type(dout)
-    if (typenum < 0 or not _parameter(x, typenum, 2)
-            or not _parameter(W, typenum, 2) or not _parameter(b, typenum, 1)):
+    if typenum < 0 or not cnp.PyArray_Check(x) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
+        return None
+    if not (cnp.PyArray_Check(W) and cnp.PyArray_NDIM(<cnp.ndarray>W) == 2
+            and cnp.PyArray_Check(b) and cnp.PyArray_NDIM(<cnp.ndarray>b) == 1):
+        return None
+    if (need_dx or not checked) and not _operand(W, typenum, 2):
+        return None
+    if not checked and not _operand(b, typenum, 1):
+        return None
+    if dW is None and not _operand(x, typenum, 2):
         return None
     cdef cnp.ndarray da = <cnp.ndarray>dout
     cdef cnp.ndarray xa = <cnp.ndarray>x
@@ -213,39 +214,41 @@ def affine_backward_call(object dout, object x, object W, object b,
     if cnp.PyArray_NDIM(da) != 2:
         return None
     cdef Py_ssize_t n = cnp.PyArray_DIMS(da)[0], m = cnp.PyArray_DIMS(da)[1]
+    cdef Py_ssize_t d_in = cnp.PyArray_DIMS(xa)[1]
     if (cnp.PyArray_DIMS(xa)[0] != n or cnp.PyArray_DIMS(Wa)[1] != m
-            or cnp.PyArray_DIMS(xa)[1] != cnp.PyArray_DIMS(Wa)[0]
+            or d_in != cnp.PyArray_DIMS(Wa)[0]
             or cnp.PyArray_DIMS(<cnp.ndarray>b)[0] != m):
         return None
-    cdef cnp.ndarray dW = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
-    cdef Py_ssize_t d_in = cnp.PyArray_DIMS(xa)[1]
-    cdef int n_threads
-    if n == 1:
+    cdef cnp.ndarray dWa
+    if dW is not None:
+        if not _fresh_matrix(dW, typenum, d_in, m):
+            return None
+        dWa = <cnp.ndarray>dW
+    elif n == 1:
         # One sample: dW is the outer product x[0] (x) dout[0], each element
         # one rounded product, as BLAS forms it.  BLAS takes it as a GEMM
         # with inner dimension 1 and spends most of its time packing.
-        n_threads = threads_for_items(d_in * m, grain, _threads_for)
+        dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
         if typenum == cnp.NPY_DOUBLE:
-            _outer_run(<const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
-                       <const double*>cnp.PyArray_DATA(da), <double*>cnp.PyArray_DATA(dW),
-                       d_in, m, n_threads)
+            _outer_run(K.outer_f64, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
+                       <const double*>cnp.PyArray_DATA(da), <double*>cnp.PyArray_DATA(dWa),
+                       d_in, m, _threads(d_in * m))
         else:
-            _outer_run(<const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
-                       <const float*>cnp.PyArray_DATA(da), <float*>cnp.PyArray_DATA(dW),
-                       d_in, m, n_threads)
+            _outer_run(K.outer_f32, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
+                       <const float*>cnp.PyArray_DATA(da), <float*>cnp.PyArray_DATA(dWa),
+                       d_in, m, _threads(d_in * m))
     else:
-        # np.matmul, not np.dot: the same BLAS call and bits (tested), but
-        # dot spends more on the transposed x (docs/performance.md).
-        _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dW)
+        dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
+        _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dWa)
     cdef cnp.npy_intp m_dims[1]
     m_dims[0] = m
     cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, m_dims, typenum, 0)
-    n_threads = threads_for_items(n * m, grain, _threads_for)
+    cdef int n_threads = _threads(n * m)
     if typenum == cnp.NPY_DOUBLE:
-        _bias_gradient_run(<const double*>cnp.PyArray_DATA(da),
+        _bias_gradient_run(K.bias_gradient_f64, <const double*>cnp.PyArray_DATA(da),
                            <double*>cnp.PyArray_DATA(db), n, m, n_threads)
     else:
-        _bias_gradient_run(<const float*>cnp.PyArray_DATA(da),
+        _bias_gradient_run(K.bias_gradient_f32, <const float*>cnp.PyArray_DATA(da),
                            <float*>cnp.PyArray_DATA(db), n, m, n_threads)
     dx = PyArray_MatrixProduct(da, cnp.PyArray_Transpose(Wa, NULL)) if need_dx else None
-    return dW, db, dx
+    return dWa, db, dx

@@ -1,17 +1,10 @@
-# Declarations shared by the kernel modules: the OpenMP shim, the vectorisable
-# exponential, and how a range of work is split between threads.
+# Declarations shared by the glue modules: the OpenMP shim, how a range of
+# work is split between threads, and the checks of the one-call entry points.
+# The kernels' own math (exponentials, a row's extremes) is in _math.pxd.
 
 cdef extern from "_openmp_shim.h":
     int ZK_OPENMP_ENABLED
     int zk_omp_get_max_threads() noexcept nogil
-
-cdef extern from "_exp.h":
-    double zk_exp(double x) noexcept nogil
-    float zk_expf(float x) noexcept nogil
-    double zk_exp_moderate(double x) noexcept nogil
-    float zk_expf_moderate(float x) noexcept nogil
-    double ZK_EXP_MODERATE_LIMIT
-    float ZK_EXPF_MODERATE_LIMIT
 
 # Below this many elements a one-thread kernel runs inline with the GIL held:
 # releasing and re-taking it (and, with other Python threads waiting, being
@@ -39,8 +32,8 @@ cdef inline Py_ssize_t chunk_start(Py_ssize_t chunk, Py_ssize_t n_chunks,
 # select the fast path, they never reject anything themselves.
 
 cimport numpy as cnp
-from cython cimport floating
-from libc.math cimport INFINITY
+
+
 from libc.string cimport memcmp
 
 
@@ -93,70 +86,55 @@ cdef inline int threads_for_items(Py_ssize_t n_items, Py_ssize_t grain,
 
 
 # ---------------------------------------------------------------------------
-# A row's largest and smallest elements, for the kernels that choose their
-# exponential by range (the softmax loss per row, Sigmoid per block).
-# Written as EXTREME_LANES independent partial results (element j goes to
-# lane j % EXTREME_LANES): GCC (12) loop-vectorises that inner loop, both
-# extremes in one read, four 512-bit registers of doubles each, where it
-# leaves an unrolled 8-lane one scalar (maxsd per element).  The value does
-# not depend on the lane count or the vector width.
+# The elementwise entry points take contiguous arrays of either memory order:
+# the kernels read flat memory, and arrays that list their elements in the
+# same order (same shape, all C- or all Fortran-contiguous) pair up element
+# by element.  C wins for an array contiguous both ways (1-D), as in
+# zk_layers/layers.py's _contiguous.
 cdef enum:
-    EXTREME_LANES = 32
+    ORDER_NONE = 0
+    ORDER_C = 1
+    ORDER_F = 2
 
 
-cdef inline floating extremes(const floating* row, Py_ssize_t n,
-                              floating* row_min) noexcept nogil:
-    """Largest of row[0:n], and the smallest into row_min, in one read,
-    NaN ignored: every lane starts at -inf / +inf and a NaN fails both
-    comparisons, so it never becomes an extreme nor hides one (a NaN that
-    seeded a lane would hide every later element of that lane).  Only a
-    row of nothing but NaN gives largest < smallest (-inf, +inf); callers
-    send such a row, as any other whose extremes are out of range, to the
-    general exponential."""
-    cdef floating lane_max[EXTREME_LANES]
-    cdef floating lane_min[EXTREME_LANES]
-    cdef floating largest = -INFINITY
-    cdef floating smallest = INFINITY
-    cdef Py_ssize_t j, k, block, full = n - n % EXTREME_LANES
-    if full:
-        for k in range(EXTREME_LANES):
-            lane_max[k] = -INFINITY
-            lane_min[k] = INFINITY
-        for block in range(full // EXTREME_LANES):
-            j = block * EXTREME_LANES
-            for k in range(EXTREME_LANES):
-                lane_max[k] = row[j + k] if row[j + k] > lane_max[k] else lane_max[k]
-                lane_min[k] = row[j + k] if row[j + k] < lane_min[k] else lane_min[k]
-        for k in range(EXTREME_LANES):
-            largest = lane_max[k] if lane_max[k] > largest else largest
-            smallest = lane_min[k] if lane_min[k] < smallest else smallest
-    for j in range(full, n):
-        largest = row[j] if row[j] > largest else largest
-        smallest = row[j] if row[j] < smallest else smallest
-    row_min[0] = smallest
-    return largest
+cdef inline int float_input_order(object obj, int* typenum) noexcept:
+    """ORDER_C or ORDER_F, and its type into typenum, if ``obj`` is an exact
+    float32/float64 ndarray in native byte order, contiguous; else ORDER_NONE."""
+    if not cnp.PyArray_CheckExact(obj):
+        return ORDER_NONE
+    cdef cnp.ndarray a = <cnp.ndarray>obj
+    typenum[0] = cnp.PyArray_TYPE(a)
+    if typenum[0] != cnp.NPY_DOUBLE and typenum[0] != cnp.NPY_FLOAT:
+        return ORDER_NONE
+    if not cnp.PyArray_ISNOTSWAPPED(a):
+        return ORDER_NONE
+    if cnp.PyArray_IS_C_CONTIGUOUS(a):
+        return ORDER_C
+    if cnp.PyArray_IS_F_CONTIGUOUS(a):
+        return ORDER_F
+    return ORDER_NONE
 
 
-# The exponentials on Cython's fused type: the kernels call these, and the
-# float32/float64 choice is made at compile time.
-cdef inline floating exp_general(floating x) noexcept nogil:
-    if floating is float:
-        return zk_expf(x)
-    else:
-        return zk_exp(x)
+cdef inline bint pairs_with(object obj, int typenum, int order,
+                            cnp.ndarray like, bint output) noexcept:
+    """``obj`` holds ``like``'s elements in the same flat order: an ndarray
+    of ``typenum`` and like's shape, contiguous in ``order``, native byte
+    order; an exact ndarray if an input, any ndarray (subclasses too) and
+    writeable if an output."""
+    if not (cnp.PyArray_Check(obj) if output else cnp.PyArray_CheckExact(obj)):
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>obj
+    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
+        return False
+    if output and not cnp.PyArray_ISWRITEABLE(a):
+        return False
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) if order == ORDER_C
+            else cnp.PyArray_IS_F_CONTIGUOUS(a)):
+        return False
+    return same_shape(a, like)
 
 
-cdef inline floating exp_moderate(floating x) noexcept nogil:
-    """exp(x) with the general one's bits for |x| <= moderate_limit(x)."""
-    if floating is float:
-        return zk_expf_moderate(x)
-    else:
-        return zk_exp_moderate(x)
-
-
-cdef inline floating moderate_limit(floating x) noexcept nogil:
-    """How far from 0 exp_moderate may go, in x's type (x only picks it)."""
-    if floating is float:
-        return ZK_EXPF_MODERATE_LIMIT
-    else:
-        return ZK_EXP_MODERATE_LIMIT
+cdef inline cnp.ndarray empty_like_in(cnp.ndarray like, int typenum, int order):
+    """A fresh array of like's shape, of ``typenum``, in ``order``."""
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like),
+                             typenum, order == ORDER_F)

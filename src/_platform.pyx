@@ -4,8 +4,8 @@
 Facts: what was compiled in, the OpenMP runtime's ICVs (so that
 OMP_NUM_THREADS and threadpoolctl, which calls omp_set_num_threads on the
 libgomp/libomp loaded in the process, are honoured), the CPU's vector
-extensions, and whether an attribute's value has no other reference than the
-one its owner holds (``held_only_by``).
+extensions; and ``take_owned``, which hands a layer back an array it saved
+when nothing else holds it.
 
 Policy, in one compiled home: how many threads a piece of work gets
 (``threads_for``) and the grains it is measured in (``GRAINS``).  The kernel
@@ -18,8 +18,11 @@ import contextvars
 import os
 
 from cpython.object cimport PyObject
+from cpython.pycapsule cimport PyCapsule_New
 
 from _common cimport ZK_OPENMP_ENABLED, zk_omp_get_max_threads
+from _tables cimport (GRAIN_ELEMENTWISE, GRAIN_EXP, GRAIN_ROWWISE,
+                      GRAIN_UPDATE, Policy)
 
 
 cdef extern from "Python.h":
@@ -51,21 +54,44 @@ def cpu_has_avx512():
     return bool(zk_cpu_has_avx512())
 
 
-def held_only_by(object owner, str name):
-    """True when ``owner`` has the attribute ``name`` and holds its value's
-    only reference.
+def take_owned(object owner, str name):
+    """The value of ``owner``'s attribute ``name``, taken out of it (the
+    attribute set to None), when the attribute holds its only reference and
+    the owner's class defines no attribute of that name; else None, and
+    nothing changes.  The layers' one way to reuse an array they saved.
 
     Counted in C, so the answer does not depend on how the interpreter
     counts the references of its own locals and arguments (Python 3.14
     borrows some that 3.13 counted, which makes ``sys.getrefcount`` smaller
     by one).  Read as an attribute, not through ``owner.__dict__``: on
     CPython 3.11+ asking for an instance's __dict__ slows every later
-    attribute access of that instance.  A weak reference or a raw address is
-    not a reference.
+    attribute access of that instance.  A class attribute is shared by every
+    instance (and the class holds the reference, which the count would not
+    see once the instance's own shadows it), so it is never taken.  A weak
+    reference or a raw address is not a reference.
     """
     cdef object value = getattr(owner, name, None)
     # Ours (the local) and the owner's.
-    return value is not None and Py_REFCNT(<PyObject*>value) == 2
+    if value is None or Py_REFCNT(<PyObject*>value) != 2 or _class_defines(type(owner), name):
+        return None
+    setattr(owner, name, None)
+    return value
+
+
+# type -> {attribute name: whether the type or a base defines it}: a handful
+# of layer classes in practice.  Remembered because hasattr() on a missing
+# attribute builds and drops an AttributeError, a third of a small call.
+cdef dict _CLASS_DEFINES = {}
+
+
+cdef bint _class_defines(type cls, str name) except -1:
+    cdef dict names = _CLASS_DEFINES.get(cls)
+    if names is None:
+        names = _CLASS_DEFINES[cls] = {}
+    cdef object found = names.get(name)
+    if found is None:
+        found = names[name] = hasattr(cls, name)
+    return found is True
 
 
 # ---------------------------------------------------------------- threads
@@ -106,7 +132,8 @@ cdef class Grains:
         return f"Grains({values})"
 
 
-GRAINS = Grains()
+cdef Grains _GRAINS = Grains()
+GRAINS = _GRAINS
 
 # A ``with limit_threads(n):`` block, per Python thread and asyncio task.
 BLOCK_THREADS = contextvars.ContextVar("zk_layers_block_threads", default=None)
@@ -163,3 +190,27 @@ cpdef Py_ssize_t threads_for(Py_ssize_t n_items, Py_ssize_t grain) except -1:
     if n_items < 2 * grain:
         return 1
     return min(get_num_threads(), n_items // grain)
+
+
+cdef Py_ssize_t _threads_for_kind(Py_ssize_t n_items, int grain) except -1:
+    """threads_for with the grain named by kind (src/_tables.pxd): the
+    glue's way in, through POLICY, without a Python call for small work."""
+    cdef Py_ssize_t size
+    if grain == GRAIN_ELEMENTWISE:
+        size = _GRAINS.elementwise
+    elif grain == GRAIN_EXP:
+        size = _GRAINS.exp
+    elif grain == GRAIN_ROWWISE:
+        size = _GRAINS.rowwise
+    elif grain == GRAIN_UPDATE:
+        size = _GRAINS.update
+    else:
+        raise ValueError(f"unknown grain kind {grain}")
+    return threads_for(n_items, size)
+
+
+cdef Policy _POLICY
+_POLICY.threads_for = _threads_for_kind
+# The policy as the glue modules take it (their bind()): a capsule, so that
+# no compiled module imports a module of the package.
+POLICY = PyCapsule_New(<void*>&_POLICY, "zk_layers.Policy", NULL)

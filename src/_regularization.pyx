@@ -1,253 +1,321 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, freethreading_compatible=True
-"""Chapter 6's regularisation layers: BatchNormalization and Dropout.
+"""BatchNormalization and Dropout: the glue, compiled once.
 
-What they compute, for x of shape (N, D) (the layer flattens 4-D input to
-(N, C*H*W) as the book does) with the book's formulas and association:
-    batchnorm_forward_train  mu = sum_i x / N;  xc = x - mu;
-                             var = sum_i xc*xc / N;  std = sqrt(var + 10e-7)
-                             xn = xc / std;  out = gamma * xn + beta
-    batchnorm_forward_test   out = gamma * ((x - running_mean) / denom) + beta,
-                             denom = sqrt(running_var + 10e-7) from the caller
-    batchnorm_backward       dbeta = sum_i dout;  dgamma = sum_i xn * dout
-                             dstd = -sum_i (gamma*dout*xc) / (std*std)
-                             dvar = 0.5 * dstd / std
-                             dxc = gamma*dout/std + (2/N) * xc * dvar
-                             dx = dxc - sum_i dxc / N
-    dropout_forward_train    mask = r > ratio;  out = x * mask
-    dropout_scale            out = x * scale   (test mode: scale = 1 - ratio)
+What the entry points compute (the formulas: src/_cpu_regularization.pyx):
+    batchnorm_forward_train  (out, xc, xn, mu, var, std) for x (N, D)
+    batchnorm_forward_test   out for x (N, D) and the running mean and denominator
+    batchnorm_backward       (dx, dgamma, dbeta)
+    dropout_forward_train    (out, mask) for x and the draws r: mask = r > ratio
+    dropout_scale            out = x * scale
     dropout_backward         dx = dout * mask
-Memory: batch normalisation reads x three times in training (mean, variance
-with xc written, then xn and out written) and dout, xc, xn twice in
-backward; dropout is one pass.  The column sums are formed in the input
-dtype, one row after another, which is the order of NumPy's sum(axis=0) on
-a C-ordered array.
+Each checks in C that its arrays are ready -- exact C-contiguous ndarrays of
+one float dtype (the draws float64, the mask boolean), native byte order,
+shapes that fit -- allocates the outputs, picks the thread count and runs
+the kernel; otherwise it returns None and does nothing.
+zk_layers/regularization.py prepares the arrays (the book's dtype rules,
+flattening 4-D input) and checks the state.
 
-What the caller guarantees (zk_layers/regularization.py): every (N, D) array
-is C-contiguous with N * D elements, every per-feature array has D elements,
-all floating arrays share one dtype, N >= 1 for the batch statistics, and
-`work` has 2 * D elements.  No bounds are checked here.
-
-Parallelisation: batch normalisation cuts the D columns into n_threads
-contiguous chunks (static schedule); every column, its sums included, is
-computed by one thread over all rows in row order, and nothing is combined
-across threads, so results are bitwise identical for every thread count.
-Dropout is elementwise over [0, N*D), cut the same way.  Small one-thread
+The kernels are src/_cpu_regularization.pyx, called through the table that
+``bind`` installs.  Batch normalisation cuts the D columns into contiguous
+chunks, Dropout the elements; nothing is combined across threads, so
+results are bitwise identical for every thread count.  Small one-thread
 work runs inline with the GIL held (GIL_RELEASE_MIN_ITEMS).
 """
+cimport numpy as cnp
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf
+from libc.limits cimport INT_MAX
+from libc.string cimport memset
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start
+from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
+                      kernel_float_type, same_shape)
+from _tables cimport GRAIN_ELEMENTWISE, Policy, RegularizationKernels
+
+cnp.import_array()
+
+cdef RegularizationKernels K
+cdef Policy P
+cdef bint _bound = False
 
 
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
+def bind(object kernels, object policy):
+    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
+    src/_cpu_regularization.pyx) under the thread policy ``policy``
+    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
+    global K, P, _bound
+    K = (<RegularizationKernels*>PyCapsule_GetPointer(kernels, "zk_layers.RegularizationKernels"))[0]
+    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
+    _bound = True
+
+
+cdef inline int _threads(Py_ssize_t n) except -1:
+    if not _bound:
+        raise RuntimeError("zk_layers._regularization: no kernels bound (import zk_layers first)")
+    cdef Py_ssize_t t = P.threads_for(n, GRAIN_ELEMENTWISE)
+    return <int>(t if t < INT_MAX else INT_MAX)
+
+
+cdef inline bint _rows(object a, int typenum, cnp.npy_intp n, cnp.npy_intp d) noexcept:
+    """An exact C-contiguous (n, d) ndarray of typenum."""
+    return (kernel_float_type(a) == typenum and cnp.PyArray_NDIM(<cnp.ndarray>a) == 2
+            and cnp.PyArray_DIMS(<cnp.ndarray>a)[0] == n
+            and cnp.PyArray_DIMS(<cnp.ndarray>a)[1] == d)
+
+
+cdef inline bint _features(object a, int typenum, cnp.npy_intp d) noexcept:
+    """An exact C-contiguous ndarray of typenum with d elements."""
+    return kernel_float_type(a) == typenum and cnp.PyArray_SIZE(<cnp.ndarray>a) == d
+
+
+cdef inline void* _data(object a) noexcept:
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline cnp.ndarray _empty_like(object a, int typenum):
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>a), cnp.PyArray_DIMS(<cnp.ndarray>a),
+                             typenum, 0)
+
+
+cdef inline cnp.ndarray _vector(cnp.npy_intp d, int typenum):
+    return cnp.PyArray_EMPTY(1, &d, typenum, 0)
+
+
+# ------------------------------------------------ one run of each kernel
+# Column chunks for batch normalisation, element chunks for Dropout.  The
+# entry points pick the float32 or float64 kernel of the table.
+
+cdef inline void _bn_train_run(
+        void (*kernel)(const floating*, const floating*, const floating*, floating*, floating*,
+                       floating*, floating*, floating*, floating*, Py_ssize_t, Py_ssize_t,
+                       Py_ssize_t, Py_ssize_t) noexcept nogil,
+        const floating* x, const floating* gamma, const floating* beta, floating* xc,
+        floating* xn, floating* out, floating* mu, floating* var, floating* std,
+        Py_ssize_t n, Py_ssize_t d, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n == 0 or d == 0:
+        return
+    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
+        kernel(x, gamma, beta, xc, xn, out, mu, var, std, n, d, 0, d)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(x, gamma, beta, xc, xn, out, mu, var, std, n, d,
+                   chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
+
+
+cdef inline void _bn_test_run(
+        void (*kernel)(const floating*, const floating*, const floating*, const floating*,
+                       const floating*, floating*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       Py_ssize_t) noexcept nogil,
+        const floating* x, const floating* mean, const floating* denom, const floating* gamma,
+        const floating* beta, floating* out, Py_ssize_t n, Py_ssize_t d, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n == 0 or d == 0:
+        return
+    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
+        kernel(x, mean, denom, gamma, beta, out, n, d, 0, d)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(x, mean, denom, gamma, beta, out, n, d,
+                   chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
+
+
+cdef inline void _bn_backward_run(
+        void (*kernel)(const floating*, const floating*, const floating*, const floating*,
+                       const floating*, floating*, floating*, floating*, floating*, floating*,
+                       Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil,
+        const floating* dout, const floating* xc, const floating* xn, const floating* gamma,
+        const floating* std, floating* dx, floating* dgamma, floating* dbeta, floating* work,
+        Py_ssize_t n, Py_ssize_t d, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n == 0 or d == 0:
+        return
+    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
+        kernel(dout, xc, xn, gamma, std, dx, dgamma, dbeta, work, work + d, n, d, 0, d)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(dout, xc, xn, gamma, std, dx, dgamma, dbeta, work, work + d, n, d,
+                   chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
+
+
+cdef inline void _dropout_train_run(
+        void (*kernel)(const floating*, const double*, double, unsigned char*, floating*,
+                       Py_ssize_t, Py_ssize_t) noexcept nogil,
+        const floating* x, const double* r, double ratio, unsigned char* mask, floating* out,
+        Py_ssize_t n, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        kernel(x, r, ratio, mask, out, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(x, r, ratio, mask, out, chunk_start(c, n_threads, n),
+                   chunk_start(c + 1, n_threads, n))
+
+
+cdef inline void _scale_run(
+        void (*kernel)(const floating*, floating, floating*, Py_ssize_t, Py_ssize_t) noexcept nogil,
+        const floating* x, floating scale, floating* out, Py_ssize_t n, int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        kernel(x, scale, out, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(x, scale, out, chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
+
+
+cdef inline void _dropout_backward_run(
+        void (*kernel)(const floating*, const unsigned char*, floating*, Py_ssize_t,
+                       Py_ssize_t) noexcept nogil,
+        const floating* dout, const unsigned char* mask, floating* dx, Py_ssize_t n,
+        int n_threads) noexcept:
+    cdef Py_ssize_t c
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        kernel(dout, mask, dx, 0, n)
+        return
+    with nogil:
+        for c in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(dout, mask, dx, chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
+
+
+# ---------------------------------------------------------- entry points
+def batchnorm_forward_train(object x, object gamma, object beta):
+    """``(out, xc, xn, mu, var, std)`` for a C-contiguous (N, D) x and
+    gamma, beta of D elements, one float dtype; else None."""
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
+        return None
+    cdef cnp.npy_intp n = cnp.PyArray_DIMS(<cnp.ndarray>x)[0], d = cnp.PyArray_DIMS(<cnp.ndarray>x)[1]
+    if not (_features(gamma, typenum, d) and _features(beta, typenum, d)):
+        return None
+    cdef cnp.ndarray out = _empty_like(x, typenum), xc = _empty_like(x, typenum)
+    cdef cnp.ndarray xn = _empty_like(x, typenum)
+    cdef cnp.ndarray mu = _vector(d, typenum), var = _vector(d, typenum), std = _vector(d, typenum)
+    cdef int n_threads = _threads(n * d)
+    if typenum == cnp.NPY_DOUBLE:
+        _bn_train_run(K.bn_train_f64, <const double*>_data(x), <const double*>_data(gamma),
+                      <const double*>_data(beta), <double*>_data(xc), <double*>_data(xn),
+                      <double*>_data(out), <double*>_data(mu), <double*>_data(var),
+                      <double*>_data(std), n, d, n_threads)
     else:
-        return sqrt(x)
+        _bn_train_run(K.bn_train_f32, <const float*>_data(x), <const float*>_data(gamma),
+                      <const float*>_data(beta), <float*>_data(xc), <float*>_data(xn),
+                      <float*>_data(out), <float*>_data(mu), <float*>_data(var),
+                      <float*>_data(std), n, d, n_threads)
+    return out, xc, xn, mu, var, std
 
 
-cdef inline void _bn_train_columns(const floating* x, const floating* gamma,
-                                   const floating* beta, floating* xc,
-                                   floating* xn, floating* out, floating* mu,
-                                   floating* var, floating* std,
-                                   Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0,
-                                   Py_ssize_t c1) noexcept nogil:
-    cdef Py_ssize_t i, j, row
-    cdef floating centred
-    cdef floating count = <floating>n
-    cdef floating epsilon = <floating>10e-7
-    for j in range(c0, c1):
-        mu[j] = 0
-        var[j] = 0
-    for i in range(n):
-        row = i * d
-        for j in range(c0, c1):
-            mu[j] = mu[j] + x[row + j]
-    for j in range(c0, c1):
-        mu[j] = mu[j] / count
-    for i in range(n):
-        row = i * d
-        for j in range(c0, c1):
-            centred = x[row + j] - mu[j]
-            xc[row + j] = centred
-            var[j] = var[j] + centred * centred
-    for j in range(c0, c1):
-        var[j] = var[j] / count
-        std[j] = _sqrt(var[j] + epsilon)
-    for i in range(n):
-        row = i * d
-        for j in range(c0, c1):
-            xn[row + j] = xc[row + j] / std[j]
-            out[row + j] = gamma[j] * xn[row + j] + beta[j]
+def batchnorm_forward_test(object x, object mean, object denom, object gamma, object beta):
+    """out for a C-contiguous (N, D) x and the running mean, the denominator
+    sqrt(running_var + 10e-7), gamma and beta of D elements, one float
+    dtype; else None."""
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
+        return None
+    cdef cnp.npy_intp n = cnp.PyArray_DIMS(<cnp.ndarray>x)[0], d = cnp.PyArray_DIMS(<cnp.ndarray>x)[1]
+    if not (_features(mean, typenum, d) and _features(denom, typenum, d)
+            and _features(gamma, typenum, d) and _features(beta, typenum, d)):
+        return None
+    cdef cnp.ndarray out = _empty_like(x, typenum)
+    cdef int n_threads = _threads(n * d)
+    if typenum == cnp.NPY_DOUBLE:
+        _bn_test_run(K.bn_test_f64, <const double*>_data(x), <const double*>_data(mean),
+                     <const double*>_data(denom), <const double*>_data(gamma),
+                     <const double*>_data(beta), <double*>_data(out), n, d, n_threads)
+    else:
+        _bn_test_run(K.bn_test_f32, <const float*>_data(x), <const float*>_data(mean),
+                     <const float*>_data(denom), <const float*>_data(gamma),
+                     <const float*>_data(beta), <float*>_data(out), n, d, n_threads)
+    return out
 
 
-cdef inline void _bn_test_columns(const floating* x, const floating* running_mean,
-                                  const floating* denom, const floating* gamma,
-                                  const floating* beta, floating* out,
-                                  Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0,
-                                  Py_ssize_t c1) noexcept nogil:
-    cdef Py_ssize_t i, j, row
-    for i in range(n):
-        row = i * d
-        for j in range(c0, c1):
-            out[row + j] = gamma[j] * ((x[row + j] - running_mean[j]) / denom[j]) + beta[j]
-
-
-cdef inline void _bn_backward_columns(const floating* dout, const floating* xc,
-                                      const floating* xn, const floating* gamma,
-                                      const floating* std, floating* dx,
-                                      floating* dgamma, floating* dbeta,
-                                      floating* dvar, floating* dmu,
-                                      Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0,
-                                      Py_ssize_t c1) noexcept nogil:
-    cdef Py_ssize_t i, j, row
-    cdef floating dxc
-    cdef floating count = <floating>n
-    cdef floating two_over_n = <floating>(2.0 / n)
-    cdef floating half = 0.5
-    for j in range(c0, c1):
-        dbeta[j] = 0
-        dgamma[j] = 0
-        dvar[j] = 0  # first the sum that makes -dstd
-        dmu[j] = 0
-    for i in range(n):
-        row = i * d
-        for j in range(c0, c1):
-            dbeta[j] = dbeta[j] + dout[row + j]
-            dgamma[j] = dgamma[j] + xn[row + j] * dout[row + j]
-            dvar[j] = dvar[j] + (gamma[j] * dout[row + j] * xc[row + j]) / (std[j] * std[j])
-    for j in range(c0, c1):
-        dvar[j] = half * (-dvar[j]) / std[j]
-    for i in range(n):
-        row = i * d
-        for j in range(c0, c1):
-            dxc = (gamma[j] * dout[row + j]) / std[j] + two_over_n * xc[row + j] * dvar[j]
-            dx[row + j] = dxc
-            dmu[j] = dmu[j] + dxc
-    for i in range(n):
-        row = i * d
-        for j in range(c0, c1):
-            dx[row + j] = dx[row + j] - dmu[j] / count
-
-
-def batchnorm_forward_train(const floating[::1] x, const floating[::1] gamma,
-                            const floating[::1] beta, floating[::1] xc,
-                            floating[::1] xn, floating[::1] out,
-                            floating[::1] mu, floating[::1] var,
-                            floating[::1] std, Py_ssize_t n, int n_threads):
-    cdef Py_ssize_t d = gamma.shape[0], c
-    if n == 0 or d == 0:
-        return
-    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
-        _bn_train_columns(&x[0], &gamma[0], &beta[0], &xc[0], &xn[0], &out[0],
-                          &mu[0], &var[0], &std[0], n, d, 0, d)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _bn_train_columns(&x[0], &gamma[0], &beta[0], &xc[0], &xn[0], &out[0],
-                          &mu[0], &var[0], &std[0], n, d,
-                          chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
-
-
-def batchnorm_forward_test(const floating[::1] x, const floating[::1] running_mean,
-                           const floating[::1] denom, const floating[::1] gamma,
-                           const floating[::1] beta, floating[::1] out,
-                           Py_ssize_t n, int n_threads):
-    cdef Py_ssize_t d = gamma.shape[0], c
-    if n == 0 or d == 0:
-        return
-    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
-        _bn_test_columns(&x[0], &running_mean[0], &denom[0], &gamma[0], &beta[0],
-                         &out[0], n, d, 0, d)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _bn_test_columns(&x[0], &running_mean[0], &denom[0], &gamma[0], &beta[0],
-                         &out[0], n, d, chunk_start(c, n_threads, d),
-                         chunk_start(c + 1, n_threads, d))
-
-
-def batchnorm_backward(const floating[::1] dout, const floating[::1] xc,
-                       const floating[::1] xn, const floating[::1] gamma,
-                       const floating[::1] std, floating[::1] dx,
-                       floating[::1] dgamma, floating[::1] dbeta,
-                       floating[::1] work, Py_ssize_t n, int n_threads):
-    cdef Py_ssize_t d = gamma.shape[0], c
-    if n == 0 or d == 0:
-        return
-    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
-        _bn_backward_columns(&dout[0], &xc[0], &xn[0], &gamma[0], &std[0], &dx[0],
-                             &dgamma[0], &dbeta[0], &work[0], &work[d], n, d, 0, d)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _bn_backward_columns(&dout[0], &xc[0], &xn[0], &gamma[0], &std[0], &dx[0],
-                             &dgamma[0], &dbeta[0], &work[0], &work[d], n, d,
-                             chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
-
-
-cdef inline void _dropout_train_range(const floating* x, const double* r, double ratio,
-                                      unsigned char* mask, floating* out,
-                                      Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef bint keep
-    for i in range(start, stop):
-        keep = r[i] > ratio
-        mask[i] = keep
-        # x * mask as NumPy computes it: the boolean becomes 1.0 or 0.0, so
-        # a dropped -3.0 gives -0.0 and a dropped inf gives NaN, as in the book.
-        out[i] = x[i] * <floating>keep
-
-
-cdef inline void _scale_range(const floating* x, floating scale, floating* out,
-                              Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        out[i] = x[i] * scale
-
-
-cdef inline void _dropout_backward_range(const floating* dout, const unsigned char* mask,
-                                         floating* dx, Py_ssize_t start,
-                                         Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        dx[i] = dout[i] * <floating>(mask[i] != 0)
-
-
-def dropout_forward_train(const floating[::1] x, const double[::1] r, double ratio,
-                          unsigned char[::1] mask, floating[::1] out, int n_threads):
-    cdef Py_ssize_t n = x.shape[0], c
+def batchnorm_backward(object dout, object xc, object xn, object gamma, object std):
+    """``(dx, dgamma, dbeta)`` for C-contiguous (N, D) dout, xc, xn and
+    gamma, std of D elements, one float dtype (no sample: zero sums); else
+    None."""
+    cdef int typenum = kernel_float_type(dout)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dout) != 2:
+        return None
+    cdef cnp.npy_intp n = cnp.PyArray_DIMS(<cnp.ndarray>dout)[0]
+    cdef cnp.npy_intp d = cnp.PyArray_DIMS(<cnp.ndarray>dout)[1]
+    if not (_rows(xc, typenum, n, d) and _rows(xn, typenum, n, d)
+            and _features(gamma, typenum, d) and _features(std, typenum, d)):
+        return None
+    cdef cnp.ndarray dx = _empty_like(dout, typenum)
+    cdef cnp.ndarray dgamma = _vector(d, typenum), dbeta = _vector(d, typenum)
+    cdef cnp.ndarray work = _vector(2 * d, typenum)
     if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _dropout_train_range(&x[0], &r[0], ratio, &mask[0], &out[0], 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _dropout_train_range(&x[0], &r[0], ratio, &mask[0], &out[0],
-                             chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
+        memset(cnp.PyArray_DATA(dgamma), 0, cnp.PyArray_NBYTES(dgamma))
+        memset(cnp.PyArray_DATA(dbeta), 0, cnp.PyArray_NBYTES(dbeta))
+        return dx, dgamma, dbeta
+    cdef int n_threads = _threads(n * d)
+    if typenum == cnp.NPY_DOUBLE:
+        _bn_backward_run(K.bn_backward_f64, <const double*>_data(dout), <const double*>_data(xc),
+                         <const double*>_data(xn), <const double*>_data(gamma),
+                         <const double*>_data(std), <double*>_data(dx), <double*>_data(dgamma),
+                         <double*>_data(dbeta), <double*>_data(work), n, d, n_threads)
+    else:
+        _bn_backward_run(K.bn_backward_f32, <const float*>_data(dout), <const float*>_data(xc),
+                         <const float*>_data(xn), <const float*>_data(gamma),
+                         <const float*>_data(std), <float*>_data(dx), <float*>_data(dgamma),
+                         <float*>_data(dbeta), <float*>_data(work), n, d, n_threads)
+    return dx, dgamma, dbeta
 
 
-def dropout_scale(const floating[::1] x, double scale, floating[::1] out, int n_threads):
-    cdef Py_ssize_t n = x.shape[0], c
-    cdef floating scale_as_floating = <floating>scale
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _scale_range(&x[0], scale_as_floating, &out[0], 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _scale_range(&x[0], scale_as_floating, &out[0],
-                     chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
+def dropout_forward_train(object x, object r, double ratio):
+    """``(out, mask)`` for a C-contiguous float x and float64 draws r of
+    its shape; else None."""
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0 or not is_kernel_array(r, cnp.NPY_DOUBLE) or not same_shape(<cnp.ndarray>x, <cnp.ndarray>r):
+        return None
+    cdef cnp.ndarray out = _empty_like(x, typenum), mask = _empty_like(x, cnp.NPY_BOOL)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
+    cdef int n_threads = _threads(n)
+    cdef unsigned char* m = <unsigned char*>_data(mask)
+    if typenum == cnp.NPY_DOUBLE:
+        _dropout_train_run(K.dropout_train_f64, <const double*>_data(x), <const double*>_data(r),
+                           ratio, m, <double*>_data(out), n, n_threads)
+    else:
+        _dropout_train_run(K.dropout_train_f32, <const float*>_data(x), <const double*>_data(r),
+                           ratio, m, <float*>_data(out), n, n_threads)
+    return out, mask
 
 
-def dropout_backward(const floating[::1] dout, const unsigned char[::1] mask,
-                     floating[::1] dx, int n_threads):
-    cdef Py_ssize_t n = dout.shape[0], c
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _dropout_backward_range(&dout[0], &mask[0], &dx[0], 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _dropout_backward_range(&dout[0], &mask[0], &dx[0],
-                                chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
+def dropout_scale(object x, double scale):
+    """x * scale (rounded to x's dtype first) for a C-contiguous float x; else None."""
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0:
+        return None
+    cdef cnp.ndarray out = _empty_like(x, typenum)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
+    cdef int n_threads = _threads(n)
+    if typenum == cnp.NPY_DOUBLE:
+        _scale_run(K.scale_f64, <const double*>_data(x), scale, <double*>_data(out), n, n_threads)
+    else:
+        _scale_run(K.scale_f32, <const float*>_data(x), <float>scale, <float*>_data(out), n,
+                   n_threads)
+    return out
+
+
+def dropout_backward(object dout, object mask):
+    """dout * mask for a C-contiguous float dout and a boolean mask of its
+    size (any shape: the layer has checked it); else None."""
+    cdef int typenum = kernel_float_type(dout)
+    if (typenum < 0 or not is_kernel_array(mask, cnp.NPY_BOOL)
+            or cnp.PyArray_SIZE(<cnp.ndarray>mask) != cnp.PyArray_SIZE(<cnp.ndarray>dout)):
+        return None
+    cdef cnp.ndarray dx = _empty_like(dout, typenum)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(dx)
+    cdef int n_threads = _threads(n)
+    if typenum == cnp.NPY_DOUBLE:
+        _dropout_backward_run(K.dropout_backward_f64, <const double*>_data(dout),
+                              <const unsigned char*>_data(mask), <double*>_data(dx), n, n_threads)
+    else:
+        _dropout_backward_run(K.dropout_backward_f32, <const float*>_data(dout),
+                              <const unsigned char*>_data(mask), <float*>_data(dx), n, n_threads)
+    return dx

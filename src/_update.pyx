@@ -1,189 +1,138 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, freethreading_compatible=True
-"""Parameter update kernels: the book's six optimizers, one pass each.
+"""The optimizers' updates: the glue, compiled once, driven by one table.
 
-What they compute, per element, with the book's association (chapter 6,
-common/optimizer.py) and its roundings: every scalar coefficient is rounded
-to the array's dtype first, as NumPy does with a Python float and a float32
-array, and no fused multiply-add changes a bit (-ffp-contract=off):
-    sgd_update       p = p - lr*g
-    momentum_update  v = m*v - lr*g;  p = p + v
-    nesterov_update  p = p + (m*m)*v;  p = p - ((1+m)*lr)*g;  v = v*m - lr*g
-    adagrad_update   h = h + g*g;  p = p - (lr*g) / (sqrt(h) + 1e-7)
-    rmsprop_update   h = h*decay + ((1-decay)*g)*g;
-                     p = p - (lr*g) / (sqrt(h) + 1e-7)
-    adam_update      m = m + (1-beta1)*(g - m);  v = v + (1-beta2)*(g*g - v)
-                     p = p - (lr_t*m) / (sqrt(v) + 1e-7)
-The caller passes the products of Python numbers the book forms before
-touching an array ((1+m)*lr, m*m) already formed.  For float32 Adam the
-last line is computed in double and rounded once, because the book's lr_t
-is a NumPy float64 (np.sqrt of a Python float), which makes NumPy compute
-that step in float64.  Each kernel replaces NumPy's two to five passes and
-temporaries by one pass over param, grad and the optimizer's state.
+``step(kind, param, grad, s1, s2, c0, c1, c2, c3)`` updates ``param`` and
+the optimizer's state arrays ``s1``, ``s2`` in place, in one pass, with the
+kernel of ``kind`` (SGD ... ADAM, the UpdateKind of src/_tables.pxd, which
+also says what the state and coefficients are) and returns True; it returns
+None, having written nothing, when the arrays are not ready: exact
+C-contiguous ndarrays of one float dtype and size, param and the state
+writeable, none overlapping another.  zk_layers/optimizers.py decides which
+entries take it and runs the book's NumPy lines for the others.
 
-What the caller guarantees (zk_layers/optimizers.py): every array is a
-contiguous 1-D view of the same length and dtype, and none overlaps another.
-
-Parallelisation: contiguous chunks with a static schedule; elementwise, so
+The kernels are src/_cpu_update.pyx, called through the table that ``bind``
+installs; each kind's grain is bound here, in GRAINS_OF.  [0, n) is cut
+into n_threads contiguous chunks with a static schedule; elementwise, so
 bitwise identical for every thread count.
 """
-from cython cimport floating
+cimport numpy as cnp
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf
+from libc.limits cimport INT_MAX
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start
+from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, kernel_float_type
+from _tables cimport (GRAIN_ELEMENTWISE, GRAIN_UPDATE, UPDATE_ADAGRAD,
+                      UPDATE_ADAM, UPDATE_KINDS, UPDATE_MOMENTUM,
+                      UPDATE_NESTEROV, UPDATE_RMSPROP, UPDATE_SGD, Policy,
+                      UpdateKernels, update_f32, update_f64)
+
+cnp.import_array()
+
+SGD, MOMENTUM, NESTEROV = UPDATE_SGD, UPDATE_MOMENTUM, UPDATE_NESTEROV
+ADAGRAD, RMSPROP, ADAM = UPDATE_ADAGRAD, UPDATE_RMSPROP, UPDATE_ADAM
+
+cdef UpdateKernels K
+cdef Policy P
+cdef bint _bound = False
+# Per kind: how many state arrays it updates, and its grain (AdaGrad,
+# RMSprop and Adam take a square root and a division per element and stream
+# four to six arrays).
+cdef int STATES_OF[UPDATE_KINDS]
+cdef int GRAINS_OF[UPDATE_KINDS]
+STATES_OF[:] = [0, 1, 1, 1, 1, 2]
+GRAINS_OF[:] = [GRAIN_ELEMENTWISE, GRAIN_ELEMENTWISE, GRAIN_ELEMENTWISE,
+                GRAIN_UPDATE, GRAIN_UPDATE, GRAIN_UPDATE]
 
 
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
+def bind(object kernels, object policy):
+    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
+    src/_cpu_update.pyx) under the thread policy ``policy``
+    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
+    global K, P, _bound
+    K = (<UpdateKernels*>PyCapsule_GetPointer(kernels, "zk_layers.UpdateKernels"))[0]
+    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
+    _bound = True
+
+
+cdef inline int _threads(Py_ssize_t n, int grain) except -1:
+    if not _bound:
+        raise RuntimeError("zk_layers._update: no kernels bound (import zk_layers first)")
+    cdef Py_ssize_t t = P.threads_for(n, grain)
+    return <int>(t if t < INT_MAX else INT_MAX)
+
+
+cdef inline bint _fits(object a, int typenum, cnp.npy_intp size, bint written) noexcept:
+    """``a`` is an exact C-contiguous ndarray of typenum and size, native
+    byte order, and writeable if ``written``."""
+    if kernel_float_type(a) != typenum:
+        return False
+    return (cnp.PyArray_SIZE(<cnp.ndarray>a) == size
+            and (not written or cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)))
+
+
+cdef inline bint _apart(object a, object b) noexcept:
+    """Two contiguous arrays whose bytes do not overlap."""
+    cdef char* a0 = <char*>cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef char* b0 = <char*>cnp.PyArray_DATA(<cnp.ndarray>b)
+    return (a0 + cnp.PyArray_NBYTES(<cnp.ndarray>a) <= b0
+            or b0 + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= a0)
+
+
+cdef inline void _run_f32(update_f32 kernel, float* p, const float* g, float* s1,
+                          float* s2, const double* c, Py_ssize_t n,
+                          int n_threads) noexcept:
+    cdef Py_ssize_t i
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        kernel(p, g, s1, s2, c, 0, n)
+        return
+    with nogil:
+        for i in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(p, g, s1, s2, c, chunk_start(i, n_threads, n),
+                   chunk_start(i + 1, n_threads, n))
+
+
+cdef inline void _run_f64(update_f64 kernel, double* p, const double* g, double* s1,
+                          double* s2, const double* c, Py_ssize_t n,
+                          int n_threads) noexcept:
+    cdef Py_ssize_t i
+    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
+        kernel(p, g, s1, s2, c, 0, n)
+        return
+    with nogil:
+        for i in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(p, g, s1, s2, c, chunk_start(i, n_threads, n),
+                   chunk_start(i + 1, n_threads, n))
+
+
+def step(int kind, object param, object grad, object s1=None, object s2=None,
+         double c0=0.0, double c1=0.0, double c2=0.0, double c3=0.0):
+    """One update of ``param`` (and the state ``s1``, ``s2``) by the
+    optimizer ``kind``; True, or None when the arrays are not ready (then
+    nothing was written)."""
+    if kind < 0 or kind >= UPDATE_KINDS:
+        raise ValueError(f"kind must be one of the UpdateKind values 0..{UPDATE_KINDS - 1}, got {kind}")
+    cdef int typenum = kernel_float_type(param)
+    if typenum < 0 or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>param):
+        return None
+    cdef cnp.npy_intp n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    cdef int states = STATES_OF[kind]
+    if not _fits(grad, typenum, n, False) or not _apart(param, grad):
+        return None
+    if states >= 1 and not (_fits(s1, typenum, n, True) and _apart(s1, param) and _apart(s1, grad)):
+        return None
+    if states >= 2 and not (_fits(s2, typenum, n, True) and _apart(s2, param) and _apart(s2, grad)
+                            and _apart(s2, s1)):
+        return None
+    cdef double c[4]
+    c[0], c[1], c[2], c[3] = c0, c1, c2, c3
+    cdef int n_threads = _threads(n, GRAINS_OF[kind])
+    cdef void* p = cnp.PyArray_DATA(<cnp.ndarray>param)
+    cdef const void* g = cnp.PyArray_DATA(<cnp.ndarray>grad)
+    cdef void* a = cnp.PyArray_DATA(<cnp.ndarray>s1) if states >= 1 else NULL
+    cdef void* b = cnp.PyArray_DATA(<cnp.ndarray>s2) if states >= 2 else NULL
+    if typenum == cnp.NPY_DOUBLE:
+        _run_f64(K.f64[kind], <double*>p, <const double*>g, <double*>a, <double*>b, c, n, n_threads)
     else:
-        return sqrt(x)
-
-
-cdef inline void _sgd_range(floating* param, const floating* grad, floating lr,
-                            Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        param[i] = param[i] - lr * grad[i]
-
-
-def sgd_update(floating[::1] param, const floating[::1] grad, double lr, int n_threads):
-    cdef Py_ssize_t n = param.shape[0], c
-    cdef floating lr_as_floating = <floating>lr
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _sgd_range(&param[0], &grad[0], lr_as_floating, 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _sgd_range(&param[0], &grad[0], lr_as_floating, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
-
-
-cdef inline void _momentum_range(floating* param, const floating* grad, floating* v,
-                                 floating momentum, floating lr,
-                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        v[i] = momentum * v[i] - lr * grad[i]
-        param[i] = param[i] + v[i]
-
-
-cdef inline void _nesterov_range(floating* param, const floating* grad, floating* v,
-                                 floating momentum, floating lr, floating momentum_squared,
-                                 floating step, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        param[i] = param[i] + momentum_squared * v[i]
-        param[i] = param[i] - step * grad[i]
-        v[i] = v[i] * momentum - lr * grad[i]
-
-
-cdef inline void _adagrad_range(floating* param, const floating* grad, floating* h,
-                                floating lr, floating eps,
-                                Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        h[i] = h[i] + grad[i] * grad[i]
-        param[i] = param[i] - (lr * grad[i]) / (_sqrt(h[i]) + eps)
-
-
-cdef inline void _rmsprop_range(floating* param, const floating* grad, floating* h,
-                                floating lr, floating decay, floating keep, floating eps,
-                                Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        h[i] = h[i] * decay + (keep * grad[i]) * grad[i]
-        param[i] = param[i] - (lr * grad[i]) / (_sqrt(h[i]) + eps)
-
-
-cdef inline void _adam_range(floating* param, const floating* grad, floating* m,
-                             floating* v, double lr_t, floating one_minus_beta1,
-                             floating one_minus_beta2, floating eps,
-                             Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(start, stop):
-        m[i] = m[i] + one_minus_beta1 * (grad[i] - m[i])
-        v[i] = v[i] + one_minus_beta2 * (grad[i] * grad[i] - v[i])
-        if floating is float:
-            param[i] = <float>(<double>param[i] - (lr_t * <double>m[i]) / <double>(_sqrt(v[i]) + eps))
-        else:
-            param[i] = param[i] - (lr_t * m[i]) / (_sqrt(v[i]) + eps)
-
-
-def momentum_update(floating[::1] param, const floating[::1] grad, floating[::1] v,
-                    double momentum, double lr, int n_threads):
-    cdef Py_ssize_t n = param.shape[0], c
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _momentum_range(&param[0], &grad[0], &v[0], <floating>momentum, <floating>lr, 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _momentum_range(&param[0], &grad[0], &v[0], <floating>momentum, <floating>lr,
-                        chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
-
-
-def nesterov_update(floating[::1] param, const floating[::1] grad, floating[::1] v,
-                    double momentum, double lr, int n_threads):
-    cdef Py_ssize_t n = param.shape[0], c
-    # The book's `self.momentum * self.momentum * self.v[key]` and
-    # `(1 + self.momentum) * self.lr * grads[key]` form these in double first.
-    cdef floating momentum_squared = <floating>(momentum * momentum)
-    cdef floating step = <floating>((1 + momentum) * lr)
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _nesterov_range(&param[0], &grad[0], &v[0], <floating>momentum, <floating>lr,
-                        momentum_squared, step, 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _nesterov_range(&param[0], &grad[0], &v[0], <floating>momentum, <floating>lr,
-                        momentum_squared, step,
-                        chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
-
-
-def adagrad_update(floating[::1] param, const floating[::1] grad, floating[::1] h,
-                   double lr, double eps, int n_threads):
-    cdef Py_ssize_t n = param.shape[0], c
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _adagrad_range(&param[0], &grad[0], &h[0], <floating>lr, <floating>eps, 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _adagrad_range(&param[0], &grad[0], &h[0], <floating>lr, <floating>eps,
-                       chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
-
-
-def rmsprop_update(floating[::1] param, const floating[::1] grad, floating[::1] h,
-                   double lr, double decay_rate, double eps, int n_threads):
-    cdef Py_ssize_t n = param.shape[0], c
-    cdef floating keep = <floating>(1 - decay_rate)
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _rmsprop_range(&param[0], &grad[0], &h[0], <floating>lr, <floating>decay_rate, keep,
-                       <floating>eps, 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _rmsprop_range(&param[0], &grad[0], &h[0], <floating>lr, <floating>decay_rate, keep,
-                       <floating>eps, chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
-
-
-def adam_update(floating[::1] param, const floating[::1] grad, floating[::1] m,
-                floating[::1] v, double lr_t, double beta1, double beta2, double eps,
-                int n_threads):
-    cdef Py_ssize_t n = param.shape[0], c
-    cdef floating one_minus_beta1 = <floating>(1 - beta1)
-    cdef floating one_minus_beta2 = <floating>(1 - beta2)
-    if n == 0:
-        return
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        _adam_range(&param[0], &grad[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2,
-                    <floating>eps, 0, n)
-        return
-    for c in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _adam_range(&param[0], &grad[0], &m[0], &v[0], lr_t, one_minus_beta1, one_minus_beta2,
-                    <floating>eps, chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
+        _run_f32(K.f32[kind], <float*>p, <const float*>g, <float*>a, <float*>b, c, n, n_threads)
+    return True

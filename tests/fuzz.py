@@ -1100,7 +1100,7 @@ def _divergence_pattern(prog: Program, step: Step | None, f: Outcome, r: Outcome
     if prog.layer == "Relu" and f.exc_type is AttributeError and "'_flat_mask'" in f.exc_text:
         return "relu-mask-without-forward"
     if (prog.layer == "SoftmaxWithLoss" and AttributeError in (f.exc_type, r.exc_type)
-            and ("'_y2d'" in texts or "'_y_shape'" in texts or "'_labels'" in texts)):
+            and ("'_y_shape'" in texts or "'_labels'" in texts)):
         return "softmax-y-without-forward"
     if prog.layer == "Affine" and isinstance(f.state.get("W"), np.ndarray) and isinstance(
             f.state.get("x"), np.ndarray) and f.state["x"].ndim == 2 and f.state["W"].ndim == 2 and (

@@ -1,11 +1,13 @@
 """The one-call entry points: the common case in one compiled call.
 
-Each layer method first offers its arguments to a compiled entry point
-(``KERNELS.*_call``).  It must take exactly the common case -- exact
-ndarrays, C-contiguous, aligned, native byte order, one float dtype,
-matching shapes -- and compute what the general path computes; everything
-else it must decline (return None), so that the general path validates and
-raises the documented errors.  These tests pin both halves.
+Each layer method first offers its arguments to its compiled entry point
+(``zk_layers._activations.relu_forward``, ...), the one compiled path of
+the method.  It must take exactly the arrays its kernels can read as they
+are -- exact ndarrays, contiguous, native byte order, one float dtype,
+matching shapes -- and compute what the reference computes; everything else
+it must decline (return None), so that the layer normalises it, with the
+documented errors, and calls the same entry point again.  These tests pin
+both halves.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import zk_layers as zk
-from zk_layers._kernels import KERNELS
-from zk_layers._threads import GRAINS, forced_grain
+from zk_layers import _activations, _affine, _softmax_loss
+from zk_layers._threads import forced_grain
 
 
 def _unaligned(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -52,17 +54,39 @@ def dtype(request):
 def test_entry_points_compute_what_the_general_path_computes(rng, dtype):
     x = rng.standard_normal((3, 7)).astype(dtype)
     dout = rng.standard_normal((3, 7)).astype(dtype)
-    out, mask = KERNELS.relu_forward_call(x, GRAINS.elementwise)
+    out, mask = _activations.relu_forward(x)
     ref = zk.reference.Relu()
     assert_array_equal(out, ref.forward(x))
     assert_array_equal(mask, ref.mask)
-    assert_array_equal(KERNELS.relu_backward_call(dout, mask, GRAINS.elementwise), ref.backward(dout))
-    y = KERNELS.sigmoid_forward_call(x, GRAINS.exp)
+    assert_array_equal(_activations.relu_backward(dout, mask), ref.backward(dout))
+    y = _activations.sigmoid_forward(x)
     assert y.dtype == dtype
     sig = zk.reference.Sigmoid()
     np.testing.assert_allclose(y, sig.forward(x), rtol=1e-6 if dtype is np.float32 else 1e-15)
-    np.testing.assert_allclose(KERNELS.sigmoid_backward_call(dout, y, GRAINS.elementwise),
+    np.testing.assert_allclose(_activations.sigmoid_backward(dout, y),
                                dout * (1 - y) * y, rtol=1e-6 if dtype is np.float32 else 1e-15)
+
+
+def test_elementwise_entry_points_write_given_outputs_in_either_order(rng, dtype):
+    """Given outputs are written and returned; Fortran-ordered arrays pair
+    up element by element; arrays that do not pair up are declined."""
+    x = np.asfortranarray(rng.standard_normal((3, 7)).astype(dtype))
+    out, mask = np.empty_like(x), np.empty(x.shape, np.bool_, order="F")
+    got = _activations.relu_forward(x, out, mask)
+    assert got[0] is out and got[1] is mask
+    assert_array_equal(out, np.maximum(x, 0))
+    assert_array_equal(mask, x <= 0)
+    dx = np.empty_like(x)
+    assert _activations.relu_backward(x, mask, dx) is dx
+    assert_array_equal(dx, np.where(mask, 0, x))
+    assert _activations.relu_forward(x, np.empty(x.shape, dtype)) is None  # C-ordered out, F-ordered x
+    assert _activations.relu_forward(x, out[:, :3]) is None  # wrong shape
+    assert _activations.relu_forward(x, out.astype(np.float16)) is None  # wrong type
+    readonly = np.empty_like(x)
+    readonly.flags.writeable = False
+    assert _activations.sigmoid_forward(x, readonly) is None
+    assert _activations.relu_backward(x, mask.astype(np.uint8)) is None  # the mask must be boolean
+    assert _activations.sigmoid_backward(x, x.astype(np.float16)) is None
 
 
 @pytest.mark.parametrize("labels", ["indices", "int32", "column", "one-hot"])
@@ -71,39 +95,39 @@ def test_softmax_entry_point_takes_the_book_label_forms(rng, dtype, labels):
     t = np.array([0, 4, 2, 2])
     given = {"indices": t, "int32": t.astype(np.int32), "column": t.reshape(4, 1),
              "one-hot": np.eye(5, dtype=dtype)[t]}[labels]
-    loss, y, own = KERNELS.softmax_cross_entropy_forward_call(x, given, 1e-7, GRAINS.rowwise)
+    loss, y, own = _softmax_loss.softmax_loss_forward(x, given, 1e-7)
     assert own.dtype == np.intp and not np.shares_memory(own, given)
     assert_array_equal(own, t)
     ref = zk.reference.SoftmaxWithLoss()
     np.testing.assert_allclose(loss, ref.forward(x, t), rtol=1e-6 if dtype is np.float32 else 1e-13)
     for dout in (1, 1.0, 2.5, -3):
-        dx = KERNELS.softmax_cross_entropy_backward_call(y, own, dout, (4, 5), GRAINS.elementwise)
+        dx = _softmax_loss.softmax_loss_backward(y, own, dout, (4, 5))
         np.testing.assert_allclose(dx, ref.backward(dout), rtol=1e-5 if dtype is np.float32 else 1e-12,
                                    atol=1e-7)
 
 
 def test_softmax_entry_point_declines_what_the_general_path_must_report(rng):
     x = rng.standard_normal((3, 4))
-    call = KERNELS.softmax_cross_entropy_forward_call
+    call = _softmax_loss.softmax_loss_forward
     for t in (np.array([0, 4, 1]), np.array([0, -1, 1]), np.array([0, 1]), np.array([0.0, 1.0, 2.0]),
               np.array([[1, 0, 0, 0]] * 3, float) * 2, np.eye(4)[[0, 1, 2]].astype(np.float32),
               np.array([0, 1, 2], np.uint64), [0, 1, 2]):
-        assert call(x, t, 1e-7, GRAINS.rowwise) is None, t
-    assert call(np.empty((0, 4)), np.empty(0, np.intp), 1e-7, GRAINS.rowwise) is None
-    assert call(x[0], np.array(1), 1e-7, GRAINS.rowwise) is None  # one sample: general path
-    _, y, labels = call(x, np.array([0, 3, 1]), 1e-7, GRAINS.rowwise)
+        assert call(x, t, 1e-7) is None, t
+    assert call(np.empty((0, 4)), np.empty(0, np.intp), 1e-7) is None
+    assert call(x[0], np.array(1), 1e-7) is None  # one sample: general path
+    _, y, labels = call(x, np.array([0, 3, 1]), 1e-7)
     # Backward checks y against the number of classes forward checked, and
     # takes only a Python int or float dout (the general path converts or
     # reports the rest: NumPy scalars, arrays, bool, ints too large).
-    backward = KERNELS.softmax_cross_entropy_backward_call
-    assert backward(np.ones((3, 2)), labels, 1.0, (3, 4), GRAINS.elementwise) is None
-    assert backward(np.ones((3, 4)), labels, 1.0, (3, 3), GRAINS.elementwise) is None
-    assert backward(np.ones((2, 4)), labels, 1.0, (3, 4), GRAINS.elementwise) is None
-    assert backward(y, labels, 1.0, None, GRAINS.elementwise) is None  # no forward
-    assert backward(None, labels, 1.0, (3, 4), GRAINS.elementwise) is None
+    backward = _softmax_loss.softmax_loss_backward
+    assert backward(np.ones((3, 2)), labels, 1.0, (3, 4)) is None
+    assert backward(np.ones((3, 4)), labels, 1.0, (3, 3)) is None
+    assert backward(np.ones((2, 4)), labels, 1.0, (3, 4)) is None
+    assert backward(y, labels, 1.0, None) is None  # no forward
+    assert backward(None, labels, 1.0, (3, 4)) is None
     for dout in (np.float64(1.0), np.array(1.0), True, 10**400, "1", None):
-        assert backward(y, labels, dout, (3, 4), GRAINS.elementwise) is None, dout
-    assert backward(y, labels, 1.0, (3, 4), GRAINS.elementwise) is not None
+        assert backward(y, labels, dout, (3, 4)) is None, dout
+    assert backward(y, labels, 1.0, (3, 4)) is not None
     layer = zk.SoftmaxWithLoss()
     layer.forward(x, np.array([0, 3, 1]))
     with pytest.raises(OverflowError):
@@ -116,22 +140,28 @@ def test_affine_entry_points_are_np_dot_and_decline_mixed_dtypes(rng, dtype):
     x = rng.standard_normal((5, 6)).astype(dtype)
     W, b = rng.standard_normal((6, 3)).astype(dtype), rng.standard_normal(3).astype(dtype)
     dout = rng.standard_normal((5, 3)).astype(dtype)
-    out = KERNELS.affine_forward_call(x, W, b, GRAINS.elementwise)
+    out = _affine.affine_forward(x, W, b)
     assert_array_equal(out, np.dot(x, W) + b)
-    dW, db, dx = KERNELS.affine_backward_call(dout, x, W, b, True, GRAINS.elementwise)
+    dW, db, dx = _affine.affine_backward(dout, x, W, b, True)
     assert_array_equal(dW, np.dot(x.T, dout))
     assert_array_equal(dx, np.dot(dout, W.T))
     assert db.shape == (3,) and dx.shape == x.shape
-    assert KERNELS.affine_backward_call(dout, x, W, b, False, GRAINS.elementwise)[2] is None
+    assert _affine.affine_backward(dout, x, W, b, False)[2] is None
     other = np.float64 if dtype is np.float32 else np.float32
-    assert KERNELS.affine_forward_call(x.astype(other), W, b, GRAINS.elementwise) is None
-    assert KERNELS.affine_forward_call(x, W, b[:2], GRAINS.elementwise) is None
-    assert KERNELS.affine_forward_call(x[:, :5], W, b, GRAINS.elementwise) is None
-    assert KERNELS.affine_forward_call(x.reshape(5, 2, 3), W, b, GRAINS.elementwise) is None
-    assert KERNELS.affine_backward_call(dout, x, W, b[:2], True, GRAINS.elementwise) is None
-    assert KERNELS.affine_backward_call(dout[:4], x, W, b, True, GRAINS.elementwise) is None
-    # Any layout of W is fine: only np.dot reads it.
-    assert_array_equal(KERNELS.affine_forward_call(x, np.asfortranarray(W), b, GRAINS.elementwise), out)
+    assert _affine.affine_forward(x.astype(other), W, b) is None
+    assert _affine.affine_forward(x, W, b[:2]) is None
+    assert _affine.affine_forward(x[:, :5], W, b) is None
+    assert _affine.affine_forward(x.reshape(5, 2, 3), W, b) is None
+    assert _affine.affine_backward(dout, x, W, b[:2], True) is None
+    assert _affine.affine_backward(dout[:4], x, W, b, True) is None
+    # Any layout of x and W is fine: only np.dot reads them.
+    assert_array_equal(_affine.affine_forward(x, np.asfortranarray(W), b), out)
+    assert_array_equal(_affine.affine_forward(np.asfortranarray(x), W, b), out)
+    # A product the layer formed is taken, and only the bias is added.
+    product = np.dot(x, W)
+    assert _affine.affine_forward(x.astype(other), W, b, product) is product
+    assert_array_equal(product, out)
+    assert _affine.affine_forward(x, W, b, product[:, :2].copy()) is None
 
 
 @pytest.mark.parametrize("layout", ["C", "strided"])
@@ -146,7 +176,7 @@ def test_affine_one_sample_dW_is_np_dots_outer_product(rng, dtype, layout, threa
     for n in (1, 2):
         threads(n)
         with forced_grain(1):
-            dW, db, dx = KERNELS.affine_backward_call(dout, x, W, b, True, GRAINS.elementwise)
+            dW, db, dx = _affine.affine_backward(dout, x, W, b, True)
         assert_array_equal(dW, np.dot(x.T, dout))
         assert_array_equal(np.signbit(dW), np.signbit(np.dot(x.T, dout)))
         assert_array_equal(dx, np.dot(dout, W.T))
@@ -163,8 +193,11 @@ def test_affine_one_sample_dW_is_np_dots_outer_product(rng, dtype, layout, threa
 def test_uncommon_inputs_are_declined_and_still_right(rng, kind):
     x = rng.standard_normal((1, 6))
     given = _declined_inputs(x)[kind]
-    assert KERNELS.relu_forward_call(given, GRAINS.elementwise) is None
-    assert KERNELS.sigmoid_forward_call(given, GRAINS.exp) is None
+    # The elementwise kernels read flat memory: a Fortran-ordered or an
+    # unaligned array is taken as it is.
+    taken = kind in ("fortran", "unaligned")
+    assert (_activations.relu_forward(given) is not None) is taken
+    assert (_activations.sigmoid_forward(given) is not None) is taken
     as_array = np.asarray(given)
     for name in ("Relu", "Sigmoid"):
         fast, ref = getattr(zk, name)(), getattr(zk.reference, name)()
@@ -185,8 +218,9 @@ def test_layers_take_the_entry_point_in_the_common_case(rng, monkeypatch):
             self.used.append(name)
             return getattr(self._table, name)
 
-    spy = Spy(KERNELS)
-    monkeypatch.setattr(layers, "KERNELS", spy)
+    spies = {name: Spy(getattr(layers, name)) for name in ("_activations", "_affine", "_softmax_loss", "np")}
+    for name, spy in spies.items():
+        monkeypatch.setattr(layers, name, spy)
     x = rng.standard_normal((4, 10))
     relu, sig, loss = zk.Relu(), zk.Sigmoid(), zk.SoftmaxWithLoss()
     aff = zk.Affine(rng.standard_normal((10, 10)), np.zeros(10))
@@ -195,5 +229,7 @@ def test_layers_take_the_entry_point_in_the_common_case(rng, monkeypatch):
     aff.backward(aff.forward(x))
     loss.forward(x, np.array([1, 2, 3, 4]))
     loss.backward()
-    assert all(name.endswith("_call") for name in spy.used), spy.used
-    assert len(spy.used) == 8
+    assert spies["_activations"].used == ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward"]
+    assert spies["_affine"].used == ["affine_forward", "affine_backward"]
+    assert spies["_softmax_loss"].used == ["softmax_loss_forward", "softmax_loss_backward"]
+    assert spies["np"].used == []  # no NumPy call in the Python methods

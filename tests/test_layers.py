@@ -9,7 +9,7 @@ from conftest import arrange, tolerance
 from numpy.testing import assert_allclose, assert_array_equal
 
 import zk_layers as zk
-from zk_layers import _kernels, layers
+from zk_layers import _kernels
 from zk_layers import reference as ref
 
 ELEMENTWISE_SHAPES = [(1,), (1, 1), (7,), (1, 50), (100, 50), (97, 101), (3, 4, 5), (2, 3, 5, 7), (0, 5)]
@@ -152,13 +152,9 @@ def test_sigmoid_nan_is_numpys_nan_in_every_build():
 
 
 def layers_with(level, run):
-    """run() with the layers' kernel table of build ``level``."""
-    saved = layers.KERNELS
-    layers.KERNELS = _kernels.load(level)
-    try:
+    """run() with the kernels of build ``level``."""
+    with _kernels.using(level):
         return run()
-    finally:
-        layers.KERNELS = saved
 
 
 def test_sigmoid_nan_propagates():
@@ -636,24 +632,27 @@ def test_softmax_forward_interrupted_after_the_kernel_leaves_no_mixed_state(rng,
     """y is written in place by the kernel; an interrupt (Ctrl-C) raised when
     the kernel returns, before t and the labels are updated, must not leave
     the new y paired with the old labels: backward raises instead."""
-    import dataclasses
+    import types
 
+    from zk_layers import _softmax_loss
     from zk_layers import layers as layers_module
     from zk_layers._validate import ForwardNotCalledError
 
     layer = zk.SoftmaxWithLoss()
     x0, x1 = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
     layer.forward(x0, np.array([0, 1, 2, 3, 0]))
-    real = layers_module.KERNELS.softmax_cross_entropy_forward_call
+    address = layer.y.ctypes.data
+    written = []
 
     def interrupted(*args):
-        real(*args)
+        written.append(_softmax_loss.softmax_loss_forward(*args)[1].ctypes.data)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(layers_module, "KERNELS",
-                        dataclasses.replace(layers_module.KERNELS, softmax_cross_entropy_forward_call=interrupted))
+    monkeypatch.setattr(layers_module, "_softmax_loss", types.SimpleNamespace(softmax_loss_forward=interrupted))
     with pytest.raises(KeyboardInterrupt):
         layer.forward(x1, np.array([3, 2, 1, 0, 3]))
+    assert written == [address]  # the kernel wrote over the last forward's y
+    monkeypatch.undo()
     with pytest.raises(ForwardNotCalledError):
         layer.backward()
 
@@ -674,28 +673,18 @@ def test_softmax_forward_that_fails_keeps_the_last_forwards_state(rng):
     assert_allclose(layer.y, y, rtol=1e-15)
 
 
-def _saved_state(y_factory):
-    """A stand-in for a layer as the common case leaves it, holding the only
-    references to the array that ``y_factory()`` makes."""
-    import types
-
-    state = types.SimpleNamespace(y=y_factory())
-    state._y2d = (state.y, state.y)
-    return state
-
-
-def test_softmax_kernel_takes_the_saved_y_only_when_it_fits(rng):
-    """The compiled entry point writes over the layer's saved y only when the
-    layer holds it alone and it is an owning, writeable, C-contiguous array
-    of x's dtype and shape that does not overlap x; otherwise y is fresh and
-    the layer's state is left exactly as it was."""
+def test_softmax_kernel_writes_over_a_handed_back_y_only_when_it_fits(rng):
+    """The compiled entry point writes over the y the layer hands back only
+    when it is an owning, writeable, C-contiguous array of x's dtype and
+    shape that does not overlap x; otherwise y is fresh and the array handed
+    back is left as it was."""
     import ctypes
 
-    from zk_layers._kernels import KERNELS
+    from zk_layers import _softmax_loss
 
     x = rng.standard_normal((4, 6))
     t = np.array([1, 0, 5, 2])
-    call = KERNELS.softmax_cross_entropy_forward_call
+    call = _softmax_loss.softmax_loss_forward
     expected = ref.softmax(x)
 
     def readonly():
@@ -706,40 +695,59 @@ def test_softmax_kernel_takes_the_saved_y_only_when_it_fits(rng):
     unfit = [lambda: np.zeros((8, 6))[:4], lambda: np.zeros((4, 6), np.float32), lambda: np.zeros((6, 4)),
              lambda: np.zeros((4, 6), order="F"), readonly, lambda: [[0.0] * 6] * 4]
     for factory in unfit:
-        state = _saved_state(factory)
-        before = np.array(state.y, copy=True)
-        _, y, _ = call(x, t, 1e-7, 1 << 15, state)
-        assert y is not state.y and state._y2d[0] is state.y
+        candidate = factory()
+        before = np.array(candidate, copy=True)
+        _, y, _ = call(x, t, 1e-7, candidate)
+        assert y is not candidate
         assert_allclose(y, expected, rtol=1e-15)
-        assert_array_equal(np.asarray(state.y), before)
-    # Held elsewhere too: left alone.
-    state = _saved_state(lambda: np.zeros((4, 6)))
-    kept = state.y
-    _, y, _ = call(x, t, 1e-7, 1 << 15, state)
-    assert y is not kept and state.y is kept
-    assert_array_equal(kept, 0)
-    del kept
+        assert_array_equal(np.asarray(candidate), before)
     # Overlapping x through a raw address (no reference): left alone.
-    state = _saved_state(lambda: np.zeros((4, 6)))
-    alias = np.ctypeslib.as_array(ctypes.cast(state.y.ctypes.data, ctypes.POINTER(ctypes.c_double)), (4, 6))
+    candidate = np.zeros((4, 6))
+    alias = np.ctypeslib.as_array(ctypes.cast(candidate.ctypes.data, ctypes.POINTER(ctypes.c_double)), (4, 6))
     alias[...] = x
-    _, y, _ = call(alias, t, 1e-7, 1 << 15, state)
-    assert y is not state.y
-    assert_array_equal(state.y, x)
+    _, y, _ = call(alias, t, 1e-7, candidate)
+    assert y is not candidate
+    assert_array_equal(candidate, x)
     assert_allclose(y, expected, rtol=1e-15)
     del alias
-    # Fits: written over, and taken out of the state until the layer saves it.
-    state = _saved_state(lambda: np.zeros((4, 6)))
-    address = state.y.ctypes.data
-    _, y, _ = call(x, t, 1e-7, 1 << 15, state)
-    assert y.ctypes.data == address
-    assert state.y is None and state._y2d == (None, None)
+    # Fits: written over.
+    candidate = np.zeros((4, 6))
+    _, y, _ = call(x, t, 1e-7, candidate)
+    assert y is candidate
     assert_allclose(y, expected, rtol=1e-15)
-    # Declined calls change nothing.
-    state = _saved_state(lambda: np.zeros((4, 6)))
-    assert call(x, [1, 0, 5, 2], 1e-7, 1 << 15, state) is None
-    assert call(x, np.array([1, 0, 6, 2]), 1e-7, 1 << 15, state) is None
-    assert state._y2d[0] is state.y and state._y2d[1] is state.y
+    # Declined calls write nothing.
+    candidate = np.zeros((4, 6))
+    assert call(x, [1, 0, 5, 2], 1e-7, candidate) is None
+    assert call(x, np.array([1, 0, 6, 2]), 1e-7, candidate) is None
+    assert_array_equal(candidate, 0)
+
+
+def test_softmax_layer_reuses_its_y_only_when_it_holds_it_alone(rng):
+    """A forward writes over the last forward's y when the layer holds its
+    only reference; a y the caller kept (or a view of it) is never written,
+    and a declined forward leaves the layer's y where it was."""
+    layer = zk.SoftmaxWithLoss()
+    x, t = rng.standard_normal((4, 6)), np.array([1, 0, 5, 2])
+    layer.forward(x, t)
+    address = layer.y.ctypes.data
+    layer.forward(x * 2, t)
+    assert layer.y.ctypes.data == address  # reused
+    assert_allclose(layer.y, ref.softmax(x * 2), rtol=1e-15)
+    kept = layer.y
+    before = kept.copy()
+    layer.forward(x, t)
+    assert layer.y is not kept
+    assert_array_equal(kept, before)
+    view = layer.y[:2]
+    before, saved = view.copy(), layer.y
+    del saved
+    layer.forward(x * 3, t)
+    assert_array_equal(view, before)
+    del view
+    saved = layer.y
+    with pytest.raises(ValueError):
+        layer.forward(x, np.array([1, 0, 9, 2]))  # declined, then rejected by the general path
+    assert layer.y is saved
 
 
 def test_out_forward_never_writes_a_class_level_array(rng):

@@ -1,22 +1,21 @@
-# Type stubs for zk_layers._affine, compiled from src/_affine.pyx (also built
-# as _affine_avx2 and _affine_avx512).  Conventions: see _activations.pyi.
-
-from typing import TypeVar
+# Type stubs for zk_layers._affine, compiled once from src/_affine.pyx (the
+# glue; its kernels are src/_cpu_affine.pyx, built per instruction set).
+# Conventions: see _activations.pyi.
 
 import numpy as np
-from numpy.typing import NDArray
 
-_Float = TypeVar("_Float", np.float32, np.float64)
+def bind(kernels: object, policy: object) -> None: ...
 
-# out[i, :] += b for every row i; out is (N, M), b has M elements
-def bias_add_inplace(out: NDArray[_Float], b: NDArray[_Float], n_threads: int) -> None: ...
+# np.dot(a, b, out=out): the one product call.
+def dot(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray: ...
 
-# db[j] = sum_i dout[i, j], rows added in order; dout is (N, M), db has M elements
-def bias_gradient(dout: NDArray[_Float], db: NDArray[_Float], n_threads: int) -> None: ...
+# out = x @ W + b (or product + b when the layer formed the product); None
+# when the arrays are not ready.
+def affine_forward(x: object, W: object, b: object, product: np.ndarray | None = None) -> np.ndarray | None: ...
 
-# One-call entry points (see _activations.pyi): out, and (dW, db, dx or None);
-# None when the common case does not apply.
-def affine_forward_call(x: object, W: object, b: object, grain: int) -> np.ndarray | None: ...
-def affine_backward_call(
-    dout: object, x: object, W: object, b: object, need_dx: bool, grain: int
+# (dW, db, dx or None); dW may be given, formed by the layer; None when the
+# arrays are not ready.
+def affine_backward(
+    dout: object, x: object, W: object, b: object, need_dx: bool, dW: np.ndarray | None = None,
+    checked: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None: ...

@@ -247,7 +247,7 @@ def batchnorm_saved_state(layer: Any, dout: Any) -> tuple[np.ndarray, np.ndarray
     xn = require_forward(layer, layer.xn)
     gamma, _ = batchnorm_parameters(layer.gamma, layer.beta)
     features = gamma.shape[0]
-    saved = layer.__dict__.get("_saved", None)  # (xc, xn, std, batch_size) as forward stored them
+    saved = getattr(layer, "_saved", None)  # (xc, xn, std, batch_size) as forward stored them
     xc, std, batch_size = layer.xc, layer.std, layer.batch_size
     if saved is None or xc is not saved[0] or xn is not saved[1] or std is not saved[2] or batch_size != saved[3]:
         xc = as_float_array(require_forward(layer, xc), "BatchNormalization.xc")

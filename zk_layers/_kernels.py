@@ -1,14 +1,25 @@
-"""The kernel table: every compiled kernel, for the best build this CPU runs.
+"""The kernels, for the best build this CPU runs.
 
 setup.py builds every kernel module of ``KERNEL_MODULES`` from one .pyx
 several times with different vector extensions (see its docstring): the
-baseline (``zk_layers._activations``), AVX2 (``_activations_avx2``) and
-AVX-512 (``_activations_avx512``).  All builds compute bitwise-identical
-results; they differ only in speed.  At import the best build that the CPU
-supports, and that exists in this installation, is chosen.
-``ZK_LAYERS_KERNELS=baseline|avx2|avx512`` asks for a particular one (a
-level the CPU lacks is refused, never run: it would crash on an illegal
-instruction).
+baseline (``zk_layers._cpu_activations``), AVX2 (``_cpu_activations_avx2``)
+and AVX-512 (``_cpu_activations_avx512``).  All builds compute
+bitwise-identical results; they differ only in speed.  At import the best
+build that the CPU supports, and that exists in this installation, is
+chosen.  ``ZK_LAYERS_KERNELS=baseline|avx2|avx512`` asks for a particular
+one (a level the CPU lacks is refused, never run: it would crash on an
+illegal instruction).
+
+Two shapes of kernel module.  A ``_cpu_*`` module holds kernels only, pure
+``nogil`` functions on raw pointers, and exports them as a typed table of
+function pointers (a PyCapsule, ``TABLE``; the types are in
+src/_tables.pxd).  Its glue module (``GLUE``: ``_activations`` for
+``_cpu_activations``) is built once: it owns the checks, the allocation and
+the thread count, and calls the kernels through the table that ``bind``
+hands it with the thread policy of ``_platform``.  The layers call the glue
+directly (typed by its .pyi).  The other kernel modules still hold their
+glue and are built whole per instruction set; their kernels are the fields
+of ``KERNELS`` below.
 
 ``KERNELS`` is a frozen :class:`Kernels`: one field per kernel, typed.
 Kernels on Cython's fused ``floating`` type are stored as a
@@ -20,17 +31,22 @@ table from here.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _platform
 
 # setup.py reads this tuple (with ast, without importing the package) to know
 # what to build: one list of kernel modules for the build and the table.
-KERNEL_MODULES = ("_activations", "_softmax_loss", "_affine", "_update", "_regularization", "_convolution")
+KERNEL_MODULES = ("_cpu_activations", "_cpu_affine", "_cpu_softmax_loss", "_cpu_update", "_cpu_regularization",
+                  "_convolution")
+# glue module (built once) -> the kernel module whose TABLE it calls
+GLUE = {"_activations": "_cpu_activations", "_affine": "_cpu_affine", "_softmax_loss": "_cpu_softmax_loss",
+        "_update": "_cpu_update", "_regularization": "_cpu_regularization"}
 
 LEVELS = ("avx512", "avx2", "baseline")  # best first
 _SUFFIX = {"avx512": "_avx512", "avx2": "_avx2", "baseline": ""}
@@ -44,28 +60,7 @@ class Kernels:
     """One build's kernels; the contracts are in each module's docstring."""
 
     level: str
-    # src/_activations.pyx
-    relu_forward: Pair
-    relu_backward: Pair
-    sigmoid_forward: Pair
-    sigmoid_backward: Pair
-    relu_forward_call: Kernel  # one-call entry points: take the layer's
-    relu_backward_call: Kernel  # objects, check the common case in C and
-    sigmoid_forward_call: Kernel  # return None when it does not apply
-    sigmoid_backward_call: Kernel
-    # src/_softmax_loss.pyx
-    softmax_cross_entropy_forward: Pair
-    softmax_cross_entropy_backward: Pair
-    first_invalid_label: Kernel  # intp labels only: not fused
-    softmax_cross_entropy_forward_call: Kernel
-    softmax_cross_entropy_backward_call: Kernel
-    # src/_affine.pyx
-    bias_add_inplace: Pair
-    bias_gradient: Pair
-    affine_forward_call: Kernel
-    affine_backward_call: Kernel
-    # src/_update.pyx
-    sgd_update: Pair
+    tables: dict[str, object]  # glue module name -> the TABLE capsule it calls
     # src/_convolution.pyx (chapter 7: Convolution, Pooling, im2col, col2im)
     im2col: Pair
     im2col_transposed: Pair
@@ -76,19 +71,6 @@ class Kernels:
     conv_bias_gradient: Pair
     max_pool_forward: Pair
     max_pool_backward: Pair
-    # src/_update.pyx: chapter 6's optimizers, one pass each
-    momentum_update: Pair
-    nesterov_update: Pair
-    adagrad_update: Pair
-    rmsprop_update: Pair
-    adam_update: Pair
-    # src/_regularization.pyx: BatchNormalization and Dropout
-    batchnorm_forward_train: Pair
-    batchnorm_forward_test: Pair
-    batchnorm_backward: Pair
-    dropout_forward_train: Pair
-    dropout_scale: Pair
-    dropout_backward: Pair
 
 
 def cpu_supports(level: str) -> bool:
@@ -107,8 +89,9 @@ def _import(level: str) -> Kernels | None:
             modules.append(importlib.import_module(f"zk_layers.{name}{_SUFFIX[level]}"))
         except ImportError:
             return None
-    found: dict[str, Any] = {"level": level}
-    for field in dataclasses.fields(Kernels)[1:]:
+    found: dict[str, Any] = {"level": level, "tables": {
+        glue: modules[KERNEL_MODULES.index(kernels)].TABLE for glue, kernels in GLUE.items()}}
+    for field in dataclasses.fields(Kernels)[2:]:
         owners = [m for m in modules if hasattr(m, field.name)]
         if len(owners) != 1:
             raise RuntimeError(f"kernel {field.name} is defined in {len(owners)} modules of the "
@@ -139,6 +122,25 @@ def load(level: str) -> Kernels:
     return kernels
 
 
+def bind(kernels: Kernels) -> None:
+    """Make the glue modules call the kernels of ``kernels``' build."""
+    for glue, table in kernels.tables.items():
+        importlib.import_module(f"zk_layers.{glue}").bind(table, _platform.POLICY)
+
+
+@contextlib.contextmanager
+def using(level: str) -> Iterator[Kernels]:
+    """The glue modules on the kernels of build ``level`` inside a ``with``
+    block, for comparing builds in one process (not for concurrent use:
+    the binding is process-wide)."""
+    kernels = load(level)
+    bind(kernels)
+    try:
+        yield kernels
+    finally:
+        bind(KERNELS)
+
+
 def _select() -> Kernels:
     requested = os.environ.get("ZK_LAYERS_KERNELS", "").strip().lower()
     if requested and requested != "auto":
@@ -147,3 +149,4 @@ def _select() -> Kernels:
 
 
 KERNELS = _select()
+bind(KERNELS)

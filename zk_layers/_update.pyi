@@ -1,24 +1,18 @@
-# Type stubs for zk_layers._update, compiled from src/_update.pyx (also built
-# as _update_avx2 and _update_avx512).  Conventions: see _activations.pyi.
+# Type stubs for zk_layers._update, compiled once from src/_update.pyx (the
+# glue; its kernels are src/_cpu_update.pyx, built per instruction set).
 
-from typing import TypeVar
+# The optimizer kinds (src/_tables.pxd, UpdateKind: the state arrays and
+# the coefficients each takes).
+SGD: int
+MOMENTUM: int
+NESTEROV: int
+ADAGRAD: int
+RMSPROP: int
+ADAM: int
 
-import numpy as np
-from numpy.typing import NDArray
+def bind(kernels: object, policy: object) -> None: ...
 
-_Float = TypeVar("_Float", np.float32, np.float64)
-
-# param -= lr * grad, in place, in one pass (param and grad do not overlap)
-def sgd_update(param: NDArray[_Float], grad: NDArray[_Float], lr: float, n_threads: int) -> None: ...
-
-# The book's chapter-6 optimizers, one pass each, state arrays updated in place
-def momentum_update(param: NDArray[_Float], grad: NDArray[_Float], v: NDArray[_Float],
-                    momentum: float, lr: float, n_threads: int) -> None: ...
-def nesterov_update(param: NDArray[_Float], grad: NDArray[_Float], v: NDArray[_Float],
-                    momentum: float, lr: float, n_threads: int) -> None: ...
-def adagrad_update(param: NDArray[_Float], grad: NDArray[_Float], h: NDArray[_Float],
-                   lr: float, eps: float, n_threads: int) -> None: ...
-def rmsprop_update(param: NDArray[_Float], grad: NDArray[_Float], h: NDArray[_Float],
-                   lr: float, decay_rate: float, eps: float, n_threads: int) -> None: ...
-def adam_update(param: NDArray[_Float], grad: NDArray[_Float], m: NDArray[_Float], v: NDArray[_Float],
-                lr_t: float, beta1: float, beta2: float, eps: float, n_threads: int) -> None: ...
+# One update of param (and the state s1, s2) in place by the optimizer
+# `kind`; True, or None when the arrays are not ready (nothing written).
+def step(kind: int, param: object, grad: object, s1: object = None, s2: object = None,
+         c0: float = 0.0, c1: float = 0.0, c2: float = 0.0, c3: float = 0.0) -> bool | None: ...

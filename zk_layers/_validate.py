@@ -564,3 +564,11 @@ def require_training_batch(x: np.ndarray) -> None:
     if x.shape[0] == 0:
         raise ValueError(f"x must hold at least one sample in training mode (the batch mean of no "
                          f"sample is undefined), got shape {x.shape}")
+
+
+def ran(result: _State | None) -> _State:
+    """The result of a compiled entry point that was handed arrays prepared
+    for it: it takes them, so None here is a bug of ours, never of the caller."""
+    if result is None:
+        raise RuntimeError("zk_layers internal error: a compiled kernel declined arrays the layer had prepared")
+    return result

@@ -25,11 +25,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _platform
+# _kernels binds the glue modules to the best kernels before any call.
+from . import _activations, _affine, _kernels, _platform, _softmax_loss  # noqa: F401
 from ._base import AffineBase, ReluBase, SigmoidBase, SoftmaxWithLossBase
 from ._graph import AddLayer, MulLayer
-from ._kernels import KERNELS
-from ._threads import GRAINS, threads_for
 from ._validate import (
     FLOAT32,
     FLOAT64,
@@ -45,13 +44,13 @@ from ._validate import (
     scalar_dout,
     softmax_input,
 )
+from ._validate import (
+    ran as _ran,
+)
 
 Order = Literal["C", "F"]  # the memory order of a contiguous array
 
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
-
-_NO_Y = (None, None)  # SoftmaxWithLoss before any forward
-
 
 def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, Order]:
     """``arr`` itself and its memory order if it is C- or Fortran-contiguous
@@ -62,11 +61,6 @@ def _contiguous(arr: np.ndarray) -> tuple[np.ndarray, Order]:
     if flags.f_contiguous:
         return arr, "F"
     return np.ascontiguousarray(arr), "C"
-
-
-def _flat(arr: np.ndarray) -> np.ndarray:
-    """1-D view of a contiguous array in memory order (C or Fortran)."""
-    return arr.ravel("K")
 
 
 def _upstream(dout: Any, like: np.ndarray, order: Order, dtype: np.dtype | None) -> np.ndarray:
@@ -85,40 +79,28 @@ def _upstream(dout: Any, like: np.ndarray, order: Order, dtype: np.dtype | None)
     return np.asarray(dout, dtype=dtype or dout.dtype, order=order)
 
 
-_CLASS_ATTRIBUTES: dict[tuple[type, str], bool] = {}
-
-
-def _class_attribute(cls: type, name: str) -> bool:
-    """Whether ``cls`` or a base defines ``name``: then ``layer.name`` may be
-    the class's, shared by every instance, and is never written over.
-    (Remembered per class: a handful of layer classes in practice.)"""
-    found = _CLASS_ATTRIBUTES.get((cls, name))
-    if found is None:
-        found = _CLASS_ATTRIBUTES[cls, name] = any(name in vars(base) for base in cls.__mro__)
-    return found
-
-
 def _layer_owned_buffer(layer: Any, name: str, shape: tuple[int, ...], dtype: Any, order: str) -> np.ndarray:
     """The array the layer saved as ``name`` by its last ``forward(x, out=)``,
-    for the next one to write over, or else a fresh array.
+    for this call to write over, when it is an owning, writeable array of
+    ``shape`` and ``dtype``, contiguous in ``order``; else a fresh one.
 
     A caller who passes ``out=`` is reusing memory: a fresh saved array (the
     mask, Sigmoid's copy of its output) would still cost that call its page
     faults (on a VM whose host takes back freed memory, they can cost more
-    than the kernel: docs/performance.md).  The old array is reused only when the layer's
-    attribute is its only reference (counted in C: ``held_only_by``): a
-    caller who kept ``layer.mask``, or a view of it, holds a reference, and
-    then the layer takes a fresh one, so an array the caller holds never
-    changes under it.  (A weak reference or a raw address does not count;
-    and a layer object is not for two threads at once, see
-    docs/reliability.md.)
+    than the kernel: docs/performance.md).  The old array is reused only
+    when the layer holds it alone (``_platform.take_owned``, the layers' one
+    way to reuse a saved array, SoftmaxWithLoss's y too): a caller who kept
+    ``layer.mask``, or a view of it, holds a reference, and then the layer
+    takes a fresh one, so an array the caller holds never changes under it.
+    (A layer object is not for two threads at once, see docs/reliability.md.)
     """
-    if _platform.held_only_by(layer, name) and not _class_attribute(type(layer), name):
-        saved = getattr(layer, name)
-        if (type(saved) is np.ndarray and saved.dtype == dtype and saved.shape == shape and saved.flags.owndata
-                and saved.flags.writeable
-                and (saved.flags.c_contiguous if order == "C" else saved.flags.f_contiguous)):
-            return saved
+    saved = _platform.take_owned(layer, name)
+    if (type(saved) is np.ndarray and saved.dtype == dtype and saved.shape == shape and saved.flags.owndata
+            and saved.flags.writeable
+            and (saved.flags.c_contiguous if order == "C" else saved.flags.f_contiguous)):
+        return saved
+    if saved is not None:
+        setattr(layer, name, saved)  # it does not fit: left where it was
     return np.empty(shape, dtype, order=order)
 
 
@@ -141,38 +123,29 @@ class Relu(ReluBase):
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
-            done = KERNELS.relu_forward_call(x, GRAINS.elementwise)
-            if done is not None:  # the common case, in one compiled call
+            done = _activations.relu_forward(x)
+            if done is not None:  # the common case: the caller's arrays as they are
                 out, self.mask = done
                 return out
         x, order = _contiguous(as_float_array(x, "x"))
-        if out is None:
-            out = np.empty_like(x)
-            mask = np.empty(x.shape, np.bool_, order=order)
-        else:
+        mask = None
+        if out is not None:
             out = output_buffer(out, x.shape, order, x.dtype, "out", (x,))
             mask = _layer_owned_buffer(self, "mask", x.shape, np.bool_, order)
-        # Boolean arrays are accepted as `unsigned char` memoryviews as they are.
-        KERNELS.relu_forward[x.itemsize == 8](
-            _flat(x), _flat(out), _flat(mask), threads_for(x.size, GRAINS.elementwise)
-        )
-        self.mask = mask
+        out, self.mask = _ran(_activations.relu_forward(x, out, mask))
         return out
 
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         mask = self.mask
         if out is None:
-            dx = KERNELS.relu_backward_call(dout, mask, GRAINS.elementwise)
-            if dx is not None:  # the common case, in one compiled call
+            dx = _activations.relu_backward(dout, mask)
+            if dx is not None:  # the common case: the caller's arrays as they are
                 return dx
         mask, order = _contiguous(saved_mask(self, mask))
-        mask_flat = _flat(mask)
         dout = _upstream(dout, mask, order, None)
-        dx = np.empty_like(dout) if out is None else output_buffer(out, dout.shape, order, dout.dtype, "out", (dout, mask))
-        KERNELS.relu_backward[dout.itemsize == 8](
-            _flat(dout), mask_flat, _flat(dx), threads_for(dx.size, GRAINS.elementwise)
-        )
-        return dx
+        if out is not None:
+            out = output_buffer(out, dout.shape, order, dout.dtype, "out", (dout, mask))
+        return _ran(_activations.relu_backward(dout, mask, out))
 
 
 class Sigmoid(SigmoidBase):
@@ -187,18 +160,15 @@ class Sigmoid(SigmoidBase):
 
     def forward(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         if out is None:
-            done = KERNELS.sigmoid_forward_call(x, GRAINS.exp)
-            if done is not None:  # the common case, in one compiled call
+            done = _activations.sigmoid_forward(x)
+            if done is not None:  # the common case: the caller's arrays as they are
                 self.out = done  # as in the book: the returned array is the saved one
                 return done
         x, order = _contiguous(as_float_array(x, "x"))
         if out is None:
-            out = np.empty_like(x)
-            KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, GRAINS.exp))
-            self.out = out  # as in the book: the returned array is the saved one
+            self.out = out = _ran(_activations.sigmoid_forward(x))  # as in the book: the saved array
             return out
-        out = output_buffer(out, x.shape, order, x.dtype, "out", (x,))
-        KERNELS.sigmoid_forward[x.itemsize == 8](_flat(x), _flat(out), threads_for(x.size, GRAINS.exp))
+        out = _ran(_activations.sigmoid_forward(x, output_buffer(out, x.shape, order, x.dtype, "out", (x,))))
         # The caller may reuse its buffer before backward: keep our own copy.
         saved = _layer_owned_buffer(self, "out", x.shape, x.dtype, order)
         np.copyto(saved, out)
@@ -208,8 +178,8 @@ class Sigmoid(SigmoidBase):
     def backward(self, dout: Any, out: np.ndarray | None = None) -> np.ndarray:
         y = self.out
         if out is None:
-            dx = KERNELS.sigmoid_backward_call(dout, y, GRAINS.elementwise)
-            if dx is not None:  # the common case, in one compiled call
+            dx = _activations.sigmoid_backward(dout, y)
+            if dx is not None:  # the common case: the caller's arrays as they are
                 return dx
         require_forward(self, y)
         y, order = _contiguous(as_float_array(y, "Sigmoid.out"))
@@ -218,14 +188,12 @@ class Sigmoid(SigmoidBase):
             dtype = np.result_type(as_float_array(dout, "dout").dtype, dtype)
             y = np.asarray(y, dtype=dtype, order=order)
         dout = _upstream(dout, y, order, dtype)
-        if out is not None and np.may_share_memory(out, self.out):
-            raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
-                             "by every later backward")
-        dx = np.empty_like(dout) if out is None else output_buffer(out, dout.shape, order, dtype, "out", (dout, y))
-        KERNELS.sigmoid_backward[dtype.itemsize == 8](
-            _flat(dout), _flat(y), _flat(dx), threads_for(dx.size, GRAINS.elementwise)
-        )
-        return dx
+        if out is not None:
+            if np.may_share_memory(out, self.out):
+                raise ValueError("out must not be the layer's saved output (Sigmoid.out): it is needed "
+                                 "by every later backward")
+            out = output_buffer(out, dout.shape, order, dtype, "out", (dout, y))
+        return _ran(_activations.sigmoid_backward(dout, y, out))
 
 
 class Affine(AffineBase):
@@ -262,8 +230,8 @@ class Affine(AffineBase):
     """
 
     def forward(self, x: Any) -> np.ndarray:
-        done = KERNELS.affine_forward_call(x, self.W, self.b, GRAINS.elementwise)
-        if done is not None:  # the common case, in one compiled call
+        done = _affine.affine_forward(x, self.W, self.b)
+        if done is not None:  # the common case: the caller's arrays as they are
             self.original_x_shape = self._shape_forward = x.shape
             self.x = self._x_forward = x
             return done
@@ -272,30 +240,25 @@ class Affine(AffineBase):
         original_x_shape = x.shape
         x = flatten_batch(x, W)
         dtype = W.dtype
-        out: np.ndarray
-        if x.dtype is dtype and b.dtype is dtype:
-            out = np.empty((x.shape[0], W.shape[1]), dtype)
-            # np.dot, like the reference: np.matmul takes a slow non-BLAS loop
-            # for some shapes (the N=1 outer product x.T @ dout: 4x slower).
-            np.dot(x, W, out=out)
-        else:  # mixed dtypes: everything in NumPy's result type
+        product = None
+        if not (x.dtype is dtype and b.dtype is dtype):  # mixed dtypes: everything in NumPy's result type
             if x.dtype is FLOAT32 and b.dtype is dtype is FLOAT64:
                 dtype = FLOAT64  # the book's case, decided without result_type
             else:
                 dtype = np.result_type(x.dtype, W.dtype, b.dtype)
                 W = W.astype(dtype, copy=False)
-            out = _product_widened(x, W, dtype)
+            product = _product_widened(x, W, dtype)
         if not b.flags.c_contiguous or b.dtype is not dtype:
             b = np.ascontiguousarray(b, dtype=dtype)
-        KERNELS.bias_add_inplace[dtype.itemsize == 8](out, b, threads_for(out.size, GRAINS.elementwise))
+        out = _ran(_affine.affine_forward(_operand(x), _operand(W), b, product))
         self.original_x_shape = self._shape_forward = original_x_shape
         self.x = self._x_forward = x  # the caller's x (flattened), as in the book
         return out
 
     def backward(self, dout: Any) -> np.ndarray | None:
         x = self.x
-        done = KERNELS.affine_backward_call(dout, x, self.W, self.b, self.need_dx, GRAINS.elementwise)
-        if done is not None and x is not None:  # the common case, in one compiled call
+        done = _affine.affine_backward(dout, x, self.W, self.b, self.need_dx)
+        if done is not None and x is not None:  # the common case: the caller's arrays as they are
             self.dW, self.db, dx = done
             if dx is None:
                 return None
@@ -303,7 +266,7 @@ class Affine(AffineBase):
             if shape is not None and shape is self._shape_forward and x is self._x_forward and len(shape) == 2:
                 return dx  # x was 2-D at forward: dx has its shape
             return dx.reshape(self._saved_shape(x))
-        W, _ = affine_parameters(self.W, self.b)
+        W, b = affine_parameters(self.W, self.b)
         x = self._saved_input(W)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
@@ -311,18 +274,28 @@ class Affine(AffineBase):
         if dout.dtype is not dtype or not dout.flags.c_contiguous:
             dtype = np.result_type(dout.dtype, x.dtype)
             dout = np.ascontiguousarray(dout, dtype=dtype)
-        if x.dtype is dtype:
-            dW = np.empty(W.shape, dtype)
-            np.dot(x.T, dout, out=dW)
-        else:
-            dW = _transposed_product_widened(x, dout, dtype)
-        db = np.empty(W.shape[1], dtype)
-        KERNELS.bias_gradient[dtype.itemsize == 8](dout, db, threads_for(dout.size, GRAINS.elementwise))
-        self.dW, self.db = dW, db
+        dW = None if x.dtype is dtype else _transposed_product_widened(x, dout, dtype)
+        # dx in the result type of dout and W, as the reference: by NumPy
+        # when W has another dtype or layout than the kernels read.
+        ready = W.dtype is dtype and W is _operand(W)
+        self.dW, self.db, dx = _ran(_affine.affine_backward(
+            dout, _operand(x), W, b, self.need_dx and ready, dW, checked=True))
         if not self.need_dx:
             return None
-        dx = np.dot(dout, W.T)
+        if not ready:
+            dx = np.dot(dout, W.T)
         return dx.reshape(self._saved_shape(x))
+
+
+def _operand(arr: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
+    """``arr`` as the products read it: an exact ndarray, aligned, in native
+    byte order (and in ``dtype`` if given); the very array when it already
+    is, else a temporary copy (a parameter itself is never converted)."""
+    dtype = arr.dtype.newbyteorder("=") if dtype is None else dtype
+    if type(arr) is np.ndarray and arr.dtype is dtype and arr.flags.aligned:
+        return arr
+    arr = np.asarray(arr)
+    return arr.astype(dtype, copy=not arr.flags.aligned)
 
 
 # Mixed dtypes (the book's own case: float32 images from its loader, float64
@@ -346,14 +319,14 @@ def _product_widened(x: np.ndarray, W: np.ndarray, dtype: np.dtype) -> np.ndarra
     out = np.empty((n, W.shape[1]), dtype)
     rows = _block_rows(n, d)
     if rows >= n:  # one block: the whole of x, converted once
-        np.dot(x.astype(dtype), W, out=out)
+        _affine.dot(x.astype(dtype), W, out)
         return out
     block = np.empty((rows, d), dtype)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         converted = block[: stop - start]
         np.copyto(converted, x[start:stop], casting="same_kind")
-        np.dot(converted, W, out=out[start:stop])
+        _affine.dot(converted, W, out[start:stop])
     return out
 
 
@@ -406,52 +379,43 @@ class SoftmaxWithLoss(SoftmaxWithLossBase):
     """
 
     def forward(self, x: Any, t: Any) -> float:
-        # The call may write y over the last forward's (see
-        # _softmax_loss._take_saved_y and the class notes).
-        done = KERNELS.softmax_cross_entropy_forward_call(x, t, self.eps, GRAINS.rowwise, self)
-        if done is not None:  # the common case, in one compiled call
+        # The last forward's y, when the layer holds it alone, is handed to
+        # the kernel to write over (it takes it only if it fits), and is out
+        # of the layer meanwhile: an interrupted forward leaves backward
+        # raising instead of pairing a new y with the old labels.
+        reuse = _platform.take_owned(self, "y")
+        done = _softmax_loss.softmax_loss_forward(x, t, self.eps, reuse)
+        if done is not None:  # the common case: the caller's arrays as they are
             loss, y, labels = done
             # The book's self.t = t; our own copy of the indices for backward.
             self.t = self._t_forward = t
             self._labels = labels
             self.y = y
             self._y_shape = y.shape
-            self._y2d = (y, y)
             self.loss = loss
             return loss
+        if reuse is not None:
+            self.y = reuse  # declined: the layer as it was
         x2d, single = softmax_input(x)
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
-        check_label_range(labels, n_classes, KERNELS.first_invalid_label)
-        x2d = np.ascontiguousarray(x2d)
-        y = np.empty(x2d.shape, x2d.dtype)
-        losses = np.empty(n, np.float64)
-        total = KERNELS.softmax_cross_entropy_forward[y.itemsize == 8](
-            x2d, labels, y, losses, self.eps, threads_for(x2d.size, GRAINS.rowwise)
-        )
+        check_label_range(labels, n_classes, _softmax_loss.first_invalid_label)
+        loss, y, labels = _ran(_softmax_loss.softmax_loss_forward(np.ascontiguousarray(x2d), labels, self.eps))
         self._remember_labels(t, labels)
         self.y = y.reshape(np.shape(x)) if single else y
         self._y_shape = self.y.shape
-        self._y2d = (self.y, y)
-        self.loss = total / n
-        return self.loss
+        self.loss = loss
+        return loss
 
     def backward(self, dout: Any = 1) -> np.ndarray:
         if self.t is self._t_forward:
-            # Labels as forward checked them: the common case in one call
-            # (y and dout are checked there; anything else declines).
-            dx = KERNELS.softmax_cross_entropy_backward_call(
-                self.y, self._labels, dout, self._y_shape, GRAINS.elementwise)
-            if dx is not None:
+            # Labels as forward checked them: y and dout are checked there.
+            dx = _softmax_loss.softmax_loss_backward(self.y, self._labels, dout, self._y_shape)
+            if dx is not None:  # the common case: the layer's arrays as they are
                 return dx
         y = require_forward(self, self.y)
         scale = scalar_dout(dout)
-        saved, y2d = getattr(self, "_y2d", _NO_Y)  # not __dict__: see _take_saved_y
-        if saved is not y:  # the attribute was reassigned since forward
-            y = self._saved_probabilities(y)
-            y2d = np.ascontiguousarray(y).reshape(-1, y.shape[-1])
-        dx = np.empty(y2d.shape, y2d.dtype)
-        KERNELS.softmax_cross_entropy_backward[y2d.itemsize == 8](
-            y2d, self._saved_labels(y), scale / y2d.shape[0], dx, threads_for(dx.size, GRAINS.elementwise)
-        )
+        y = self._saved_probabilities(y)
+        y2d = np.ascontiguousarray(y).reshape(-1, y.shape[-1])
+        dx = _ran(_softmax_loss.softmax_loss_backward(y2d, self._saved_labels(y), scale, y2d.shape))
         return dx if y.ndim == 2 else dx.reshape(y.shape)

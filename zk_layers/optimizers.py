@@ -6,7 +6,8 @@ the book does: the layers hold the same arrays (``Affine`` never copies its
 ``W`` and ``b``), so an in-place update is what their next forward uses.
 
 For a contiguous float32/float64 parameter with a gradient of the same
-shape and dtype, one compiled pass (src/_update.pyx) updates the parameter
+shape and dtype, one compiled pass (src/_update.pyx, on the kernels of
+src/_cpu_update.pyx) updates the parameter
 and the optimizer's state together; in float64 the result is bitwise what
 the book's NumPy lines give (tests compare them step by step), in float32
 too (the kernels round every coefficient to float32 as NumPy does with a
@@ -37,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from ._kernels import KERNELS
-from ._threads import GRAINS, threads_for
+# _kernels binds the glue module to the best kernels before any call.
+from . import _kernels, _update  # noqa: F401
 from ._validate import (
     FLOAT32,
     FLOAT64,
@@ -47,6 +48,7 @@ from ._validate import (
     nonnegative_int,
     nonnegative_number,
     positive_number,
+    ran,
 )
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "Optimizer", "OPTIMIZERS", "make_optimizer"]
@@ -214,9 +216,7 @@ class SGD(_Checked):
         for key, fused in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
             if fused:
-                KERNELS.sgd_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), self.lr, threads_for(param.size, GRAINS.elementwise)
-                )
+                ran(_update.step(_update.SGD, param, grad, None, None, self.lr))
             else:
                 params[key] -= self.lr * grad
 
@@ -250,9 +250,7 @@ class Momentum(_Velocity):
         for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
             if self._fused(key, param, grad, (v[key],), fits):
-                KERNELS.momentum_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), v[key].reshape(-1), self.momentum, self.lr,
-                    threads_for(param.size, GRAINS.elementwise))
+                ran(_update.step(_update.MOMENTUM, param, grad, v[key], None, self.momentum, self.lr))
             else:
                 self._check_state_of(key, param)
                 v[key] = self.momentum * v[key] - self.lr * grad
@@ -279,9 +277,7 @@ class Nesterov(_Velocity):
         for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
             if self._fused(key, param, grad, (v[key],), fits):
-                KERNELS.nesterov_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), v[key].reshape(-1), self.momentum, self.lr,
-                    threads_for(param.size, GRAINS.elementwise))
+                ran(_update.step(_update.NESTEROV, param, grad, v[key], None, self.momentum, self.lr))
             else:
                 self._check_state_of(key, param)
                 params[key] += self.momentum * self.momentum * v[key]
@@ -312,9 +308,7 @@ class AdaGrad(_Stateful):
         for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
             if self._fused(key, param, grad, (h[key],), fits):
-                KERNELS.adagrad_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.eps,
-                    threads_for(param.size, GRAINS.update))
+                ran(_update.step(_update.ADAGRAD, param, grad, h[key], None, self.lr, self.eps))
             else:
                 self._check_state_of(key, param)
                 h[key] += grad * grad
@@ -348,9 +342,7 @@ class RMSprop(_Stateful):
         for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
             if self._fused(key, param, grad, (h[key],), fits):
-                KERNELS.rmsprop_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), h[key].reshape(-1), self.lr, self.decay_rate,
-                    self.eps, threads_for(param.size, GRAINS.update))
+                ran(_update.step(_update.RMSPROP, param, grad, h[key], None, self.lr, self.decay_rate, self.eps))
             else:
                 self._check_state_of(key, param)
                 h[key] *= self.decay_rate
@@ -398,9 +390,8 @@ class Adam(_Stateful):
         for key, fits in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
             if self._fused(key, param, grad, (m[key], v[key]), fits):
-                KERNELS.adam_update[param.itemsize == 8](
-                    param.reshape(-1), grad.reshape(-1), m[key].reshape(-1), v[key].reshape(-1),
-                    float(lr_t), self.beta1, self.beta2, self.eps, threads_for(param.size, GRAINS.update))
+                ran(_update.step(_update.ADAM, param, grad, m[key], v[key], float(lr_t), self.beta1, self.beta2,
+                                 self.eps))
             else:
                 self._check_state_of(key, param)
                 m[key] += (1 - self.beta1) * (grad - m[key])

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
+# _kernels binds the glue module to the best kernels before any call.
+from . import _kernels, _regularization  # noqa: F401
 from ._base import BatchNormalizationBase, DropoutBase, batchnorm_saved_state, dropout_saved_mask
-from ._kernels import KERNELS
-from ._threads import GRAINS, threads_for
-from ._validate import FLOAT32, FLOAT64, as_float_array, fraction
+from ._validate import FLOAT32, FLOAT64, as_float_array, fraction, ran
 
 __all__ = ["BatchNormalization", "Dropout"]
 
@@ -56,23 +56,16 @@ class Dropout(DropoutBase):
         x = as_float_array(x, "x")
         ratio = fraction(self.dropout_ratio, "Dropout.dropout_ratio")
         x = _c_contiguous(x, x.dtype)
-        out = np.empty(x.shape, x.dtype)
-        flat_x, flat_out = x.reshape(-1), out.reshape(-1)
         if not train_flg:
-            KERNELS.dropout_scale[x.itemsize == 8](
-                flat_x, 1.0 - ratio, flat_out, threads_for(x.size, GRAINS.elementwise))
-            return out
+            return ran(_regularization.dropout_scale(x, 1.0 - ratio))
         draws = np.random.rand(*x.shape)  # noqa: NPY002 (the book's generator, the book's draw)
-        mask = np.empty(x.shape, np.bool_)
-        KERNELS.dropout_forward_train[x.itemsize == 8](
-            flat_x, np.asarray(draws).reshape(-1), ratio, mask.reshape(-1), flat_out,
-            threads_for(x.size, GRAINS.elementwise))
+        out, mask = ran(_regularization.dropout_forward_train(x, np.asarray(draws), ratio))
         self.mask = self._mask_forward = mask
         return out
 
     def backward(self, dout: Any) -> np.ndarray:
         mask = self.mask
-        forward_mask: np.ndarray | None = self.__dict__.get("_mask_forward")
+        forward_mask: np.ndarray | None = getattr(self, "_mask_forward", None)
         if mask is None or mask is not forward_mask:
             mask, dout = dropout_saved_mask(self, dout)  # reassigned since forward: checked
             mask = np.ascontiguousarray(mask)
@@ -80,11 +73,7 @@ class Dropout(DropoutBase):
             dout = as_float_array(dout, "dout")
             if dout.shape != mask.shape:
                 dropout_saved_mask(self, dout)  # raises the shared message
-        dout = _c_contiguous(dout, dout.dtype)
-        dx = np.empty(dout.shape, dout.dtype)
-        KERNELS.dropout_backward[dout.itemsize == 8](
-            dout.reshape(-1), mask.reshape(-1), dx.reshape(-1), threads_for(dx.size, GRAINS.elementwise))
-        return dx
+        return ran(_regularization.dropout_backward(_c_contiguous(dout, dout.dtype), mask))
 
 
 class BatchNormalization(BatchNormalizationBase):
@@ -113,17 +102,10 @@ class BatchNormalization(BatchNormalizationBase):
         else:
             dtype = np.result_type(x, gamma, beta, self.running_mean, self.running_var)
         dtype = FLOAT64 if dtype == FLOAT64 else FLOAT32
-        wide = dtype.itemsize == 8
         x2d = _c_contiguous(x, dtype).reshape(n, features)
         g, b = _c_contiguous(gamma, dtype), _c_contiguous(beta, dtype)
-        out = np.empty((n, features), dtype)
-        threads = threads_for(x2d.size, GRAINS.elementwise)
         if train_flg:
-            xc = np.empty_like(out)
-            xn = np.empty_like(out)
-            mu, var, std = np.empty(features, dtype), np.empty(features, dtype), np.empty(features, dtype)
-            KERNELS.batchnorm_forward_train[wide](x2d.reshape(-1), g, b, xc.reshape(-1), xn.reshape(-1),
-                                                  out.reshape(-1), mu, var, std, n, threads)
+            out, xc, xn, mu, var, std = ran(_regularization.batchnorm_forward_train(x2d, g, b))
             self.batch_size = n
             self.xc, self.xn, self.std = xc, xn, std
             self._saved = (xc, xn, std, n)
@@ -133,7 +115,7 @@ class BatchNormalization(BatchNormalizationBase):
         else:
             mean = _c_contiguous(self.running_mean, dtype)
             denom = _c_contiguous(np.sqrt(self.running_var + 10e-7), dtype)
-            KERNELS.batchnorm_forward_test[wide](x2d.reshape(-1), mean, denom, g, b, out.reshape(-1), n, threads)
+            out = ran(_regularization.batchnorm_forward_test(x2d, mean, denom, g, b))
         return out.reshape(input_shape)
 
     def backward(self, dout: Any) -> np.ndarray:
@@ -143,13 +125,6 @@ class BatchNormalization(BatchNormalizationBase):
         dtype = FLOAT64 if dtype == FLOAT64 else FLOAT32
         dout, xc, xn = (_c_contiguous(a, dtype) for a in (dout, xc, xn))
         std, gamma = _c_contiguous(std, dtype), _c_contiguous(gamma, dtype)
-        dx = np.empty((n, features), dtype)
-        make = np.empty if n else np.zeros  # no sample: the sums are zero
-        dgamma, dbeta = make(features, dtype), make(features, dtype)
-        work = np.empty(2 * features, dtype)
-        if n:
-            KERNELS.batchnorm_backward[dtype.itemsize == 8](
-                dout.reshape(-1), xc.reshape(-1), xn.reshape(-1), gamma, std, dx.reshape(-1),
-                dgamma, dbeta, work, n, threads_for(dx.size, GRAINS.elementwise))
-        self.dgamma, self.dbeta = dgamma, dbeta
+        dx, self.dgamma, self.dbeta = ran(_regularization.batchnorm_backward(
+            dout.reshape(n, features), xc, xn, gamma, std))
         return dx.reshape(input_shape)

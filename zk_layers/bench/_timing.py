@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .._kernels import KERNELS
-from .._threads import GRAINS, limit_threads, threads_for
+from .. import _activations
+from .._threads import limit_threads
 
 
 def _calibrate(fn: Callable[[], object], target_s: float) -> int:
@@ -79,14 +79,12 @@ def measure_bandwidth(threads: int, samples: int = 7) -> float:
     src = np.ones(n)
     dst = np.empty(n)
     mask = np.zeros(n, dtype=np.bool_)
-    kernel = KERNELS.relu_backward[1]
     with limit_threads(threads):
-        n_threads = threads_for(n, GRAINS.elementwise)
-        kernel(src, mask, dst, n_threads)  # first touch
+        _activations.relu_backward(src, mask, dst)  # first touch
         times = []
         for _ in range(samples):
             start = time.perf_counter()
-            kernel(src, mask, dst, n_threads)
+            _activations.relu_backward(src, mask, dst)
             times.append(time.perf_counter() - start)
     return (2 * 8 + 1) * n / statistics.median(times) / 1e9
 

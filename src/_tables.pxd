@@ -1,0 +1,162 @@
+# The typed tables between the glue and the kernels, as PyTorch's
+# DispatchStub: each per-ISA kernel module (src/_cpu_*.pyx, built once per
+# instruction set) fills one struct of function pointers and exports it as a
+# PyCapsule named in CAPSULE_*; zk_layers/_kernels.py picks the best build
+# at import and hands its capsules to the glue (bind()), which is compiled
+# once and calls the kernels only through these pointers.
+#
+# A kernel computes elements [start, stop) of its work: it holds no Python
+# object, allocates nothing and knows nothing of threads; the glue splits
+# the work between threads (chunk_start) and calls it once per piece.
+
+# --------------------------------------------------------------- policy
+# What the glue asks the thread policy (src/_platform.pyx): threads for
+# n_items of work of one grain.  The grain is named by kind, bound where
+# each kernel is called, and read from zk_layers.GRAINS at the call.
+cdef enum GrainKind:
+    GRAIN_ELEMENTWISE = 0  # Relu, bias add/gradient, SGD
+    GRAIN_EXP = 1          # Sigmoid forward: one exp per element
+    GRAIN_ROWWISE = 2      # the softmax loss: max, exp, sum per row
+    GRAIN_UPDATE = 3       # AdaGrad, RMSprop, Adam
+
+ctypedef struct Policy:
+    Py_ssize_t (*threads_for)(Py_ssize_t n_items, int grain) except -1
+
+
+# --------------------------------------- src/_cpu_activations.pyx: Relu, Sigmoid
+ctypedef struct ActivationKernels:
+    # mask = x <= 0; out = 0 where mask else x
+    void (*relu_forward_f32)(const float* x, float* out, unsigned char* mask,
+                             Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*relu_forward_f64)(const double* x, double* out, unsigned char* mask,
+                             Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # dx = 0 where mask else dout
+    void (*relu_backward_f32)(const float* dout, const unsigned char* mask, float* dx,
+                              Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*relu_backward_f64)(const double* dout, const unsigned char* mask, double* dx,
+                              Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # out = 1 / (1 + exp(-x))
+    void (*sigmoid_forward_f32)(const float* x, float* out,
+                                Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*sigmoid_forward_f64)(const double* x, double* out,
+                                Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # dx = dout * (1 - out) * out
+    void (*sigmoid_backward_f32)(const float* dout, const float* out, float* dx,
+                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*sigmoid_backward_f64)(const double* dout, const double* out, double* dx,
+                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+
+
+# -------------------------------------------- src/_cpu_affine.pyx: around the products
+ctypedef struct AffineKernels:
+    # rows [start, stop) of the (n, n_columns) out: out[i, :] += b
+    void (*bias_add_f32)(float* out, const float* b, Py_ssize_t n_columns,
+                         Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*bias_add_f64)(double* out, const double* b, Py_ssize_t n_columns,
+                         Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # columns [start, stop): db[j] = sum over the n_rows rows of dout[i, j],
+    # added in row order
+    void (*bias_gradient_f32)(const float* dout, float* db, Py_ssize_t n_rows,
+                              Py_ssize_t n_columns, Py_ssize_t start,
+                              Py_ssize_t stop) noexcept nogil
+    void (*bias_gradient_f64)(const double* dout, double* db, Py_ssize_t n_rows,
+                              Py_ssize_t n_columns, Py_ssize_t start,
+                              Py_ssize_t stop) noexcept nogil
+    # rows [start, stop) of the outer product: out[i, :] = 0 + x[i] * d,
+    # x[i] at byte offset i * x_stride
+    void (*outer_f32)(const char* x, Py_ssize_t x_stride, const float* d,
+                      float* out, Py_ssize_t n_columns, Py_ssize_t start,
+                      Py_ssize_t stop) noexcept nogil
+    void (*outer_f64)(const char* x, Py_ssize_t x_stride, const double* d,
+                      double* out, Py_ssize_t n_columns, Py_ssize_t start,
+                      Py_ssize_t stop) noexcept nogil
+
+
+# ---------------------------------- src/_cpu_softmax_loss.pyx: SoftmaxWithLoss
+ctypedef struct SoftmaxLossKernels:
+    # rows [start, stop) of the (n, n_classes) x: y[i] = softmax(x[i]) and
+    # losses[i] = -log(y[i, t[i]] + eps), or logsumexp(x[i]) - x[i, t[i]]
+    # when eps == 0; every t[i] in [0, n_classes)
+    void (*forward_f32)(const float* x, const Py_ssize_t* t, float* y, double* losses,
+                        Py_ssize_t n_classes, double eps, Py_ssize_t start,
+                        Py_ssize_t stop) noexcept nogil
+    void (*forward_f64)(const double* x, const Py_ssize_t* t, double* y, double* losses,
+                        Py_ssize_t n_classes, double eps, Py_ssize_t start,
+                        Py_ssize_t stop) noexcept nogil
+    # rows [start, stop): dx[i, j] = (y[i, j] - [j == t[i]]) * scale
+    void (*backward_f32)(const float* y, const Py_ssize_t* t, float scale, float* dx,
+                         Py_ssize_t n_classes, Py_ssize_t start,
+                         Py_ssize_t stop) noexcept nogil
+    void (*backward_f64)(const double* y, const Py_ssize_t* t, double scale, double* dx,
+                         Py_ssize_t n_classes, Py_ssize_t start,
+                         Py_ssize_t stop) noexcept nogil
+
+
+# ---------------------------------------------- src/_cpu_update.pyx: the optimizers
+# One signature for the six: the parameter, its gradient, up to two state
+# arrays and four coefficients (Python floats, rounded to the array's dtype
+# inside, as NumPy rounds a Python float against an array), elements
+# [start, stop).  Indexed by UpdateKind.
+cdef enum:  # UpdateKind
+    UPDATE_SGD = 0       # c: lr
+    UPDATE_MOMENTUM = 1  # s1 = v; c: momentum, lr
+    UPDATE_NESTEROV = 2  # s1 = v; c: momentum, lr
+    UPDATE_ADAGRAD = 3   # s1 = h; c: lr, eps
+    UPDATE_RMSPROP = 4   # s1 = h; c: lr, decay_rate, eps
+    UPDATE_ADAM = 5      # s1 = m, s2 = v; c: lr_t, beta1, beta2, eps
+    UPDATE_KINDS = 6
+
+ctypedef void (*update_f32)(float* param, const float* grad, float* s1, float* s2,
+                            const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+ctypedef void (*update_f64)(double* param, const double* grad, double* s1, double* s2,
+                            const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+
+ctypedef struct UpdateKernels:
+    update_f32 f32[UPDATE_KINDS]
+    update_f64 f64[UPDATE_KINDS]
+
+
+# ------------- src/_cpu_regularization.pyx: BatchNormalization and Dropout
+# Batch normalisation works on columns [c0, c1) of (n, d) arrays, each
+# column, its sums included, over all rows in row order; Dropout on
+# elements [start, stop).
+ctypedef struct RegularizationKernels:
+    # mu, var, std: per column; xc = x - mu, xn = xc / std, out = gamma*xn + beta
+    void (*bn_train_f32)(const float* x, const float* gamma, const float* beta, float* xc,
+                         float* xn, float* out, float* mu, float* var, float* std,
+                         Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
+    void (*bn_train_f64)(const double* x, const double* gamma, const double* beta, double* xc,
+                         double* xn, double* out, double* mu, double* var, double* std,
+                         Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
+    # out = gamma * ((x - running_mean) / denom) + beta
+    void (*bn_test_f32)(const float* x, const float* running_mean, const float* denom,
+                        const float* gamma, const float* beta, float* out,
+                        Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
+    void (*bn_test_f64)(const double* x, const double* running_mean, const double* denom,
+                        const double* gamma, const double* beta, double* out,
+                        Py_ssize_t n, Py_ssize_t d, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
+    # dx, dgamma, dbeta; dvar and dmu are per-column scratch
+    void (*bn_backward_f32)(const float* dout, const float* xc, const float* xn,
+                            const float* gamma, const float* std, float* dx, float* dgamma,
+                            float* dbeta, float* dvar, float* dmu, Py_ssize_t n, Py_ssize_t d,
+                            Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
+    void (*bn_backward_f64)(const double* dout, const double* xc, const double* xn,
+                            const double* gamma, const double* std, double* dx, double* dgamma,
+                            double* dbeta, double* dvar, double* dmu, Py_ssize_t n, Py_ssize_t d,
+                            Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
+    # mask = r > ratio; out = x * mask
+    void (*dropout_train_f32)(const float* x, const double* r, double ratio, unsigned char* mask,
+                              float* out, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*dropout_train_f64)(const double* x, const double* r, double ratio, unsigned char* mask,
+                              double* out, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # out = x * scale
+    void (*scale_f32)(const float* x, float scale, float* out,
+                      Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*scale_f64)(const double* x, double scale, double* out,
+                      Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # dx = dout * mask
+    void (*dropout_backward_f32)(const float* dout, const unsigned char* mask, float* dx,
+                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*dropout_backward_f64)(const double* dout, const unsigned char* mask, double* dx,
+                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+
