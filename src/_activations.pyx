@@ -27,37 +27,16 @@ thread count.  Small one-thread work runs inline with the GIL held;
 everything else in a prange region without it.
 """
 cimport numpy as cnp
-from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.limits cimport INT_MAX
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, ORDER_NONE, chunk_start,
                       empty_like_in, float_input_order, pairs_with)
-from _tables cimport GRAIN_ELEMENTWISE, GRAIN_EXP, ActivationKernels, Policy
+from _tables cimport GRAIN_ELEMENTWISE, GRAIN_EXP, ActivationKernels
 
-cnp.import_array()
-
-cdef ActivationKernels K
-cdef Policy P
-cdef bint _bound = False
-
-
-def bind(object kernels, object policy):
-    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
-    src/_cpu_activations.pyx) under the thread policy ``policy``
-    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
-    global K, P, _bound
-    K = (<ActivationKernels*>PyCapsule_GetPointer(kernels, "zk_layers.ActivationKernels"))[0]
-    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
-    _bound = True
-
-
-cdef inline int _threads(Py_ssize_t n, int grain) except -1:
-    if not _bound:
-        raise RuntimeError("zk_layers._activations: no kernels bound (import zk_layers first)")
-    cdef Py_ssize_t t = P.threads_for(n, grain)
-    return <int>(t if t < INT_MAX else INT_MAX)
+ctypedef ActivationKernels Table
+cdef const char* TABLE_NAME = "zk_layers.ActivationKernels"
+include "_glue.pxi"
 
 
 # ------------------------------------------------ one run of a kernel

@@ -27,39 +27,18 @@ no partial sums are combined, so results are bitwise identical for every
 thread count.
 """
 cimport numpy as cnp
-from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.limits cimport INT_MAX
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, PyArray_MatrixProduct,
                       PyArray_MatrixProduct2, chunk_start, kernel_float_type)
-from _tables cimport GRAIN_ELEMENTWISE, AffineKernels, Policy
+from _tables cimport GRAIN_ELEMENTWISE, AffineKernels
 
 from numpy import matmul as _matmul
 
-cnp.import_array()
-
-cdef AffineKernels K
-cdef Policy P
-cdef bint _bound = False
-
-
-def bind(object kernels, object policy):
-    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
-    src/_cpu_affine.pyx) under the thread policy ``policy``
-    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
-    global K, P, _bound
-    K = (<AffineKernels*>PyCapsule_GetPointer(kernels, "zk_layers.AffineKernels"))[0]
-    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
-    _bound = True
-
-
-cdef inline int _threads(Py_ssize_t n) except -1:
-    if not _bound:
-        raise RuntimeError("zk_layers._affine: no kernels bound (import zk_layers first)")
-    cdef Py_ssize_t t = P.threads_for(n, GRAIN_ELEMENTWISE)
-    return <int>(t if t < INT_MAX else INT_MAX)
+ctypedef AffineKernels Table
+cdef const char* TABLE_NAME = "zk_layers.AffineKernels"
+include "_glue.pxi"
 
 
 def dot(object a, object b, object out):
@@ -175,7 +154,7 @@ def affine_forward(object x, object W, object b, object product=None):
         out = <cnp.ndarray>product
     else:
         return None
-    cdef int n_threads = _threads(dims[0] * dims[1])
+    cdef int n_threads = _threads(dims[0] * dims[1], GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
         _bias_add_run(K.bias_add_f64, <double*>cnp.PyArray_DATA(out),
                       <const double*>cnp.PyArray_DATA(ba), dims[0], dims[1],
@@ -232,18 +211,18 @@ def affine_backward(object dout, object x, object W, object b,
         if typenum == cnp.NPY_DOUBLE:
             _outer_run(K.outer_f64, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
                        <const double*>cnp.PyArray_DATA(da), <double*>cnp.PyArray_DATA(dWa),
-                       d_in, m, _threads(d_in * m))
+                       d_in, m, _threads(d_in * m, GRAIN_ELEMENTWISE))
         else:
             _outer_run(K.outer_f32, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
                        <const float*>cnp.PyArray_DATA(da), <float*>cnp.PyArray_DATA(dWa),
-                       d_in, m, _threads(d_in * m))
+                       d_in, m, _threads(d_in * m, GRAIN_ELEMENTWISE))
     else:
         dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
         _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dWa)
     cdef cnp.npy_intp m_dims[1]
     m_dims[0] = m
     cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, m_dims, typenum, 0)
-    cdef int n_threads = _threads(n * m)
+    cdef int n_threads = _threads(n * m, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
         _bias_gradient_run(K.bias_gradient_f64, <const double*>cnp.PyArray_DATA(da),
                            <double*>cnp.PyArray_DATA(db), n, m, n_threads)

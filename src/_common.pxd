@@ -23,13 +23,12 @@ cdef inline Py_ssize_t chunk_start(Py_ssize_t chunk, Py_ssize_t n_chunks,
 
 
 # ---------------------------------------------------------------------------
-# The one-call entry points (``*_call`` in each kernel module) take Python
-# objects and decide with these checks, in a few nanoseconds, whether the
-# common case applies: exact ndarrays, C-contiguous, aligned, native byte
-# order, float32 or float64, matching shapes.  When it does not, they return
-# None and the layer takes its general Python path, which validates
-# everything and raises the documented errors; so these checks only ever
-# select the fast path, they never reject anything themselves.
+# The glue's entry points take Python objects and decide with these checks,
+# in a few nanoseconds, whether the arrays are ready for the kernels: exact
+# ndarrays, contiguous, native byte order, float32 or float64, matching
+# shapes.  When they are not, an entry point returns None and the layer
+# normalises them, raising the documented errors for bad input, and calls it
+# again; so these checks never reject anything themselves.
 
 cimport numpy as cnp
 
@@ -74,15 +73,6 @@ cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
     return nd == cnp.PyArray_NDIM(b) and (
         nd == 0 or memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(b),
                           nd * sizeof(cnp.npy_intp)) == 0)
-
-
-cdef inline int threads_for_items(Py_ssize_t n_items, Py_ssize_t grain,
-                                  object threads_for) except -1:
-    """One thread below two grains of work, without a Python call; above,
-    what ``zk_layers._platform.threads_for`` (passed in) decides."""
-    if n_items < 2 * grain:
-        return 1
-    return threads_for(n_items, grain)
 
 
 # ---------------------------------------------------------------------------

@@ -1,558 +1,321 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, freethreading_compatible=True
-"""Convolution and max-pooling kernels (chapter 7): im2col, col2im, pooling.
+"""Convolution and max pooling (chapter 7): the glue, compiled once.
 
-What they compute (col, dx, out, arg_max, db are written; the rest is read).
-x is a batch of images (N, C, H, W); a filter is FH x FW, applied with
-`stride` and `pad` zeros on every side; OH = (H + 2 pad - FH) // stride + 1,
-OW likewise; K = C * FH * FW (one filter's weights), P = OH * OW (output
-positions of one image).  Element (k, p) of an image's patch matrix, with
-k = (c, i, j) and p = (oh, ow), is x[c, oh*stride + i - pad, ow*stride + j - pad],
-or 0 where that falls in the padding.
-    im2col                    col (N*P, K): the book's layout, rows (n, oh, ow)
-    im2col_transposed         col (N, K, P): per image, one row per k, so that
-                              W (FN, K) @ col[n] is the output (FN, OH, OW) of
-                              image n in NCHW order, with no transpose after
-    im2col_transposed_widened the same from float32 x into a float64 col (the
-                              book's float32 images with float64 weights: the
-                              conversion rides along with the copy)
-    col2im / col2im_transposed  dx (N, C, H, W): every pixel's sum of the
-                              patch entries that read it (the adjoint of
-                              im2col), added in filter order (i, j) from 0, as
-                              the book's col2im adds them
-    conv_bias_add_inplace     out[n, f, :] += b[f]             out (N, FN, P)
-    conv_bias_gradient        db[f] = sum over n, p of dout[n, f, p]
-    max_pool_forward          out[n, c, oh, ow] = max of the window, and
-                              arg_max = its index i*PW + j in the window (the
-                              first maximum; NaN wins, as np.argmax decides)
-    max_pool_backward         dx = dout scattered to each window's arg_max
-One pass over the output each (im2col writes every element of col once;
-col2im and the pooling backward zero an image, then add into it, except the
-book's 2x2 stride-2 pooling, whose windows do not overlap: its backward
-writes every pixel once).
+    im2col(x, col, geometry, transposed)   col: the patches of x (N*P, K), or
+                                           (N, K, P) when transposed; float32
+                                           x into a float64 col widens
+    col2im(col, dx, geometry, transposed)  dx: the adjoint of im2col
+    bias_add(out, b)                       out[n, f, :] += b[f], out (N, FN, P)
+    bias_gradient(dout)                    db[f] = sum over n, p of dout[n, f, p]
+    max_pool_forward(x, window)            (out, windows): each window's maximum
+                                           and its first index i*pool_w + j
+    max_pool_backward(dout, windows, dx)   dx: dout scattered to the windows
+``geometry`` is (N, C, H, W, FH, FW, stride, pad, OH, OW) and ``window``
+(pool_h, pool_w, stride, pad, OH, OW); K = C*FH*FW, P = OH*OW.  Each entry
+point checks that its arrays are exact C-contiguous ndarrays of one float
+dtype (the windows int32) whose sizes are those the geometry gives, every
+count non-negative and no size beyond an index -- so no kernel reads or
+writes outside an array -- and returns None, doing nothing, otherwise;
+zk_layers/convolution.py validates the geometry, with the documented
+errors, before.  ``serial``: run on the calling thread (the layer already
+runs its parts of the batch on the threads: the policy is asked for no
+work); else the thread count is the policy's for the work.
 
-What the caller guarantees (zk_layers/convolution.py validates): arrays are
-contiguous 1-D views of buffers of the stated shapes (x: N*C*H*W, col:
-N*K*P, out and dout of pooling: N*C*OH*OW), float arrays of one dtype
-(except the widened im2col), the geometry consistent (OH, OW from the formula
-above, FH <= H + 2 pad, FW <= W + 2 pad, stride >= 1, pad >= 0), and every
-arg_max entry in [0, PH*PW).  Indices outside the image are never formed:
-each row of a window is clipped to the columns that fall inside.
-
-Parallelisation: the images (for pooling the (image, channel) planes) are
-cut into n_threads contiguous chunks with a static schedule.  Everything an
-image produces is computed by one thread in a fixed order, and the only sum
-across images, conv_bias_gradient, runs over the filters instead: each
-db[f] is one thread's sum, in image order, accumulated in double.  So every
-result is bitwise identical for every thread count.  Small work (one thread
-and fewer than GIL_RELEASE_MIN_ITEMS elements) runs inline with the GIL.
+The kernels are src/_cpu_convolution.pyx, called through the table that
+``bind`` installs.  The images (for pooling the (image, channel) planes)
+are cut into contiguous chunks, and the bias gradient's filters; nothing is
+combined across threads, so every result is bitwise identical for every
+thread count.  Small one-thread work runs inline with the GIL held.
 """
-from cython cimport floating
+cimport numpy as cnp
 from cython.parallel cimport prange
+from cpython.pyport cimport PY_SSIZE_T_MAX
+from libc.string cimport memset
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start
+from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array, kernel_float_type
+from _tables cimport GRAIN_ELEMENTWISE, ConvolutionKernels, Geometry
 
-
-ctypedef fused source_t:  # the input of im2col, which may be narrower than col
-    float
-    double
-
-
-cdef struct Geometry:
-    Py_ssize_t channels, height, width
-    Py_ssize_t filter_h, filter_w, stride, pad
-    Py_ssize_t out_h, out_w
+ctypedef ConvolutionKernels Table
+cdef const char* TABLE_NAME = "zk_layers.ConvolutionKernels"
+include "_glue.pxi"
 
 
-cdef inline Geometry _geometry(Py_ssize_t channels, Py_ssize_t height,
-                               Py_ssize_t width, Py_ssize_t filter_h,
-                               Py_ssize_t filter_w, Py_ssize_t stride,
-                               Py_ssize_t pad, Py_ssize_t out_h,
-                               Py_ssize_t out_w) noexcept nogil:
+cdef inline Py_ssize_t _times(Py_ssize_t a, Py_ssize_t b) noexcept:
+    """a * b for counts >= 0, or -1 when it would overflow."""
+    if a < 0 or b < 0 or (a != 0 and b > PY_SSIZE_T_MAX // a):
+        return -1
+    return a * b
+
+
+cdef bint _read_geometry(object geometry, Geometry* g, Py_ssize_t* n) except -1:
+    """The 10-tuple (N, C, H, W, FH, FW, stride, pad, OH, OW) into n and g;
+    False if it is not one of non-negative counts with stride >= 1."""
+    if type(geometry) is not tuple or len(geometry) != 10:
+        return False
+    n[0], g.channels, g.height, g.width, g.filter_h, g.filter_w, g.stride, g.pad, g.out_h, g.out_w = geometry
+    return (n[0] >= 0 and g.channels >= 0 and g.height >= 0 and g.width >= 0 and g.filter_h >= 0
+            and g.filter_w >= 0 and g.stride >= 1 and g.pad >= 0 and g.out_h >= 0 and g.out_w >= 0)
+
+
+cdef inline Py_ssize_t _image_size(Geometry g) noexcept:
+    return _times(_times(g.channels, g.height), g.width)
+
+
+cdef inline Py_ssize_t _patch_size(Geometry g) noexcept:
+    """K * P of one image, or -1."""
+    return _times(_times(_times(g.channels, g.filter_h), g.filter_w), _times(g.out_h, g.out_w))
+
+
+cdef inline Py_ssize_t _size(object a) noexcept:
+    return cnp.PyArray_SIZE(<cnp.ndarray>a)
+
+
+cdef inline void* _data(object a) noexcept:
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline bint _fit(Py_ssize_t n, object x, object col, Geometry g) noexcept:
+    """x holds the n images and col their patches."""
+    cdef Py_ssize_t image = _times(n, _image_size(g)), patches = _times(n, _patch_size(g))
+    return image >= 0 and patches >= 0 and _size(x) == image and _size(col) == patches
+
+
+# ---------------------------------------------------------- entry points
+def im2col(object x, object col, object geometry, bint transposed, bint serial=False):
+    """Write the patches of the images x into col (see the module notes);
+    col, or None when the arrays do not fit."""
     cdef Geometry g
-    g.channels = channels
-    g.height = height
-    g.width = width
-    g.filter_h = filter_h
-    g.filter_w = filter_w
-    g.stride = stride
-    g.pad = pad
-    g.out_h = out_h
-    g.out_w = out_w
-    return g
-
-
-cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t stride,
-                                     Py_ssize_t n_out) noexcept nogil:
-    """Smallest o >= 0 with o * stride + offset >= 0, at most n_out (a
-    window column that lies in the left padding for every output)."""
-    cdef Py_ssize_t first
-    if offset >= 0:
-        return 0
-    first = (-offset - 1) // stride + 1
-    return first if first < n_out else n_out
-
-
-cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride,
-                                   Py_ssize_t size, Py_ssize_t n_out) noexcept nogil:
-    """One past the largest o < n_out with o * stride + offset < size."""
-    cdef Py_ssize_t last = size - 1 - offset
-    if last < 0:
-        return 0
-    last = last // stride + 1
-    return last if last < n_out else n_out
-
-
-cdef inline void _im2col_image(const source_t* x, floating* col,
-                               Py_ssize_t k_step, Py_ssize_t p_step,
-                               Geometry g) noexcept nogil:
-    """One image: col[k * k_step + p * p_step] for every (k, p)."""
-    cdef Py_ssize_t c, i, j, k, oh, ow, iy, first, end, base
-    cdef floating* row
-    for c in range(g.channels):
-        for i in range(g.filter_h):
-            for j in range(g.filter_w):
-                k = (c * g.filter_h + i) * g.filter_w + j
-                first = _first_inside(j - g.pad, g.stride, g.out_w)
-                end = _end_inside(j - g.pad, g.stride, g.width, g.out_w)
-                if end < first:
-                    end = first
-                for oh in range(g.out_h):
-                    row = col + k * k_step + oh * g.out_w * p_step
-                    iy = oh * g.stride + i - g.pad
-                    if iy < 0 or iy >= g.height:
-                        for ow in range(g.out_w):
-                            row[ow * p_step] = 0
-                        continue
-                    base = (c * g.height + iy) * g.width + j - g.pad
-                    for ow in range(first):
-                        row[ow * p_step] = 0
-                    if p_step == 1 and g.stride == 1:  # contiguous: vectorised
-                        for ow in range(first, end):
-                            row[ow] = <floating>x[base + ow]
-                    else:
-                        for ow in range(first, end):
-                            row[ow * p_step] = <floating>x[base + ow * g.stride]
-                    for ow in range(end, g.out_w):
-                        row[ow * p_step] = 0
-
-
-cdef inline void _col2im_image(const floating* col, floating* dx,
-                               Py_ssize_t k_step, Py_ssize_t p_step,
-                               Geometry g) noexcept nogil:
-    """One image: dx = 0, then every in-image patch entry added to its pixel."""
-    cdef Py_ssize_t c, i, j, k, oh, ow, iy, first, end, base
-    cdef const floating* row
-    for k in range(g.channels * g.height * g.width):
-        dx[k] = 0
-    for c in range(g.channels):
-        for i in range(g.filter_h):
-            for j in range(g.filter_w):
-                k = (c * g.filter_h + i) * g.filter_w + j
-                first = _first_inside(j - g.pad, g.stride, g.out_w)
-                end = _end_inside(j - g.pad, g.stride, g.width, g.out_w)
-                for oh in range(g.out_h):
-                    iy = oh * g.stride + i - g.pad
-                    if iy < 0 or iy >= g.height:
-                        continue
-                    row = col + k * k_step + oh * g.out_w * p_step
-                    base = (c * g.height + iy) * g.width + j - g.pad
-                    for ow in range(first, end):
-                        dx[base + ow * g.stride] = dx[base + ow * g.stride] + row[ow * p_step]
-
-
-cdef inline void _im2col_images(const source_t* x, floating* col, bint transposed,
-                                Py_ssize_t start, Py_ssize_t stop,
-                                Geometry g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image_in = g.channels * g.height * g.width
-    cdef Py_ssize_t positions = g.out_h * g.out_w
-    cdef Py_ssize_t taps = g.channels * g.filter_h * g.filter_w
-    for n in range(start, stop):
-        if transposed:  # (N, K, P)
-            _im2col_image(x + n * image_in, col + n * taps * positions, positions, 1, g)
-        else:  # (N*P, K)
-            _im2col_image(x + n * image_in, col + n * taps * positions, 1, taps, g)
-
-
-cdef inline void _col2im_images(const floating* col, floating* dx, bint transposed,
-                                Py_ssize_t start, Py_ssize_t stop,
-                                Geometry g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image_in = g.channels * g.height * g.width
-    cdef Py_ssize_t positions = g.out_h * g.out_w
-    cdef Py_ssize_t taps = g.channels * g.filter_h * g.filter_w
-    for n in range(start, stop):
-        if transposed:
-            _col2im_image(col + n * taps * positions, dx + n * image_in, positions, 1, g)
+    cdef Py_ssize_t n, t
+    cdef int x_type = kernel_float_type(x), col_type = kernel_float_type(col)
+    if x_type < 0 or col_type < 0 or not _read_geometry(geometry, &g, &n):
+        return None
+    if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>col):
+        return None
+    cdef bint widened = x_type == cnp.NPY_FLOAT and col_type == cnp.NPY_DOUBLE
+    if x_type != col_type and not (widened and transposed):
+        return None
+    if not _fit(n, x, col, g):
+        return None
+    cdef int n_threads = _threads(0 if serial else _size(col), GRAIN_ELEMENTWISE)
+    cdef const void* xs = _data(x)
+    cdef void* cs = _data(col)
+    if _size(col) == 0:
+        return col
+    if n_threads <= 1 and _size(col) < GIL_RELEASE_MIN_ITEMS:
+        if widened:
+            K.im2col_widened(<const float*>xs, <double*>cs, transposed, 0, n, g)
+        elif col_type == cnp.NPY_DOUBLE:
+            K.im2col_f64(<const double*>xs, <double*>cs, transposed, 0, n, g)
         else:
-            _col2im_image(col + n * taps * positions, dx + n * image_in, 1, taps, g)
-
-
-cdef void _im2col_run(const source_t* x, floating* col, bint transposed,
-                      Py_ssize_t n_images, Py_ssize_t n_items, Geometry g,
-                      int n_threads) noexcept:
-    cdef Py_ssize_t t
-    if n_threads <= 1 and n_items < GIL_RELEASE_MIN_ITEMS:
-        _im2col_images(x, col, transposed, 0, n_images, g)
-        return
-    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _im2col_images(x, col, transposed, chunk_start(t, n_threads, n_images),
-                       chunk_start(t + 1, n_threads, n_images), g)
-
-
-cdef void _col2im_run(const floating* col, floating* dx, bint transposed,
-                      Py_ssize_t n_images, Py_ssize_t n_items, Geometry g,
-                      int n_threads) noexcept:
-    cdef Py_ssize_t t
-    if n_threads <= 1 and n_items < GIL_RELEASE_MIN_ITEMS:
-        _col2im_images(col, dx, transposed, 0, n_images, g)
-        return
-    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _col2im_images(col, dx, transposed, chunk_start(t, n_threads, n_images),
-                       chunk_start(t + 1, n_threads, n_images), g)
-
-
-def im2col(const floating[::1] x, floating[::1] col, Py_ssize_t n_images,
-           Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
-           Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride,
-           Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w, int n_threads):
-    if col.shape[0] == 0:
-        return
-    _im2col_run(&x[0], &col[0], False, n_images, col.shape[0],
-                _geometry(channels, height, width, filter_h, filter_w, stride, pad, out_h, out_w),
-                n_threads)
-
-
-def im2col_transposed(const floating[::1] x, floating[::1] col, Py_ssize_t n_images,
-                      Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
-                      Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride,
-                      Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w, int n_threads):
-    if col.shape[0] == 0:
-        return
-    _im2col_run(&x[0], &col[0], True, n_images, col.shape[0],
-                _geometry(channels, height, width, filter_h, filter_w, stride, pad, out_h, out_w),
-                n_threads)
-
-
-def im2col_transposed_widened(const float[::1] x, double[::1] col, Py_ssize_t n_images,
-                              Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
-                              Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride,
-                              Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w, int n_threads):
-    if col.shape[0] == 0:
-        return
-    _im2col_run(&x[0], &col[0], True, n_images, col.shape[0],
-                _geometry(channels, height, width, filter_h, filter_w, stride, pad, out_h, out_w),
-                n_threads)
-
-
-def col2im(const floating[::1] col, floating[::1] dx, Py_ssize_t n_images,
-           Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
-           Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride,
-           Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w, int n_threads):
-    if dx.shape[0] == 0:
-        return
-    if col.shape[0] == 0:  # an empty output (no patches): every gradient is 0
-        dx[:] = 0
-        return
-    _col2im_run(&col[0], &dx[0], False, n_images, col.shape[0] + dx.shape[0],
-                _geometry(channels, height, width, filter_h, filter_w, stride, pad, out_h, out_w),
-                n_threads)
-
-
-def col2im_transposed(const floating[::1] col, floating[::1] dx, Py_ssize_t n_images,
-                      Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
-                      Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride,
-                      Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w, int n_threads):
-    if dx.shape[0] == 0:
-        return
-    if col.shape[0] == 0:
-        dx[:] = 0
-        return
-    _col2im_run(&col[0], &dx[0], True, n_images, col.shape[0] + dx.shape[0],
-                _geometry(channels, height, width, filter_h, filter_w, stride, pad, out_h, out_w),
-                n_threads)
-
-
-# ------------------------------------------------------------------ bias
-cdef inline void _bias_add_images(floating* out, const floating* b, Py_ssize_t n_filters,
-                                  Py_ssize_t positions, Py_ssize_t start,
-                                  Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t n, f, p
-    cdef floating* row
-    cdef floating bias
-    for n in range(start, stop):
-        for f in range(n_filters):
-            row = out + (n * n_filters + f) * positions
-            bias = b[f]
-            for p in range(positions):
-                row[p] = row[p] + bias
-
-
-cdef inline void _bias_gradient_filters(const floating* dout, floating* db,
-                                        Py_ssize_t n_images, Py_ssize_t n_filters,
-                                        Py_ssize_t positions, Py_ssize_t start,
-                                        Py_ssize_t stop) noexcept nogil:
-    """db[f] for f in [start, stop), in double: eight running sums (element p
-    goes to sum p % 8), independent so that the adds vectorise instead of
-    waiting on each other in one dependent chain, then combined in a fixed
-    order.  The order depends only on the shapes."""
-    cdef Py_ssize_t n, f, p, lane, blocked = positions - positions % 8
-    cdef const floating* row
-    cdef double sums[8]
-    for f in range(start, stop):
-        for lane in range(8):
-            sums[lane] = 0
-        for n in range(n_images):
-            row = dout + (n * n_filters + f) * positions
-            for p in range(0, blocked, 8):
-                for lane in range(8):
-                    sums[lane] = sums[lane] + row[p + lane]
-            for p in range(blocked, positions):
-                sums[p - blocked] = sums[p - blocked] + row[p]
-        db[f] = <floating>(((sums[0] + sums[1]) + (sums[2] + sums[3]))
-                           + ((sums[4] + sums[5]) + (sums[6] + sums[7])))
-
-
-def conv_bias_add_inplace(floating[:, :, ::1] out, const floating[::1] b, int n_threads):
-    cdef Py_ssize_t n = out.shape[0], n_filters = out.shape[1], positions = out.shape[2], t
-    if n == 0 or n_filters == 0 or positions == 0:
-        return
-    if n_threads <= 1 and n * n_filters * positions < GIL_RELEASE_MIN_ITEMS:
-        _bias_add_images(&out[0, 0, 0], &b[0], n_filters, positions, 0, n)
-        return
-    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _bias_add_images(&out[0, 0, 0], &b[0], n_filters, positions,
-                         chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n))
-
-
-def conv_bias_gradient(const floating[:, :, ::1] dout, floating[::1] db, int n_threads):
-    cdef Py_ssize_t n = dout.shape[0], n_filters = dout.shape[1], positions = dout.shape[2], t
-    if n_filters == 0:
-        return
-    if n == 0 or positions == 0:
-        db[:] = 0
-        return
-    if n_threads <= 1 and n * n_filters * positions < GIL_RELEASE_MIN_ITEMS:
-        _bias_gradient_filters(&dout[0, 0, 0], &db[0], n, n_filters, positions, 0, n_filters)
-        return
-    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _bias_gradient_filters(&dout[0, 0, 0], &db[0], n, n_filters, positions,
-                               chunk_start(t, n_threads, n_filters),
-                               chunk_start(t + 1, n_threads, n_filters))
-
-
-# --------------------------------------------------------------- pooling
-cdef inline bint _max_pool_row_inside(const floating* image, floating* out_row,
-                                      int* arg_row, Py_ssize_t oh, Geometry g) noexcept nogil:
-    """One output row whose windows lie inside the image (no padding), in
-    two branch-free passes across the row (see _max_pool_row_2x2): the
-    maxima, then the first index equal to each (window elements in reverse
-    order, so that the first one writes last).  Returns the NaN flag."""
-    cdef Py_ssize_t i, j, ow
-    cdef const floating* source
-    cdef floating value, best
-    cdef int index, nan_seen = 0
-    source = image + (oh * g.stride) * g.width
-    for ow in range(g.out_w):
-        out_row[ow] = source[ow * g.stride]
-    for i in range(g.filter_h):
-        source = image + (oh * g.stride + i) * g.width
-        for j in range(g.filter_w):
-            for ow in range(g.out_w):
-                value = source[ow * g.stride + j]
-                best = out_row[ow]
-                out_row[ow] = value if value > best else best
-                nan_seen = nan_seen | <int>(value != value)
-    for ow in range(g.out_w):
-        arg_row[ow] = 0
-    for i in range(g.filter_h - 1, -1, -1):
-        source = image + (oh * g.stride + i) * g.width
-        for j in range(g.filter_w - 1, -1, -1):
-            index = <int>(i * g.filter_w + j)
-            for ow in range(g.out_w):
-                arg_row[ow] = arg_row[ow] + (index - arg_row[ow]) * <int>(source[ow * g.stride + j] == out_row[ow])
-    return nan_seen
-
-
-cdef inline bint _max_pool_row_2x2(const floating* image, floating* out_row,
-                                   int* arg_row, Py_ssize_t oh, Geometry g) noexcept nogil:
-    """The book's pooling (2x2 windows, stride 2, no padding), vectorised.
-
-    With random data a branch per comparison mispredicts half the time, so
-    the loop is kept free of branches for gcc to vectorise: the maximum by
-    `v > m ? v : m`, the index as the first element equal to it by integer
-    arithmetic on the comparisons (equal values keep the first, as np.argmax
-    does).  NaN is not handled here: the row's NaN flag is returned and the
-    caller redoes such a row with the general code (NaN propagates, and the
-    first NaN is the argmax, as in np.max and np.argmax)."""
-    cdef Py_ssize_t ow
-    cdef const floating* top = image + (2 * oh) * g.width
-    cdef const floating* bottom = top + g.width
-    cdef floating a, b, c, d, m
-    cdef int index, nan_seen = 0
-    for ow in range(g.out_w):
-        a = top[2 * ow]
-        b = top[2 * ow + 1]
-        c = bottom[2 * ow]
-        d = bottom[2 * ow + 1]
-        m = b if b > a else a
-        m = c if c > m else m
-        m = d if d > m else m
-        index = 3 - <int>(c == m)
-        index = index - (index - 1) * <int>(b == m)
-        index = index * <int>(a != m)
-        nan_seen = nan_seen | <int>(a != a) | <int>(b != b) | <int>(c != c) | <int>(d != d)
-        out_row[ow] = m
-        arg_row[ow] = index
-    return nan_seen
-
-
-cdef inline void _max_pool_row_padded(const floating* image, floating* out_row,
-                                      int* arg_row, Py_ssize_t oh, Geometry g) noexcept nogil:
-    """One output row with zero padding: positions outside the image read 0,
-    as in the book's im2col."""
-    cdef Py_ssize_t i, j, ow, iy, ix
-    cdef floating value, best
-    cdef bint take
-    cdef int index
-    for ow in range(g.out_w):
-        best = 0
-        index = 0
-        for i in range(g.filter_h):
-            iy = oh * g.stride + i - g.pad
-            for j in range(g.filter_w):
-                ix = ow * g.stride + j - g.pad
-                if iy >= 0 and iy < g.height and ix >= 0 and ix < g.width:
-                    value = image[iy * g.width + ix]
-                else:
-                    value = 0
-                take = (i == 0 and j == 0) or value > best or (value != value and best == best)
-                if take:
-                    best = value
-                    index = <int>(i * g.filter_w + j)
-        out_row[ow] = best
-        arg_row[ow] = index
-
-
-cdef inline void _max_pool_planes(const floating* x, floating* out, int* arg_max,
-                                  Py_ssize_t start, Py_ssize_t stop,
-                                  Geometry g) noexcept nogil:
-    """Planes [start, stop) of the N*C planes."""
-    cdef Py_ssize_t plane, oh
-    cdef Py_ssize_t plane_in = g.height * g.width, plane_out = g.out_h * g.out_w
-    for plane in range(start, stop):
-        for oh in range(g.out_h):
-            if g.pad == 0 and g.stride == 2 and g.filter_h == 2 and g.filter_w == 2:
-                if _max_pool_row_2x2(x + plane * plane_in, out + plane * plane_out + oh * g.out_w,
-                                     arg_max + plane * plane_out + oh * g.out_w, oh, g):
-                    _max_pool_row_padded(x + plane * plane_in, out + plane * plane_out + oh * g.out_w,
-                                         arg_max + plane * plane_out + oh * g.out_w, oh, g)
-            elif g.pad == 0:
-                if _max_pool_row_inside(x + plane * plane_in, out + plane * plane_out + oh * g.out_w,
-                                        arg_max + plane * plane_out + oh * g.out_w, oh, g):
-                    _max_pool_row_padded(x + plane * plane_in, out + plane * plane_out + oh * g.out_w,
-                                         arg_max + plane * plane_out + oh * g.out_w, oh, g)
+            K.im2col_f32(<const float*>xs, <float*>cs, transposed, 0, n, g)
+        return col
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            if widened:
+                K.im2col_widened(<const float*>xs, <double*>cs, transposed,
+                                 chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+            elif col_type == cnp.NPY_DOUBLE:
+                K.im2col_f64(<const double*>xs, <double*>cs, transposed,
+                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
             else:
-                _max_pool_row_padded(x + plane * plane_in, out + plane * plane_out + oh * g.out_w,
-                                     arg_max + plane * plane_out + oh * g.out_w, oh, g)
+                K.im2col_f32(<const float*>xs, <float*>cs, transposed,
+                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+    return col
 
 
-cdef inline void _max_pool_backward_row_2x2(const floating* d_row, const int* a_row,
-                                            floating* row, Py_ssize_t out_w,
-                                            int first) noexcept nogil:
-    """One image row under a row of windows of the book's pooling (2x2,
-    stride 2, no padding): the top row (first = 0, window indices 0 and 1)
-    or the bottom row (first = 2).  The windows do not overlap, so every
-    pixel receives at most one value and is written once, ``0 + d`` or 0:
-    exactly the book's col2im, which adds into zeros (-0.0 -> 0.0).  One row
-    per loop, with selects, is what gcc vectorises (both rows in one loop,
-    or a select per window index, stayed scalar with a branch per pixel)."""
-    cdef Py_ssize_t ow
-    cdef floating d, zero = 0
-    cdef int a
-    for ow in range(out_w):
-        d = d_row[ow]
-        a = a_row[ow]
-        row[2 * ow] = zero + (d if a == first else zero)
-        row[2 * ow + 1] = zero + (d if a == first + 1 else zero)
+def col2im(object col, object dx, object geometry, bint transposed, bint serial=False):
+    """Write into dx (whole images) the sum of the patch entries of col that
+    read each pixel; dx, or None when the arrays do not fit."""
+    cdef Geometry g
+    cdef Py_ssize_t n, t
+    cdef int typenum = kernel_float_type(col)
+    if typenum < 0 or kernel_float_type(dx) != typenum or not _read_geometry(geometry, &g, &n):
+        return None
+    if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>dx):
+        return None
+    if not _fit(n, dx, col, g):
+        return None
+    if _size(dx) == 0:
+        return dx
+    if _size(col) == 0:  # an empty output (no patches): every gradient is 0
+        memset(_data(dx), 0, cnp.PyArray_NBYTES(<cnp.ndarray>dx))
+        return dx
+    cdef Py_ssize_t work = _size(col) + _size(dx)
+    cdef int n_threads = _threads(0 if serial else _size(col), GRAIN_ELEMENTWISE)
+    cdef const void* cs = _data(col)
+    cdef void* ds = _data(dx)
+    if n_threads <= 1 and work < GIL_RELEASE_MIN_ITEMS:
+        if typenum == cnp.NPY_DOUBLE:
+            K.col2im_f64(<const double*>cs, <double*>ds, transposed, 0, n, g)
+        else:
+            K.col2im_f32(<const float*>cs, <float*>ds, transposed, 0, n, g)
+        return dx
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            if typenum == cnp.NPY_DOUBLE:
+                K.col2im_f64(<const double*>cs, <double*>ds, transposed,
+                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+            else:
+                K.col2im_f32(<const float*>cs, <float*>ds, transposed,
+                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+    return dx
 
 
-cdef inline void _max_pool_backward_plane_2x2(const floating* dout, const int* arg_max,
-                                              floating* image, Geometry g) noexcept nogil:
-    """One plane of the book's pooling, row of windows by row of windows;
-    rows and columns no window covers (odd sizes) are zero."""
-    cdef Py_ssize_t oh, k
-    cdef floating* top
-    cdef floating* bottom
-    for oh in range(g.out_h):
-        top = image + (2 * oh) * g.width
-        bottom = top + g.width
-        _max_pool_backward_row_2x2(dout + oh * g.out_w, arg_max + oh * g.out_w, top, g.out_w, 0)
-        _max_pool_backward_row_2x2(dout + oh * g.out_w, arg_max + oh * g.out_w, bottom, g.out_w, 2)
-        for k in range(2 * g.out_w, g.width):
-            top[k] = 0
-            bottom[k] = 0
-    for k in range(2 * g.out_h * g.width, g.height * g.width):
-        image[k] = 0
+def bias_add(object out, object b, bint serial=False):
+    """out[n, f, :] += b[f] for a C-contiguous (N, FN, P) out and b of FN
+    elements, one float dtype; out, or None."""
+    cdef int typenum = kernel_float_type(out)
+    if (typenum < 0 or kernel_float_type(b) != typenum or cnp.PyArray_NDIM(<cnp.ndarray>out) != 3
+            or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)):
+        return None
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>out)
+    cdef Py_ssize_t n = dims[0], n_filters = dims[1], positions = dims[2], t
+    if _size(b) != n_filters:
+        return None
+    if _size(out) == 0:
+        return out
+    cdef int n_threads = _threads(0 if serial else _size(out), GRAIN_ELEMENTWISE)
+    cdef void* o = _data(out)
+    cdef const void* bs = _data(b)
+    if n_threads <= 1 and _size(out) < GIL_RELEASE_MIN_ITEMS:
+        if typenum == cnp.NPY_DOUBLE:
+            K.bias_add_f64(<double*>o, <const double*>bs, n_filters, positions, 0, n)
+        else:
+            K.bias_add_f32(<float*>o, <const float*>bs, n_filters, positions, 0, n)
+        return out
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            if typenum == cnp.NPY_DOUBLE:
+                K.bias_add_f64(<double*>o, <const double*>bs, n_filters, positions,
+                               chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n))
+            else:
+                K.bias_add_f32(<float*>o, <const float*>bs, n_filters, positions,
+                               chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n))
+    return out
 
 
-cdef inline void _max_pool_backward_planes(const floating* dout, const int* arg_max,
-                                           floating* dx, Py_ssize_t start, Py_ssize_t stop,
-                                           Geometry g) noexcept nogil:
-    cdef Py_ssize_t plane, oh, ow, iy, ix, k, o
-    cdef Py_ssize_t plane_in = g.height * g.width, plane_out = g.out_h * g.out_w
-    cdef floating* image
-    if g.pad == 0 and g.stride == 2 and g.filter_h == 2 and g.filter_w == 2:
-        for plane in range(start, stop):
-            _max_pool_backward_plane_2x2(dout + plane * plane_out, arg_max + plane * plane_out,
-                                         dx + plane * plane_in, g)
-        return
-    for plane in range(start, stop):
-        image = dx + plane * plane_in
-        for k in range(plane_in):
-            image[k] = 0
-        for oh in range(g.out_h):
-            for ow in range(g.out_w):
-                o = plane * plane_out + oh * g.out_w + ow
-                k = arg_max[o]
-                iy = oh * g.stride + k // g.filter_w - g.pad
-                ix = ow * g.stride + k % g.filter_w - g.pad
-                if iy >= 0 and iy < g.height and ix >= 0 and ix < g.width:
-                    image[iy * g.width + ix] = image[iy * g.width + ix] + dout[o]
+def bias_gradient(object dout):
+    """db (FN,) for a C-contiguous float (N, FN, P) dout; or None."""
+    cdef int typenum = kernel_float_type(dout)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dout) != 3:
+        return None
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>dout)
+    cdef Py_ssize_t n = dims[0], n_filters = dims[1], positions = dims[2], t
+    cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &dims[1], typenum, 0)
+    if n_filters == 0 or n == 0 or positions == 0:
+        return db
+    cdef int n_threads = _threads(_size(dout), GRAIN_ELEMENTWISE)
+    cdef const void* d = _data(dout)
+    cdef void* g = _data(db)
+    if n_threads <= 1 and _size(dout) < GIL_RELEASE_MIN_ITEMS:
+        if typenum == cnp.NPY_DOUBLE:
+            K.bias_gradient_f64(<const double*>d, <double*>g, n, n_filters, positions, 0, n_filters)
+        else:
+            K.bias_gradient_f32(<const float*>d, <float*>g, n, n_filters, positions, 0, n_filters)
+        return db
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            if typenum == cnp.NPY_DOUBLE:
+                K.bias_gradient_f64(<const double*>d, <double*>g, n, n_filters, positions,
+                                    chunk_start(t, n_threads, n_filters),
+                                    chunk_start(t + 1, n_threads, n_filters))
+            else:
+                K.bias_gradient_f32(<const float*>d, <float*>g, n, n_filters, positions,
+                                    chunk_start(t, n_threads, n_filters),
+                                    chunk_start(t + 1, n_threads, n_filters))
+    return db
 
 
-def max_pool_forward(const floating[::1] x, floating[::1] out, int[::1] arg_max,
-                     Py_ssize_t n_planes, Py_ssize_t height, Py_ssize_t width,
-                     Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
-                     Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w, int n_threads):
-    cdef Py_ssize_t t
-    cdef Geometry g = _geometry(1, height, width, pool_h, pool_w, stride, pad, out_h, out_w)
-    if out.shape[0] == 0:
-        return
-    if n_threads <= 1 and x.shape[0] < GIL_RELEASE_MIN_ITEMS:
-        _max_pool_planes(&x[0], &out[0], &arg_max[0], 0, n_planes, g)
-        return
-    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _max_pool_planes(&x[0], &out[0], &arg_max[0], chunk_start(t, n_threads, n_planes),
-                         chunk_start(t + 1, n_threads, n_planes), g)
+cdef bint _read_window(object x_like, object window, Geometry* g, Py_ssize_t* planes) except -1:
+    """Pooling's geometry for the 4-D x_like (N, C, H, W) and the 6-tuple
+    (pool_h, pool_w, stride, pad, OH, OW): planes N*C of one channel."""
+    if cnp.PyArray_NDIM(<cnp.ndarray>x_like) != 4 or type(window) is not tuple or len(window) != 6:
+        return False
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>x_like)
+    g.channels, g.height, g.width = 1, dims[2], dims[3]
+    g.filter_h, g.filter_w, g.stride, g.pad, g.out_h, g.out_w = window
+    planes[0] = _times(dims[0], dims[1])
+    return (g.filter_h >= 1 and g.filter_w >= 1 and g.stride >= 1 and g.pad >= 0
+            and g.out_h >= 0 and g.out_w >= 0 and planes[0] >= 0
+            and _times(g.filter_h, g.filter_w) <= INT_MAX)
 
 
-def max_pool_backward(const floating[::1] dout, const int[::1] arg_max, floating[::1] dx,
-                      Py_ssize_t n_planes, Py_ssize_t height, Py_ssize_t width,
-                      Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
-                      Py_ssize_t pad, Py_ssize_t out_h, Py_ssize_t out_w, int n_threads):
-    cdef Py_ssize_t t
-    cdef Geometry g = _geometry(1, height, width, pool_h, pool_w, stride, pad, out_h, out_w)
-    if dx.shape[0] == 0:
-        return
-    if dout.shape[0] == 0:
-        dx[:] = 0
-        return
-    if n_threads <= 1 and dx.shape[0] < GIL_RELEASE_MIN_ITEMS:
-        _max_pool_backward_planes(&dout[0], &arg_max[0], &dx[0], 0, n_planes, g)
-        return
-    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        _max_pool_backward_planes(&dout[0], &arg_max[0], &dx[0],
-                                  chunk_start(t, n_threads, n_planes),
-                                  chunk_start(t + 1, n_threads, n_planes), g)
+def max_pool_forward(object x, object window):
+    """``(out, windows)`` for C-contiguous float (N, C, H, W) images x:
+    out (N, C, OH, OW) in x's dtype, windows int32 of out's shape; or None."""
+    cdef Geometry g
+    cdef Py_ssize_t planes, t
+    cdef int typenum = kernel_float_type(x)
+    if typenum < 0 or not _read_window(x, window, &g, &planes):
+        return None
+    cdef cnp.npy_intp dims[4]
+    dims[0], dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>x)[0], cnp.PyArray_DIMS(<cnp.ndarray>x)[1]
+    dims[2], dims[3] = g.out_h, g.out_w
+    if _times(planes, _times(g.out_h, g.out_w)) < 0:
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(4, dims, typenum, 0)
+    cdef cnp.ndarray windows = cnp.PyArray_EMPTY(4, dims, cnp.NPY_INT32, 0)
+    if _size(out) == 0:
+        return out, windows
+    cdef int n_threads = _threads(_size(x), GRAIN_ELEMENTWISE)
+    cdef const void* xs = _data(x)
+    cdef void* o = _data(out)
+    cdef int* a = <int*>_data(windows)
+    if n_threads <= 1 and _size(x) < GIL_RELEASE_MIN_ITEMS:
+        if typenum == cnp.NPY_DOUBLE:
+            K.max_pool_f64(<const double*>xs, <double*>o, a, 0, planes, g)
+        else:
+            K.max_pool_f32(<const float*>xs, <float*>o, a, 0, planes, g)
+        return out, windows
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            if typenum == cnp.NPY_DOUBLE:
+                K.max_pool_f64(<const double*>xs, <double*>o, a, chunk_start(t, n_threads, planes),
+                               chunk_start(t + 1, n_threads, planes), g)
+            else:
+                K.max_pool_f32(<const float*>xs, <float*>o, a, chunk_start(t, n_threads, planes),
+                               chunk_start(t + 1, n_threads, planes), g)
+    return out, windows
+
+
+def max_pool_backward(object dout, object windows, object dx, object window):
+    """Write into the C-contiguous (N, C, H, W) dx the float (N, C, OH, OW)
+    dout scattered to each window's maximum (``windows``: int32, dout's
+    shape, every index below pool_h * pool_w -- the layer checks a replaced
+    one); dx, or None."""
+    cdef Geometry g
+    cdef Py_ssize_t planes, t
+    cdef int typenum = kernel_float_type(dout)
+    if (typenum < 0 or kernel_float_type(dx) != typenum or not is_kernel_array(windows, cnp.NPY_INT32)
+            or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>dx) or not _read_window(dx, window, &g, &planes)):
+        return None
+    cdef Py_ssize_t outputs = _times(planes, _times(g.out_h, g.out_w))
+    if outputs < 0 or _size(dout) != outputs or _size(windows) != outputs:
+        return None
+    if _size(dx) == 0:
+        return dx
+    if outputs == 0:
+        memset(_data(dx), 0, cnp.PyArray_NBYTES(<cnp.ndarray>dx))
+        return dx
+    cdef int n_threads = _threads(_size(dx), GRAIN_ELEMENTWISE)
+    cdef const void* d = _data(dout)
+    cdef const int* a = <const int*>_data(windows)
+    cdef void* o = _data(dx)
+    if n_threads <= 1 and _size(dx) < GIL_RELEASE_MIN_ITEMS:
+        if typenum == cnp.NPY_DOUBLE:
+            K.max_pool_backward_f64(<const double*>d, a, <double*>o, 0, planes, g)
+        else:
+            K.max_pool_backward_f32(<const float*>d, a, <float*>o, 0, planes, g)
+        return dx
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            if typenum == cnp.NPY_DOUBLE:
+                K.max_pool_backward_f64(<const double*>d, a, <double*>o,
+                                        chunk_start(t, n_threads, planes),
+                                        chunk_start(t + 1, n_threads, planes), g)
+            else:
+                K.max_pool_backward_f32(<const float*>d, a, <float*>o,
+                                        chunk_start(t, n_threads, planes),
+                                        chunk_start(t + 1, n_threads, planes), g)
+    return dx

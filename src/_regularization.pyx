@@ -23,38 +23,17 @@ results are bitwise identical for every thread count.  Small one-thread
 work runs inline with the GIL held (GIL_RELEASE_MIN_ITEMS).
 """
 cimport numpy as cnp
-from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.limits cimport INT_MAX
 from libc.string cimport memset
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
                       kernel_float_type, same_shape)
-from _tables cimport GRAIN_ELEMENTWISE, Policy, RegularizationKernels
+from _tables cimport GRAIN_ELEMENTWISE, RegularizationKernels
 
-cnp.import_array()
-
-cdef RegularizationKernels K
-cdef Policy P
-cdef bint _bound = False
-
-
-def bind(object kernels, object policy):
-    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
-    src/_cpu_regularization.pyx) under the thread policy ``policy``
-    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
-    global K, P, _bound
-    K = (<RegularizationKernels*>PyCapsule_GetPointer(kernels, "zk_layers.RegularizationKernels"))[0]
-    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
-    _bound = True
-
-
-cdef inline int _threads(Py_ssize_t n) except -1:
-    if not _bound:
-        raise RuntimeError("zk_layers._regularization: no kernels bound (import zk_layers first)")
-    cdef Py_ssize_t t = P.threads_for(n, GRAIN_ELEMENTWISE)
-    return <int>(t if t < INT_MAX else INT_MAX)
+ctypedef RegularizationKernels Table
+cdef const char* TABLE_NAME = "zk_layers.RegularizationKernels"
+include "_glue.pxi"
 
 
 cdef inline bint _rows(object a, int typenum, cnp.npy_intp n, cnp.npy_intp d) noexcept:
@@ -196,7 +175,7 @@ def batchnorm_forward_train(object x, object gamma, object beta):
     cdef cnp.ndarray out = _empty_like(x, typenum), xc = _empty_like(x, typenum)
     cdef cnp.ndarray xn = _empty_like(x, typenum)
     cdef cnp.ndarray mu = _vector(d, typenum), var = _vector(d, typenum), std = _vector(d, typenum)
-    cdef int n_threads = _threads(n * d)
+    cdef int n_threads = _threads(n * d, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
         _bn_train_run(K.bn_train_f64, <const double*>_data(x), <const double*>_data(gamma),
                       <const double*>_data(beta), <double*>_data(xc), <double*>_data(xn),
@@ -222,7 +201,7 @@ def batchnorm_forward_test(object x, object mean, object denom, object gamma, ob
             and _features(gamma, typenum, d) and _features(beta, typenum, d)):
         return None
     cdef cnp.ndarray out = _empty_like(x, typenum)
-    cdef int n_threads = _threads(n * d)
+    cdef int n_threads = _threads(n * d, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
         _bn_test_run(K.bn_test_f64, <const double*>_data(x), <const double*>_data(mean),
                      <const double*>_data(denom), <const double*>_data(gamma),
@@ -253,7 +232,7 @@ def batchnorm_backward(object dout, object xc, object xn, object gamma, object s
         memset(cnp.PyArray_DATA(dgamma), 0, cnp.PyArray_NBYTES(dgamma))
         memset(cnp.PyArray_DATA(dbeta), 0, cnp.PyArray_NBYTES(dbeta))
         return dx, dgamma, dbeta
-    cdef int n_threads = _threads(n * d)
+    cdef int n_threads = _threads(n * d, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
         _bn_backward_run(K.bn_backward_f64, <const double*>_data(dout), <const double*>_data(xc),
                          <const double*>_data(xn), <const double*>_data(gamma),
@@ -275,7 +254,7 @@ def dropout_forward_train(object x, object r, double ratio):
         return None
     cdef cnp.ndarray out = _empty_like(x, typenum), mask = _empty_like(x, cnp.NPY_BOOL)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
-    cdef int n_threads = _threads(n)
+    cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
     cdef unsigned char* m = <unsigned char*>_data(mask)
     if typenum == cnp.NPY_DOUBLE:
         _dropout_train_run(K.dropout_train_f64, <const double*>_data(x), <const double*>_data(r),
@@ -293,7 +272,7 @@ def dropout_scale(object x, double scale):
         return None
     cdef cnp.ndarray out = _empty_like(x, typenum)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
-    cdef int n_threads = _threads(n)
+    cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
         _scale_run(K.scale_f64, <const double*>_data(x), scale, <double*>_data(out), n, n_threads)
     else:
@@ -311,7 +290,7 @@ def dropout_backward(object dout, object mask):
         return None
     cdef cnp.ndarray dx = _empty_like(dout, typenum)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(dx)
-    cdef int n_threads = _threads(n)
+    cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
         _dropout_backward_run(K.dropout_backward_f64, <const double*>_data(dout),
                               <const unsigned char*>_data(mask), <double*>_data(dx), n, n_threads)

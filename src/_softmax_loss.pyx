@@ -27,39 +27,18 @@ work runs inline without a parallel region.
 cimport numpy as cnp
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsDouble
-from cpython.pycapsule cimport PyCapsule_GetPointer
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.limits cimport INT_MAX
 from libc.stdlib cimport free, malloc
 
 from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
                       kernel_float_type, same_shape)
-from _tables cimport GRAIN_ELEMENTWISE, GRAIN_ROWWISE, Policy, SoftmaxLossKernels
+from _tables cimport GRAIN_ELEMENTWISE, GRAIN_ROWWISE, SoftmaxLossKernels
 
-cnp.import_array()
-
-cdef SoftmaxLossKernels K
-cdef Policy P
-cdef bint _bound = False
-
-
-def bind(object kernels, object policy):
-    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
-    src/_cpu_softmax_loss.pyx) under the thread policy ``policy``
-    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
-    global K, P, _bound
-    K = (<SoftmaxLossKernels*>PyCapsule_GetPointer(kernels, "zk_layers.SoftmaxLossKernels"))[0]
-    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
-    _bound = True
-
-
-cdef inline int _threads(Py_ssize_t n, int grain) except -1:
-    if not _bound:
-        raise RuntimeError("zk_layers._softmax_loss: no kernels bound (import zk_layers first)")
-    cdef Py_ssize_t t = P.threads_for(n, grain)
-    return <int>(t if t < INT_MAX else INT_MAX)
+ctypedef SoftmaxLossKernels Table
+cdef const char* TABLE_NAME = "zk_layers.SoftmaxLossKernels"
+include "_glue.pxi"
 
 
 # ------------------------------------------------ one run of each kernel

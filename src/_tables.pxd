@@ -160,3 +160,51 @@ ctypedef struct RegularizationKernels:
     void (*dropout_backward_f64)(const double* dout, const unsigned char* mask, double* dx,
                                  Py_ssize_t start, Py_ssize_t stop) noexcept nogil
 
+
+# ---------------- src/_cpu_convolution.pyx: im2col, col2im, bias, max pooling
+# x is a batch of images (N, C, H, W); a window is filter_h x filter_w,
+# placed with `stride` and `pad` zeros on every side, out_h x out_w times.
+# The kernels work on images [start, stop) (pooling: the N*C planes, with
+# channels = 1), or for the bias gradient on filters [start, stop).
+cdef struct Geometry:
+    Py_ssize_t channels, height, width
+    Py_ssize_t filter_h, filter_w, stride, pad
+    Py_ssize_t out_h, out_w
+
+ctypedef struct ConvolutionKernels:
+    # col (N, K, P) if transposed else (N*P, K): the patches of images [start, stop)
+    void (*im2col_f32)(const float* x, float* col, bint transposed, Py_ssize_t start,
+                       Py_ssize_t stop, Geometry g) noexcept nogil
+    void (*im2col_f64)(const double* x, double* col, bint transposed, Py_ssize_t start,
+                       Py_ssize_t stop, Geometry g) noexcept nogil
+    # float32 images into float64 patches: the conversion rides along
+    void (*im2col_widened)(const float* x, double* col, bint transposed, Py_ssize_t start,
+                           Py_ssize_t stop, Geometry g) noexcept nogil
+    # dx of images [start, stop): zeroed, then every in-image patch entry added
+    # to its pixel in filter order
+    void (*col2im_f32)(const float* col, float* dx, bint transposed, Py_ssize_t start,
+                       Py_ssize_t stop, Geometry g) noexcept nogil
+    void (*col2im_f64)(const double* col, double* dx, bint transposed, Py_ssize_t start,
+                       Py_ssize_t stop, Geometry g) noexcept nogil
+    # out[n, f, :] += b[f] for images [start, stop) of out (N, FN, P)
+    void (*bias_add_f32)(float* out, const float* b, Py_ssize_t n_filters, Py_ssize_t positions,
+                         Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*bias_add_f64)(double* out, const double* b, Py_ssize_t n_filters, Py_ssize_t positions,
+                         Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # db[f] = sum over n, p of dout[n, f, p], for filters [start, stop), in double
+    void (*bias_gradient_f32)(const float* dout, float* db, Py_ssize_t n_images,
+                              Py_ssize_t n_filters, Py_ssize_t positions, Py_ssize_t start,
+                              Py_ssize_t stop) noexcept nogil
+    void (*bias_gradient_f64)(const double* dout, double* db, Py_ssize_t n_images,
+                              Py_ssize_t n_filters, Py_ssize_t positions, Py_ssize_t start,
+                              Py_ssize_t stop) noexcept nogil
+    # out = each window's maximum, arg_max = its first index i*filter_w + j
+    void (*max_pool_f32)(const float* x, float* out, int* arg_max, Py_ssize_t start,
+                         Py_ssize_t stop, Geometry g) noexcept nogil
+    void (*max_pool_f64)(const double* x, double* out, int* arg_max, Py_ssize_t start,
+                         Py_ssize_t stop, Geometry g) noexcept nogil
+    # dx: dout scattered to each window's arg_max (every arg_max in range)
+    void (*max_pool_backward_f32)(const float* dout, const int* arg_max, float* dx,
+                                  Py_ssize_t start, Py_ssize_t stop, Geometry g) noexcept nogil
+    void (*max_pool_backward_f64)(const double* dout, const int* arg_max, double* dx,
+                                  Py_ssize_t start, Py_ssize_t stop, Geometry g) noexcept nogil

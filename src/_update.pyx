@@ -17,24 +17,21 @@ into n_threads contiguous chunks with a static schedule; elementwise, so
 bitwise identical for every thread count.
 """
 cimport numpy as cnp
-from cpython.pycapsule cimport PyCapsule_GetPointer
+from cython cimport floating
 from cython.parallel cimport prange
-from libc.limits cimport INT_MAX
 
 from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, kernel_float_type
 from _tables cimport (GRAIN_ELEMENTWISE, GRAIN_UPDATE, UPDATE_ADAGRAD,
                       UPDATE_ADAM, UPDATE_KINDS, UPDATE_MOMENTUM,
-                      UPDATE_NESTEROV, UPDATE_RMSPROP, UPDATE_SGD, Policy,
-                      UpdateKernels, update_f32, update_f64)
-
-cnp.import_array()
+                      UPDATE_NESTEROV, UPDATE_RMSPROP, UPDATE_SGD, UpdateKernels)
 
 SGD, MOMENTUM, NESTEROV = UPDATE_SGD, UPDATE_MOMENTUM, UPDATE_NESTEROV
 ADAGRAD, RMSPROP, ADAM = UPDATE_ADAGRAD, UPDATE_RMSPROP, UPDATE_ADAM
 
-cdef UpdateKernels K
-cdef Policy P
-cdef bint _bound = False
+ctypedef UpdateKernels Table
+cdef const char* TABLE_NAME = "zk_layers.UpdateKernels"
+include "_glue.pxi"
+
 # Per kind: how many state arrays it updates, and its grain (AdaGrad,
 # RMSprop and Adam take a square root and a division per element and stream
 # four to six arrays).
@@ -43,23 +40,6 @@ cdef int GRAINS_OF[UPDATE_KINDS]
 STATES_OF[:] = [0, 1, 1, 1, 1, 2]
 GRAINS_OF[:] = [GRAIN_ELEMENTWISE, GRAIN_ELEMENTWISE, GRAIN_ELEMENTWISE,
                 GRAIN_UPDATE, GRAIN_UPDATE, GRAIN_UPDATE]
-
-
-def bind(object kernels, object policy):
-    """Call the kernels of ``kernels`` (the TABLE capsule of one build of
-    src/_cpu_update.pyx) under the thread policy ``policy``
-    (src/_platform.pyx's POLICY).  zk_layers/_kernels.py does it at import."""
-    global K, P, _bound
-    K = (<UpdateKernels*>PyCapsule_GetPointer(kernels, "zk_layers.UpdateKernels"))[0]
-    P = (<Policy*>PyCapsule_GetPointer(policy, "zk_layers.Policy"))[0]
-    _bound = True
-
-
-cdef inline int _threads(Py_ssize_t n, int grain) except -1:
-    if not _bound:
-        raise RuntimeError("zk_layers._update: no kernels bound (import zk_layers first)")
-    cdef Py_ssize_t t = P.threads_for(n, grain)
-    return <int>(t if t < INT_MAX else INT_MAX)
 
 
 cdef inline bint _fits(object a, int typenum, cnp.npy_intp size, bint written) noexcept:
@@ -79,22 +59,10 @@ cdef inline bint _apart(object a, object b) noexcept:
             or b0 + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= a0)
 
 
-cdef inline void _run_f32(update_f32 kernel, float* p, const float* g, float* s1,
-                          float* s2, const double* c, Py_ssize_t n,
-                          int n_threads) noexcept:
-    cdef Py_ssize_t i
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(p, g, s1, s2, c, 0, n)
-        return
-    with nogil:
-        for i in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(p, g, s1, s2, c, chunk_start(i, n_threads, n),
-                   chunk_start(i + 1, n_threads, n))
-
-
-cdef inline void _run_f64(update_f64 kernel, double* p, const double* g, double* s1,
-                          double* s2, const double* c, Py_ssize_t n,
-                          int n_threads) noexcept:
+cdef inline void _run(void (*kernel)(floating*, const floating*, floating*, floating*, const double*,
+                                     Py_ssize_t, Py_ssize_t) noexcept nogil,
+                      floating* p, const floating* g, floating* s1, floating* s2, const double* c,
+                      Py_ssize_t n, int n_threads) noexcept:
     cdef Py_ssize_t i
     if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
         kernel(p, g, s1, s2, c, 0, n)
@@ -132,7 +100,7 @@ def step(int kind, object param, object grad, object s1=None, object s2=None,
     cdef void* a = cnp.PyArray_DATA(<cnp.ndarray>s1) if states >= 1 else NULL
     cdef void* b = cnp.PyArray_DATA(<cnp.ndarray>s2) if states >= 2 else NULL
     if typenum == cnp.NPY_DOUBLE:
-        _run_f64(K.f64[kind], <double*>p, <const double*>g, <double*>a, <double*>b, c, n, n_threads)
+        _run(K.f64[kind], <double*>p, <const double*>g, <double*>a, <double*>b, c, n, n_threads)
     else:
-        _run_f32(K.f32[kind], <float*>p, <const float*>g, <float*>a, <float*>b, c, n, n_threads)
+        _run(K.f32[kind], <float*>p, <const float*>g, <float*>a, <float*>b, c, n, n_threads)
     return True

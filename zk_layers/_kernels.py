@@ -1,33 +1,27 @@
 """The kernels, for the best build this CPU runs.
 
-setup.py builds every kernel module of ``KERNEL_MODULES`` from one .pyx
-several times with different vector extensions (see its docstring): the
-baseline (``zk_layers._cpu_activations``), AVX2 (``_cpu_activations_avx2``)
-and AVX-512 (``_cpu_activations_avx512``).  All builds compute
-bitwise-identical results; they differ only in speed.  At import the best
-build that the CPU supports, and that exists in this installation, is
-chosen.  ``ZK_LAYERS_KERNELS=baseline|avx2|avx512`` asks for a particular
-one (a level the CPU lacks is refused, never run: it would crash on an
-illegal instruction).
+The compiled core has two layers, as PyTorch's ``native/cpu`` kernels behind
+their ``DispatchStub``:
 
-Two shapes of kernel module.  A ``_cpu_*`` module holds kernels only, pure
-``nogil`` functions on raw pointers, and exports them as a typed table of
-function pointers (a PyCapsule, ``TABLE``; the types are in
-src/_tables.pxd).  Its glue module (``GLUE``: ``_activations`` for
-``_cpu_activations``) is built once: it owns the checks, the allocation and
-the thread count, and calls the kernels through the table that ``bind``
-hands it with the thread policy of ``_platform``.  The layers call the glue
-directly (typed by its .pyi).  The other kernel modules still hold their
-glue and are built whole per instruction set; their kernels are the fields
-of ``KERNELS`` below.
+* the **kernels**, ``src/_cpu_*.pyx``: pure ``nogil`` functions on raw
+  pointers -- no Python object, no allocation, no thread policy -- each of
+  which computes a range of its work.  Each module exports its kernels as a
+  typed table of function pointers (``TABLE``, a PyCapsule; the types are
+  in ``src/_tables.pxd``).  They are the only code built once per
+  instruction set (see setup.py): the baseline
+  (``zk_layers._cpu_activations``), AVX2 (``_cpu_activations_avx2``) and
+  AVX-512 (``_cpu_activations_avx512``), which compute bitwise-identical
+  results and differ only in speed;
+* the **glue**, one module per kernel module (``GLUE``), built once: it
+  owns the checks, the allocation and the thread count, and calls the
+  kernels only through the table that ``bind`` hands it with the thread
+  policy of ``_platform`` (``POLICY``).  The layers call the glue, typed by
+  its .pyi.
 
-``KERNELS`` is a frozen :class:`Kernels`: one field per kernel, typed.
-Kernels on Cython's fused ``floating`` type are stored as a
-``(float32, float64)`` pair of specialisations picked once here, because
-Cython's fused dispatch inspects the buffers on every call, which costs
-more than the work at N=1; callers index the pair with the dtype they
-validated, ``KERNELS.relu_forward[x.itemsize == 8]``.  Everyone imports the
-table from here.
+At import the best build that the CPU supports, and that exists in this
+installation, is bound.  ``ZK_LAYERS_KERNELS=baseline|avx2|avx512`` asks
+for a particular one (a level the CPU lacks is refused, never run: it would
+crash on an illegal instruction).
 """
 from __future__ import annotations
 
@@ -35,42 +29,28 @@ import contextlib
 import dataclasses
 import importlib
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from . import _platform
 
-# setup.py reads this tuple (with ast, without importing the package) to know
-# what to build: one list of kernel modules for the build and the table.
+# setup.py reads these (with ast, without importing the package) to know
+# what to build: the kernel modules, built per instruction set, and, for
+# each glue module (built once), the kernel module whose TABLE it calls.
 KERNEL_MODULES = ("_cpu_activations", "_cpu_affine", "_cpu_softmax_loss", "_cpu_update", "_cpu_regularization",
-                  "_convolution")
-# glue module (built once) -> the kernel module whose TABLE it calls
+                  "_cpu_convolution")
 GLUE = {"_activations": "_cpu_activations", "_affine": "_cpu_affine", "_softmax_loss": "_cpu_softmax_loss",
-        "_update": "_cpu_update", "_regularization": "_cpu_regularization"}
+        "_update": "_cpu_update", "_regularization": "_cpu_regularization", "_convolution": "_cpu_convolution"}
 
 LEVELS = ("avx512", "avx2", "baseline")  # best first
 _SUFFIX = {"avx512": "_avx512", "avx2": "_avx2", "baseline": ""}
 
-Kernel = Callable[..., Any]
-Pair = tuple[Kernel, Kernel]  # (float32, float64)
-
 
 @dataclasses.dataclass(frozen=True)
 class Kernels:
-    """One build's kernels; the contracts are in each module's docstring."""
+    """One build's kernel tables."""
 
     level: str
     tables: dict[str, object]  # glue module name -> the TABLE capsule it calls
-    # src/_convolution.pyx (chapter 7: Convolution, Pooling, im2col, col2im)
-    im2col: Pair
-    im2col_transposed: Pair
-    im2col_transposed_widened: Kernel  # float32 images into float64 patches: not fused
-    col2im: Pair
-    col2im_transposed: Pair
-    conv_bias_add_inplace: Pair
-    conv_bias_gradient: Pair
-    max_pool_forward: Pair
-    max_pool_backward: Pair
 
 
 def cpu_supports(level: str) -> bool:
@@ -82,27 +62,14 @@ def cpu_supports(level: str) -> bool:
 
 
 def _import(level: str) -> Kernels | None:
-    """The kernels of one build, or None if a module of it is missing."""
-    modules = []
-    for name in KERNEL_MODULES:
+    """The tables of one build, or None if a module of it is missing."""
+    tables = {}
+    for glue, name in GLUE.items():
         try:
-            modules.append(importlib.import_module(f"zk_layers.{name}{_SUFFIX[level]}"))
+            tables[glue] = importlib.import_module(f"zk_layers.{name}{_SUFFIX[level]}").TABLE
         except ImportError:
             return None
-    found: dict[str, Any] = {"level": level, "tables": {
-        glue: modules[KERNEL_MODULES.index(kernels)].TABLE for glue, kernels in GLUE.items()}}
-    for field in dataclasses.fields(Kernels)[2:]:
-        owners = [m for m in modules if hasattr(m, field.name)]
-        if len(owners) != 1:
-            raise RuntimeError(f"kernel {field.name} is defined in {len(owners)} modules of the "
-                               f"{level} build, expected exactly one")
-        function = getattr(owners[0], field.name)
-        fused = hasattr(function, "__signatures__")
-        if fused != (field.type == "Pair"):
-            raise RuntimeError(f"kernel {field.name} of the {level} build is "
-                               f"{'' if fused else 'not '}fused on `floating`, unlike its declaration")
-        found[field.name] = (function["float"], function["double"]) if fused else function
-    return Kernels(**found)
+    return Kernels(level, tables)
 
 
 def available_levels() -> list[str]:
@@ -111,7 +78,7 @@ def available_levels() -> list[str]:
 
 
 def load(level: str) -> Kernels:
-    """The kernels of one build (see ``_import``)."""
+    """The kernel tables of one build (see ``_import``)."""
     if level not in LEVELS:
         raise ValueError(f"kernel level must be one of {', '.join(LEVELS)}, got {level!r}")
     if not cpu_supports(level):

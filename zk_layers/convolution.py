@@ -36,17 +36,20 @@ from typing import Any
 
 import numpy as np
 
+# _kernels binds the glue module to the best kernels before any call.
+from . import _convolution, _kernels, _platform  # noqa: F401
 from ._base import ConvolutionBase, PoolingBase, saved_arg_max, saved_col, saved_col_shape
-from ._kernels import KERNELS
 from ._threads import GRAINS, run_parts, threads_for
 from ._validate import (
     FLOAT32,
     FLOAT64,
     as_float_array,
+    c_array,
     conv_geometry,
     conv_input,
     conv_parameters,
     image_input,
+    ran,
     require_forward,
     require_shape,
     shape_tuple,
@@ -89,12 +92,6 @@ def _image_parts(N: int, product_size: int, work: int) -> int:
     return max(1, min(N, threads_for(work, GRAINS.elementwise)))
 
 
-def _block_threads(parts: int, work: int) -> int:
-    """Threads for one block's kernel: 1 inside a part (the parts already
-    use the threads), else what the block's work earns."""
-    return 1 if parts > 1 else threads_for(work, GRAINS.elementwise)
-
-
 def kernel_stride(stride: int, H: int, W: int, FH: int, FW: int, pad: int) -> int:
     """The stride the kernels are given: ``stride``, or a shorter one that
     places the same windows.  A stride longer than the padded input's span
@@ -102,10 +99,6 @@ def kernel_stride(stride: int, H: int, W: int, FH: int, FW: int, pad: int) -> in
     does; capped, every index the kernels compute stays below a few times
     the padded extent, which the geometry checks keep below 2**60."""
     return min(stride, max(H - FH, W - FW) + 2 * pad + 1)
-
-
-def _as_c(arr: np.ndarray) -> np.ndarray:
-    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
 def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -117,12 +110,10 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
     filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
     x = image_input(input_data, "input_data")
     N, C, H, W, out_h, out_w = conv_geometry(x.shape, filter_h, filter_w, stride, pad, "input_data")
-    x = _as_c(x)
+    x = c_array(x)
     col = np.empty((N * out_h * out_w, C * filter_h * filter_w), x.dtype)
     stride = kernel_stride(stride, H, W, filter_h, filter_w, pad)
-    KERNELS.im2col[x.itemsize == 8](x.reshape(-1), col.reshape(-1), N, C, H, W, filter_h, filter_w,
-                                    stride, pad, out_h, out_w, threads_for(col.size, GRAINS.elementwise))
-    return col
+    return ran(_convolution.im2col(x, col, (N, C, H, W, filter_h, filter_w, stride, pad, out_h, out_w), False))
 
 
 def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int = 1,
@@ -137,12 +128,10 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
     col = as_float_array(col, "col")
     require_shape(col, "col", (N * out_h * out_w, C * filter_h * filter_w),
                   "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
-    col = _as_c(col)
+    col = c_array(col)
     dx = np.empty((N, C, H, W), col.dtype)
     stride = kernel_stride(stride, H, W, filter_h, filter_w, pad)
-    KERNELS.col2im[col.itemsize == 8](col.reshape(-1), dx.reshape(-1), N, C, H, W, filter_h, filter_w,
-                                      stride, pad, out_h, out_w, threads_for(col.size, GRAINS.elementwise))
-    return dx
+    return ran(_convolution.col2im(col, dx, (N, C, H, W, filter_h, filter_w, stride, pad, out_h, out_w), False))
 
 
 class Convolution(ConvolutionBase):
@@ -212,13 +201,13 @@ class Convolution(ConvolutionBase):
             dtype = FLOAT64  # the book's case, decided without result_type
         else:
             dtype = np.result_type(x.dtype, wdtype, b.dtype)
-        xc = _as_c(x)
+        xc = c_array(x)
         # The patches are the layer's own and never leave it (``col`` is
         # always a fresh copy), so the last forward's buffer is reused when
         # it fits: a fresh buffer costs its page faults again on every
-        # training step.
-        patches = self._patches
-        self._patches = None  # nothing half-written survives an exception
+        # training step.  Taken out of the layer meanwhile: nothing
+        # half-written survives an exception.
+        patches = _platform.take_owned(self, "_patches")
         if patches is None or patches.shape != (N, K, P) or patches.dtype is not dtype:
             patches = np.empty((N, K, P), dtype)
         W_matrix = W.reshape(FN, K)
@@ -228,29 +217,23 @@ class Convolution(ConvolutionBase):
         # A few images at a time, so that BLAS reads each block of patches
         # while it is still in cache (the book's 100 images make 11.5 MB).
         block = _images_per_block(K * P * dtype.itemsize)
-        widened = xc.dtype is not dtype  # float32 images, float64 computation: widened while copied
         image_in = C * H * W_in
         x_flat, patches_flat = xc.reshape(-1), patches.reshape(-1)
         parts = _image_parts(N, FN * K * P, N * K * P)
-        if b.dtype is not dtype or not b.flags.c_contiguous:
-            b = np.ascontiguousarray(b, dtype=dtype)
+        serial = parts > 1  # inside a part: the parts already use the threads
+        b = c_array(b, dtype)
 
         def part(i: int) -> None:
             first, last = i * N // parts, (i + 1) * N // parts
             for start in range(first, last, block):
                 stop = min(last, start + block)
-                geometry = (stop - start, C, H, W_in, FH, FW, stride, pad, out_h, out_w,
-                            _block_threads(parts, (stop - start) * K * P))
-                source = x_flat[start * image_in:stop * image_in]
-                target = patches_flat[start * K * P:stop * K * P]
-                if widened:
-                    KERNELS.im2col_transposed_widened(source, target, *geometry)
-                else:
-                    KERNELS.im2col_transposed[dtype.itemsize == 8](source, target, *geometry)
+                geometry = (stop - start, C, H, W_in, FH, FW, stride, pad, out_h, out_w)
+                # float32 images into float64 patches are widened while copied.
+                ran(_convolution.im2col(x_flat[start * image_in:stop * image_in],
+                                        patches_flat[start * K * P:stop * K * P], geometry, True, serial))
                 np.matmul(W_matrix, patches[start:stop], out=out[start:stop])
                 # The bias while this block of out is still in cache.
-                KERNELS.conv_bias_add_inplace[dtype.itemsize == 8](
-                    out[start:stop], b, _block_threads(parts, (stop - start) * FN * P))
+                ran(_convolution.bias_add(out[start:stop], b, serial))
 
         run_parts(part, parts)
         self.x = x
@@ -277,12 +260,11 @@ class Convolution(ConvolutionBase):
         dtype = patches.dtype
         if dout.dtype is not dtype:
             dtype = np.result_type(dout.dtype, dtype)
-        dout3 = np.ascontiguousarray(dout, dtype=dtype).reshape(N, FN, P)
+        dout3 = c_array(dout, dtype).reshape(N, FN, P)
         if patches.dtype is not dtype:
             patches = patches.astype(dtype)
 
-        db = np.empty(FN, dtype)
-        KERNELS.conv_bias_gradient[dtype.itemsize == 8](dout3, db, threads_for(dout3.size, GRAINS.elementwise))
+        db = ran(_convolution.bias_gradient(dout3))
         # dW: one product per image, then the images added in order (the
         # same sums whatever the thread count).  dx: each image's patch
         # gradients W.T @ dout[n], added into its pixels by col2im.  Both
@@ -293,11 +275,11 @@ class Convolution(ConvolutionBase):
         products = np.empty((N, FN, K), dtype)
         block = _images_per_block(K * P * dtype.itemsize)
         parts = _image_parts(N, FN * K * P, N * K * P)
+        serial = parts > 1  # inside a part: the parts already use the threads
         dx = dpatches = None
         if self.need_dx:
             dx = np.empty((N, C, H, W_in), dtype)
-            dpatches = self._dpatches
-            self._dpatches = None
+            dpatches = _platform.take_owned(self, "_dpatches")
             chunk = min(block, N) * K * P  # a block's worth for each part
             if dpatches is None or dpatches.size < parts * chunk or dpatches.dtype is not dtype:
                 dpatches = np.empty(parts * chunk, dtype)
@@ -321,9 +303,8 @@ class Convolution(ConvolutionBase):
                     n = stop - start
                     target = dpatches[i * chunk:i * chunk + n * K * P]
                     np.matmul(W_t, dout3[start:stop], out=target.reshape(n, K, P))
-                    KERNELS.col2im_transposed[dtype.itemsize == 8](
-                        target, dx_flat[start * image_in:stop * image_in], n, C, H, W_in, FH, FW, stride, pad,
-                        out_h, out_w, _block_threads(parts, n * K * P))
+                    ran(_convolution.col2im(target, dx_flat[start * image_in:stop * image_in],
+                                            (n, C, H, W_in, FH, FW, stride, pad, out_h, out_w), True, serial))
 
         run_parts(part, parts)
         self.dW = products.sum(axis=0).reshape(FN, C, FH, FW)  # zeros for an empty batch
@@ -379,13 +360,9 @@ class Pooling(PoolingBase):
         pool_h, pool_w, stride, pad = window
         x = image_input(x, "x")
         N, C, H, W, out_h, out_w = self._geometry(x.shape, window, "x")
-        xc = _as_c(x)
-        out = np.empty((N, C, out_h, out_w), x.dtype)
-        windows = np.empty((N, C, out_h, out_w), np.int32)
-        KERNELS.max_pool_forward[x.itemsize == 8](
-            xc.reshape(-1), out.reshape(-1), windows.reshape(-1), N * C, H, W, pool_h, pool_w,
-            kernel_stride(stride, H, W, pool_h, pool_w, pad), pad,
-            out_h, out_w, threads_for(x.size, GRAINS.elementwise))
+        xc = c_array(x)
+        out, windows = ran(_convolution.max_pool_forward(
+            xc, (pool_h, pool_w, kernel_stride(stride, H, W, pool_h, pool_w, pad), pad, out_h, out_w)))
         self.x = x
         self._windows = windows
         self._arg_max_assigned = _UNSET
@@ -403,10 +380,7 @@ class Pooling(PoolingBase):
                                            dtype=np.int32)
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (N, C, out_h, out_w), "the shape of the forward output")
-        dout = _as_c(dout)
-        dx = np.empty((N, C, H, W), dout.dtype)
-        KERNELS.max_pool_backward[dout.itemsize == 8](
-            dout.reshape(-1), windows.reshape(-1), dx.reshape(-1), N * C, H, W, pool_h, pool_w,
-            kernel_stride(stride, H, W, pool_h, pool_w, pad), pad,
-            out_h, out_w, threads_for(dx.size, GRAINS.elementwise))
-        return dx
+        dout = c_array(dout)
+        return ran(_convolution.max_pool_backward(
+            dout, windows, np.empty((N, C, H, W), dout.dtype),
+            (pool_h, pool_w, kernel_stride(stride, H, W, pool_h, pool_w, pad), pad, out_h, out_w)))
