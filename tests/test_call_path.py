@@ -233,3 +233,52 @@ def test_layers_take_the_entry_point_in_the_common_case(rng, monkeypatch):
     assert spies["_affine"].used == ["affine_forward", "affine_backward"]
     assert spies["_softmax_loss"].used == ["softmax_loss_forward", "softmax_loss_backward"]
     assert spies["np"].used == []  # no NumPy call in the Python methods
+
+
+def _twin(a: np.ndarray) -> np.ndarray:
+    """An unaligned copy of ``a``: the same values at an odd byte offset."""
+    twin = _unaligned(a.shape, a.dtype.type)
+    twin[...] = a
+    return twin
+
+
+def test_unaligned_arrays_reach_every_kernel_with_the_bits_of_aligned_ones(rng, dtype):
+    """An unaligned array (a view at an odd byte offset) is taken where the
+    kernels read it as it is and copied once where they need alignment;
+    either way every layer gives the bits the aligned array gives."""
+    x = rng.standard_normal((4, 6)).astype(dtype)
+    dout = rng.standard_normal((4, 6)).astype(dtype)
+    W, b = rng.standard_normal((6, 6)).astype(dtype), rng.standard_normal(6).astype(dtype)
+    images = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
+    filters, bias = rng.standard_normal((3, 2, 3, 3)).astype(dtype), rng.standard_normal(3).astype(dtype)
+    t = np.array([0, 5, 2, 1])
+
+    def run(twin):
+        out = []
+        for layer in (zk.Relu(), zk.Sigmoid()):
+            out += [layer.forward(twin(x)), layer.backward(twin(dout))]
+        affine = zk.Affine(twin(W), twin(b))
+        out += [affine.forward(twin(x)), affine.backward(twin(dout)), affine.dW, affine.db]
+        loss = zk.SoftmaxWithLoss()
+        out += [np.array(loss.forward(twin(x), t)), loss.backward()]
+        norm = zk.BatchNormalization(twin(np.ones(6, dtype)), twin(np.zeros(6, dtype)))
+        out += [norm.forward(twin(x)), norm.backward(twin(dout)), norm.dgamma, norm.dbeta]
+        np.random.seed(0)  # noqa: NPY002 (Dropout draws from the book's generator)
+        drop = zk.Dropout(0.5)
+        out += [drop.forward(twin(x)), drop.backward(twin(dout)), drop.forward(twin(x), train_flg=False)]
+        conv = zk.Convolution(twin(filters), twin(bias), 1, 1)
+        y = conv.forward(twin(images))
+        out += [y, conv.backward(twin(np.ones_like(y))), conv.dW, conv.db]
+        pool = zk.Pooling(2, 2, 2)
+        y = pool.forward(twin(images))
+        out += [y, pool.backward(twin(np.ones_like(y)))]
+        col = zk.im2col(twin(images), 3, 3, 1, 1)
+        out += [col, zk.col2im(twin(col), images.shape, 3, 3, 1, 1)]
+        for optimizer in (zk.SGD(), zk.Adam()):
+            params = {"W": twin(W)}
+            optimizer.update(params, {"W": twin(W * 0.1)})
+            out.append(params["W"])
+        return out
+
+    for aligned, unaligned in zip(run(np.array), run(_twin), strict=True):
+        assert_array_equal(np.atleast_1d(unaligned).view(np.uint8), np.atleast_1d(aligned).view(np.uint8))

@@ -173,6 +173,16 @@ def require_ndim(arr: np.ndarray, name: str, ndims: tuple[int, ...], what: str) 
         )
 
 
+def c_array(arr: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
+    """``arr`` as the kernels read it: an ndarray (not a subclass),
+    C-contiguous and aligned (and of ``dtype`` if given); the very array when
+    it already is, else a view or a copy."""
+    flags = arr.flags
+    if type(arr) is np.ndarray and (dtype is None or arr.dtype is dtype) and flags.c_contiguous and flags.aligned:
+        return arr
+    return np.require(arr, dtype=dtype, requirements=("C", "A", "E"))
+
+
 def memory_order(arr: np.ndarray) -> str:
     """"C" or "F": the order a contiguous copy of ``arr`` is laid out in
     (C for C-contiguous and for non-contiguous arrays, F for Fortran)."""

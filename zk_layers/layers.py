@@ -34,6 +34,7 @@ from ._validate import (
     FLOAT64,
     affine_parameters,
     as_float_array,
+    c_array,
     check_label_range,
     class_indices,
     flatten_batch,
@@ -248,9 +249,7 @@ class Affine(AffineBase):
                 dtype = np.result_type(x.dtype, W.dtype, b.dtype)
                 W = W.astype(dtype, copy=False)
             product = _product_widened(x, W, dtype)
-        if not b.flags.c_contiguous or b.dtype is not dtype:
-            b = np.ascontiguousarray(b, dtype=dtype)
-        out = _ran(_affine.affine_forward(_operand(x), _operand(W), b, product))
+        out = _ran(_affine.affine_forward(_operand(x), _operand(W), c_array(b, dtype), product))
         self.original_x_shape = self._shape_forward = original_x_shape
         self.x = self._x_forward = x  # the caller's x (flattened), as in the book
         return out
@@ -271,9 +270,9 @@ class Affine(AffineBase):
         dout = as_float_array(dout, "dout")
         require_shape(dout, "dout", (x.shape[0], W.shape[1]), "the shape of the forward output")
         dtype = x.dtype
-        if dout.dtype is not dtype or not dout.flags.c_contiguous:
+        if dout.dtype is not dtype:
             dtype = np.result_type(dout.dtype, x.dtype)
-            dout = np.ascontiguousarray(dout, dtype=dtype)
+        dout = c_array(dout, dtype)
         dW = None if x.dtype is dtype else _transposed_product_widened(x, dout, dtype)
         # dx in the result type of dout and W, as the reference: by NumPy
         # when W has another dtype or layout than the kernels read.
@@ -400,7 +399,7 @@ class SoftmaxWithLoss(SoftmaxWithLossBase):
         n, n_classes = x2d.shape
         labels = class_indices(t, n, n_classes, single)
         check_label_range(labels, n_classes, _softmax_loss.first_invalid_label)
-        loss, y, labels = _ran(_softmax_loss.softmax_loss_forward(np.ascontiguousarray(x2d), labels, self.eps))
+        loss, y, labels = _ran(_softmax_loss.softmax_loss_forward(c_array(x2d), labels, self.eps))
         self._remember_labels(t, labels)
         self.y = y.reshape(np.shape(x)) if single else y
         self._y_shape = self.y.shape
@@ -416,6 +415,6 @@ class SoftmaxWithLoss(SoftmaxWithLossBase):
         y = require_forward(self, self.y)
         scale = scalar_dout(dout)
         y = self._saved_probabilities(y)
-        y2d = np.ascontiguousarray(y).reshape(-1, y.shape[-1])
+        y2d = c_array(y).reshape(-1, y.shape[-1])
         dx = _ran(_softmax_loss.softmax_loss_backward(y2d, self._saved_labels(y), scale, y2d.shape))
         return dx if y.ndim == 2 else dx.reshape(y.shape)

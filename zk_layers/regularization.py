@@ -32,15 +32,9 @@ import numpy as np
 # _kernels binds the glue module to the best kernels before any call.
 from . import _kernels, _regularization  # noqa: F401
 from ._base import BatchNormalizationBase, DropoutBase, batchnorm_saved_state, dropout_saved_mask
-from ._validate import FLOAT32, FLOAT64, as_float_array, fraction, ran
+from ._validate import FLOAT32, FLOAT64, as_float_array, c_array, fraction, ran
 
 __all__ = ["BatchNormalization", "Dropout"]
-
-
-def _c_contiguous(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if arr.dtype is dtype and arr.flags.c_contiguous:
-        return arr
-    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 class Dropout(DropoutBase):
@@ -55,7 +49,7 @@ class Dropout(DropoutBase):
     def forward(self, x: Any, train_flg: bool = True) -> np.ndarray:
         x = as_float_array(x, "x")
         ratio = fraction(self.dropout_ratio, "Dropout.dropout_ratio")
-        x = _c_contiguous(x, x.dtype)
+        x = c_array(x, x.dtype)
         if not train_flg:
             return ran(_regularization.dropout_scale(x, 1.0 - ratio))
         draws = np.random.rand(*x.shape)  # noqa: NPY002 (the book's generator, the book's draw)
@@ -73,7 +67,7 @@ class Dropout(DropoutBase):
             dout = as_float_array(dout, "dout")
             if dout.shape != mask.shape:
                 dropout_saved_mask(self, dout)  # raises the shared message
-        return ran(_regularization.dropout_backward(_c_contiguous(dout, dout.dtype), mask))
+        return ran(_regularization.dropout_backward(c_array(dout, dout.dtype), mask))
 
 
 class BatchNormalization(BatchNormalizationBase):
@@ -102,8 +96,8 @@ class BatchNormalization(BatchNormalizationBase):
         else:
             dtype = np.result_type(x, gamma, beta, self.running_mean, self.running_var)
         dtype = FLOAT64 if dtype == FLOAT64 else FLOAT32
-        x2d = _c_contiguous(x, dtype).reshape(n, features)
-        g, b = _c_contiguous(gamma, dtype), _c_contiguous(beta, dtype)
+        x2d = c_array(x, dtype).reshape(n, features)
+        g, b = c_array(gamma, dtype), c_array(beta, dtype)
         if train_flg:
             out, xc, xn, mu, var, std = ran(_regularization.batchnorm_forward_train(x2d, g, b))
             self.batch_size = n
@@ -113,8 +107,8 @@ class BatchNormalization(BatchNormalizationBase):
             self.running_mean = momentum * self.running_mean + (1 - momentum) * mu
             self.running_var = momentum * self.running_var + (1 - momentum) * var
         else:
-            mean = _c_contiguous(self.running_mean, dtype)
-            denom = _c_contiguous(np.sqrt(self.running_var + 10e-7), dtype)
+            mean = c_array(self.running_mean, dtype)
+            denom = c_array(np.sqrt(self.running_var + 10e-7), dtype)
             out = ran(_regularization.batchnorm_forward_test(x2d, mean, denom, g, b))
         return out.reshape(input_shape)
 
@@ -123,8 +117,8 @@ class BatchNormalization(BatchNormalizationBase):
         n, features = xc.shape
         dtype = np.result_type(dout, xc, xn, std, gamma)
         dtype = FLOAT64 if dtype == FLOAT64 else FLOAT32
-        dout, xc, xn = (_c_contiguous(a, dtype) for a in (dout, xc, xn))
-        std, gamma = _c_contiguous(std, dtype), _c_contiguous(gamma, dtype)
+        dout, xc, xn = (c_array(a, dtype) for a in (dout, xc, xn))
+        std, gamma = c_array(std, dtype), c_array(gamma, dtype)
         dx, self.dgamma, self.dbeta = ran(_regularization.batchnorm_backward(
             dout.reshape(n, features), xc, xn, gamma, std))
         return dx.reshape(input_shape)
