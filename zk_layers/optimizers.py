@@ -134,8 +134,10 @@ def _fused_update_applies(param: object, grad: object) -> bool:
         and grad.dtype is param.dtype
         and param.shape == grad.shape
         and param.flags.c_contiguous
+        and param.flags.aligned
         and param.flags.writeable
         and grad.flags.c_contiguous
+        and grad.flags.aligned
         and not np.may_share_memory(param, grad)
     )
 
@@ -169,6 +171,32 @@ class _Stateful(_Checked):
                     state[key] = np.zeros_like(value)
                 owned[key] = tuple(state[key] for state in states)
         return states, applies
+
+    # The compiled kernel (zk_layers._update's kinds) and, per class, its
+    # coefficients and the book's lines for the entries it cannot take.
+    _kind: int
+
+    def _coefficients(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _book_lines(self, params: Params, key: str, grad: Any, states: list[dict[str, Any]],
+                    coefficients: tuple[Any, ...]) -> None:
+        raise NotImplementedError
+
+    def update(self, params: Params, grads: Grads) -> None:
+        """Update every array of ``params`` and the state in place (see the module docstring)."""
+        states, applies = self._ensure_state(params, grads)
+        coefficients = self._coefficients()
+        two = len(states) == 2
+        for key, fits in zip(params, applies, strict=True):
+            param, grad = params[key], grads[key]
+            first, second = states[0][key], states[1][key] if two else None
+            arrays = (first, second) if two else (first,)
+            if self._fused(key, param, grad, arrays, fits):
+                ran(_update.step(self._kind, param, grad, first, second, *coefficients))
+            else:
+                self._check_state_of(key, param)
+                self._book_lines(params, key, grad, states, coefficients)
 
     def _check_state_of(self, key: str, param: Any) -> None:
         """Before the book's lines: the state entries of ``key`` fit ``param``
@@ -232,6 +260,9 @@ class _Velocity(_Stateful):
         self.momentum = momentum
         self.v: dict[str, Any] | None = None
 
+    def _coefficients(self) -> tuple[Any, ...]:
+        return self.momentum, self.lr
+
 
 class Momentum(_Velocity):
     """SGD with momentum: ``v = momentum * v - lr * dW; W += v``.
@@ -243,18 +274,13 @@ class Momentum(_Velocity):
     """
 
     _state_broadcasts = True
+    _kind = _update.MOMENTUM
 
-    def update(self, params: Params, grads: Grads) -> None:
-        """Update every array of ``params`` (and ``v``) in place."""
-        (v,), applies = self._ensure_state(params, grads)
-        for key, fits in zip(params, applies, strict=True):
-            param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (v[key],), fits):
-                ran(_update.step(_update.MOMENTUM, param, grad, v[key], None, self.momentum, self.lr))
-            else:
-                self._check_state_of(key, param)
-                v[key] = self.momentum * v[key] - self.lr * grad
-                params[key] += v[key]
+    def _book_lines(self, params: Params, key: str, grad: Any, states: list[dict[str, Any]],
+                    coefficients: tuple[Any, ...]) -> None:
+        v = states[0]
+        v[key] = self.momentum * v[key] - self.lr * grad
+        params[key] += v[key]
 
 
 class Nesterov(_Velocity):
@@ -271,19 +297,15 @@ class Nesterov(_Velocity):
     momentum : float in [0, 1), default 0.9
     """
 
-    def update(self, params: Params, grads: Grads) -> None:
-        """Update every array of ``params`` (and ``v``) in place."""
-        (v,), applies = self._ensure_state(params, grads)
-        for key, fits in zip(params, applies, strict=True):
-            param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (v[key],), fits):
-                ran(_update.step(_update.NESTEROV, param, grad, v[key], None, self.momentum, self.lr))
-            else:
-                self._check_state_of(key, param)
-                params[key] += self.momentum * self.momentum * v[key]
-                params[key] -= (1 + self.momentum) * self.lr * grad
-                v[key] *= self.momentum
-                v[key] -= self.lr * grad
+    _kind = _update.NESTEROV
+
+    def _book_lines(self, params: Params, key: str, grad: Any, states: list[dict[str, Any]],
+                    coefficients: tuple[Any, ...]) -> None:
+        v = states[0]
+        params[key] += self.momentum * self.momentum * v[key]
+        params[key] -= (1 + self.momentum) * self.lr * grad
+        v[key] *= self.momentum
+        v[key] -= self.lr * grad
 
 
 class AdaGrad(_Stateful):
@@ -302,17 +324,16 @@ class AdaGrad(_Stateful):
         self.lr = lr
         self.h: dict[str, Any] | None = None
 
-    def update(self, params: Params, grads: Grads) -> None:
-        """Update every array of ``params`` (and ``h``) in place."""
-        (h,), applies = self._ensure_state(params, grads)
-        for key, fits in zip(params, applies, strict=True):
-            param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (h[key],), fits):
-                ran(_update.step(_update.ADAGRAD, param, grad, h[key], None, self.lr, self.eps))
-            else:
-                self._check_state_of(key, param)
-                h[key] += grad * grad
-                params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
+    _kind = _update.ADAGRAD
+
+    def _coefficients(self) -> tuple[Any, ...]:
+        return self.lr, self.eps
+
+    def _book_lines(self, params: Params, key: str, grad: Any, states: list[dict[str, Any]],
+                    coefficients: tuple[Any, ...]) -> None:
+        h = states[0]
+        h[key] += grad * grad
+        params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
 
 
 class RMSprop(_Stateful):
@@ -336,18 +357,17 @@ class RMSprop(_Stateful):
         self.decay_rate = decay_rate
         self.h: dict[str, Any] | None = None
 
-    def update(self, params: Params, grads: Grads) -> None:
-        """Update every array of ``params`` (and ``h``) in place."""
-        (h,), applies = self._ensure_state(params, grads)
-        for key, fits in zip(params, applies, strict=True):
-            param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (h[key],), fits):
-                ran(_update.step(_update.RMSPROP, param, grad, h[key], None, self.lr, self.decay_rate, self.eps))
-            else:
-                self._check_state_of(key, param)
-                h[key] *= self.decay_rate
-                h[key] += (1 - self.decay_rate) * grad * grad
-                params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
+    _kind = _update.RMSPROP
+
+    def _coefficients(self) -> tuple[Any, ...]:
+        return self.lr, self.decay_rate, self.eps
+
+    def _book_lines(self, params: Params, key: str, grad: Any, states: list[dict[str, Any]],
+                    coefficients: tuple[Any, ...]) -> None:
+        h = states[0]
+        h[key] *= self.decay_rate
+        h[key] += (1 - self.decay_rate) * grad * grad
+        params[key] -= self.lr * grad / (np.sqrt(h[key]) + self.eps)
 
 
 class Adam(_Stateful):
@@ -380,23 +400,23 @@ class Adam(_Stateful):
         self.m: dict[str, Any] | None = None
         self.v: dict[str, Any] | None = None
 
-    def update(self, params: Params, grads: Grads) -> None:
-        """Update every array of ``params`` (and ``m``, ``v``) in place."""
-        (m, v), applies = self._ensure_state(params, grads)
+    _kind = _update.ADAM
+
+    def _coefficients(self) -> tuple[Any, ...]:
+        # Called once per update, after the entries are checked: the step count moves here.
         object.__setattr__(self, "iter", self.iter + 1)  # checked when assigned: still an int >= 0
         # np.sqrt, as in the book: lr_t is a NumPy float64 (it decides the
         # dtype of the last step for float32 parameters).
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
-        for key, fits in zip(params, applies, strict=True):
-            param, grad = params[key], grads[key]
-            if self._fused(key, param, grad, (m[key], v[key]), fits):
-                ran(_update.step(_update.ADAM, param, grad, m[key], v[key], float(lr_t), self.beta1, self.beta2,
-                                 self.eps))
-            else:
-                self._check_state_of(key, param)
-                m[key] += (1 - self.beta1) * (grad - m[key])
-                v[key] += (1 - self.beta2) * (grad**2 - v[key])
-                params[key] -= lr_t * m[key] / (np.sqrt(v[key]) + self.eps)
+        return lr_t, self.beta1, self.beta2, self.eps
+
+    def _book_lines(self, params: Params, key: str, grad: Any, states: list[dict[str, Any]],
+                    coefficients: tuple[Any, ...]) -> None:
+        m, v = states
+        lr_t = coefficients[0]
+        m[key] += (1 - self.beta1) * (grad - m[key])
+        v[key] += (1 - self.beta2) * (grad**2 - v[key])
+        params[key] -= lr_t * m[key] / (np.sqrt(v[key]) + self.eps)
 
 
 # The book's six by their lower-case names: the book's Trainer
