@@ -30,7 +30,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=zk.get_num_threads())
     args = parser.parse_args()
     GRAINS.elementwise = GRAINS.exp = GRAINS.rowwise = GRAINS.update = 1
-    print(f"{'elements':>10} " + " ".join(f"{op + ' T=' + str(th):>16}" for op in ("Relu", "Sigmoid", "Softmax") for th in (1, args.threads)))
+    print(f"{'elements':>10} " + " ".join(
+        f"{op + ' T=' + str(th):>16}" for op in ("Relu", "Sigmoid", "Softmax") for th in (1, args.threads)
+    ))
     with threadpool_limits(1):
         for n in (1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22):
             rng = np.random.default_rng(0)
@@ -38,8 +40,8 @@ def main() -> None:
             scores, labels = rng.standard_normal((n // 10, 10)), np.zeros(n // 10, dtype=int)
             number = max(3, 2_000_000 // n)
             cells = []
-            for fn in (lambda: zk.Relu().forward(x), lambda: zk.Sigmoid().forward(x),
-                       lambda: zk.SoftmaxWithLoss().forward(scores, labels)):
+            for fn in (lambda x=x: zk.Relu().forward(x), lambda x=x: zk.Sigmoid().forward(x),
+                       lambda scores=scores, labels=labels: zk.SoftmaxWithLoss().forward(scores, labels)):
                 for th in (1, args.threads):
                     with zk.limit_threads(th):
                         cells.append(median_us(fn, number))

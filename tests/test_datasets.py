@@ -79,7 +79,7 @@ def test_digits_split_rule(raw_digits):
 
 def test_digits_split_is_deterministic():
     first, second = load_digits(), load_digits()
-    for a, b in zip(first[0] + first[1], second[0] + second[1]):
+    for a, b in zip(first[0] + first[1], second[0] + second[1], strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -142,7 +142,7 @@ def test_digits_arrays_are_fresh():
     for a in (x_train, t_train, x_test, t_test):
         a[...] = 7
     (x_train2, t_train2), (x_test2, t_test2) = load_digits()
-    for a, b in zip((x_train2, t_train2, x_test2, t_test2), expected):
+    for a, b in zip((x_train2, t_train2, x_test2, t_test2), expected, strict=True):
         np.testing.assert_array_equal(a, b)
     # Raw pixels (no float conversion) and the 4-D view must be copies too.
     (raw, labels), _ = load_digits(normalize=False, flatten=False)

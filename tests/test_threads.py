@@ -45,7 +45,7 @@ def test_results_bitwise_identical_for_every_thread_count(tiny_grain, threads, d
     threads(n_threads)
     assert zk.get_num_threads() == n_threads
     parallel = _run_all_layers(7, dtype)
-    for a, b in zip(serial, parallel):
+    for a, b in zip(serial, parallel, strict=True):
         assert_array_equal(a, b)
 
 
@@ -72,7 +72,9 @@ def test_set_num_threads_and_limit_threads(threads):
             raise RuntimeError
     assert zk.get_num_threads() == 3
     zk.set_num_threads(None)
-    assert zk.get_num_threads() == min(_platform.omp_max_threads(), len(os.sched_getaffinity(0))) or os.environ.get("OMP_NUM_THREADS")
+    assert zk.get_num_threads() == min(_platform.omp_max_threads(), len(os.sched_getaffinity(0))) or os.environ.get(
+        "OMP_NUM_THREADS"
+    )
 
 
 @needs_openmp
@@ -250,7 +252,7 @@ def _longest_stall(call):
     time.sleep(0.02)  # a few stamps after the call
     done.set()
     thread.join()
-    gaps = [b - a for a, b in zip(stamps, stamps[1:]) if b > start and a < end]
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False) if b > start and a < end]
     return end - start, max(gaps, default=end - start)
 
 

@@ -115,7 +115,8 @@ def _add_train(sub: Any) -> None:
                    "as the book's loader gives them; default: float64)")
     p.add_argument("--threads", type=_positive_int, help="thread limit for the kernels")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--plot", type=_png_path, metavar="FILE.png", help="draw loss and accuracy curves (needs matplotlib)")
+    p.add_argument("--plot", type=_png_path, metavar="FILE.png",
+                   help="draw loss and accuracy curves (needs matplotlib)")
     p.add_argument("--json", metavar="FILE", help="write the losses, accuracies and timings as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train, train_parser=p)
@@ -147,7 +148,8 @@ def _run_train(args: argparse.Namespace) -> int:
     lr = args.lr if args.lr is not None else DEFAULT_LEARNING_RATES[options["optimizer"]]
     iterations = None if args.epochs else (args.iters or default_iterations(args.data))
     print(f"zk_layers {__version__}: TwoLayerNet on {args.data}, preset {args.preset}, backend {args.backend}, "
-          f"{args.dtype}, {options['optimizer']} lr={lr if lr is not None else 'default'}, hidden {options['hidden_size']}, "
+          f"{args.dtype}, {options['optimizer']} lr={lr if lr is not None else 'default'}, "
+          f"hidden {options['hidden_size']}, "
           f"batch {options['batch_size']}, seed {args.seed}")
     progress = _progress_bar(iterations, args.no_progress)
     last_epoch_line = [0]
@@ -168,7 +170,7 @@ def _run_train(args: argparse.Namespace) -> int:
             progress.close()
     per_epoch = result.settings["iter_per_epoch"]
     step = max(1, (len(result.epochs) - 1) // 10)  # about ten lines, plus the last
-    for k, (it, tr, te) in enumerate(zip(result.epochs, result.train_accuracy, result.test_accuracy)):
+    for k, (it, tr, te) in enumerate(zip(result.epochs, result.train_accuracy, result.test_accuracy, strict=True)):
         if k % step == 0 or k == len(result.epochs) - 1:
             loss = result.losses[it - 1] if it > 0 else result.initial_loss
             print(f"epoch {it / per_epoch:7.1f}  iter {it:6d}  loss {loss:7.4f}  train acc {tr:.4f}  test acc {te:.4f}")
@@ -360,8 +362,10 @@ def _add_shopping(sub: Any) -> None:
     p.add_argument("--apples", type=_positive_int, default=2, help="apples per day (default: 2)")
     p.add_argument("--orange-price", type=_nonnegative_float, default=150.0, help="rubles per orange (default: 150)")
     p.add_argument("--oranges", type=_positive_int, default=3, help="oranges per day (default: 3)")
-    p.add_argument("--tax", type=_nonnegative_float, default=20.0, help="consumption tax (VAT) in percent (default: 20)")
-    p.add_argument("--new-tax", type=_nonnegative_float, default=10.0, help="the reduced tax of question 3 (default: 10)")
+    p.add_argument("--tax", type=_nonnegative_float, default=20.0,
+                   help="consumption tax (VAT) in percent (default: 20)")
+    p.add_argument("--new-tax", type=_nonnegative_float, default=10.0,
+                   help="the reduced tax of question 3 (default: 10)")
     p.set_defaults(run=_run_shopping)
 
 

@@ -141,7 +141,7 @@ def gradient_check(
 
     names = ["x", "y"] if len(arrays) == 2 and not scalar_output else ["x"]
     results: dict[str, GradientComparison] = {}
-    for name, array, grad in zip(names, arrays, grads):
+    for name, array, grad in zip(names, arrays, grads, strict=False):
         if isinstance(array, np.ndarray) and array.dtype.kind == "f" and grad is not None:
             results[name] = GradientComparison(name, np.asarray(grad), numerical_gradient(objective, array, h))
     for name, grad_name in (("W", "dW"), ("b", "db")):

@@ -16,7 +16,9 @@ def _csv(text: str, allowed: Sequence[str], name: str) -> list[str]:
     values = [v.strip() for v in text.split(",") if v.strip()]
     bad = [v for v in values if v not in allowed]
     if bad or not values:
-        raise argparse.ArgumentTypeError(f"{name} must be a comma-separated subset of {', '.join(allowed)}, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"{name} must be a comma-separated subset of {', '.join(allowed)}, got {text!r}"
+        )
     return values
 
 def _threads_list(text: str) -> list[int]:
@@ -95,6 +97,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="zk-layers bench", description=(sys.modules[__package__].__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="zk-layers bench", description=(sys.modules[__package__].__doc__ or "").split("\n\n")[0]
+    )
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))

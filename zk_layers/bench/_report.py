@@ -44,7 +44,9 @@ COLUMNS = ["op", "size", "dtype", "thr", "mode", "fast", "book", "book/fast", "o
 
 def format_table(report: dict[str, Any], markdown: bool = False) -> str:
     cfg = report["config"]
-    blas = ", ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})" for p in cfg["blas"]) or "not detected"
+    blas = ", ".join(
+        f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})" for p in cfg["blas"]
+    ) or "not detected"
     head = [
         f"zk_layers {report['zk_layers']} benchmark on {report['machine']['cpu']} "
         f"({report['machine']['usable_cpus']} usable CPUs), {report['machine']['platform']}",
@@ -54,7 +56,8 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
                                              if name == "jax" and report.get("jax_threads") else "")
                   for name, version in (report.get("peers") or {}).items()),
         f"environment: {cfg['environment'] or '{}'}",
-        f"protocol: interleaved (each sample starting with the next contender in turn), {report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
+        f"protocol: interleaved (each sample starting with the next contender in turn), "
+        f"{report['protocol']['samples']} samples of ~{report['protocol']['sample_ms']:g} ms, "
         f"medians (IQR); ratios > 1 mean zk_layers is faster"
         + ("; one-thread rows pinned to one core (every peer too)"
            if report["protocol"].get("one_thread_rows_pinned") else ""),
@@ -94,9 +97,10 @@ def format_table(report: dict[str, Any], markdown: bool = False) -> str:
         if footer:
             lines += ["", *(f"- {f}" for f in footer)]
         return "\n".join(lines)
-    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) if rows else len(COLUMNS[i]) for i in range(len(COLUMNS))]
-    lines = [*head, "", "  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in rows)) if rows else len(COLUMNS[i])
+              for i in range(len(COLUMNS))]
+    lines = [*head, "", "  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     if footer:
         lines += ["", *footer]
     return "\n".join(lines)
