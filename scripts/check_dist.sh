@@ -117,7 +117,7 @@ WHEEL=$(ls "$WORK"/dist/*.whl)
 # The compiled modules that setup.py builds: its PLATFORM_MODULE and the
 # GLUE modules of zk_layers/_kernels.py, built once, and its KERNEL_MODULES,
 # also built per instruction set (PER_ISA; the lists both read).
-read -r -a MODULES <<<"$("$PY" - "$SRC/setup.py" "$SRC/zk_layers/_kernels.py" <<'EOF'
+{ read -r -a MODULES; read -r -a PER_ISA; } < <("$PY" - "$SRC/setup.py" "$SRC/zk_layers/_kernels.py" <<'EOF'
 import ast, sys
 values = {}
 for path in sys.argv[1:]:
@@ -128,21 +128,9 @@ for path in sys.argv[1:]:
             except ValueError:
                 pass
 print(values["PLATFORM_MODULE"], *values["GLUE"], *values["KERNEL_MODULES"])
-EOF
-)"
-read -r -a PER_ISA <<<"$("$PY" - "$SRC/setup.py" "$SRC/zk_layers/_kernels.py" <<'EOF'
-import ast, sys
-values = {}
-for path in sys.argv[1:]:
-    for node in ast.parse(open(path).read()).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
-                values[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
 print(*values["KERNEL_MODULES"])
 EOF
-)"
+)
 echo "compiled modules (setup.py): ${MODULES[*]}"
 
 # ---------------------------------------------------------------- sdist contents
