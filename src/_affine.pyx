@@ -178,12 +178,13 @@ def affine_backward(object dout, object x, object W, object b,
     cdef int typenum = kernel_float_type(dout)
     if typenum < 0 or not cnp.PyArray_Check(x) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
         return None
-    if not (cnp.PyArray_Check(W) and cnp.PyArray_NDIM(<cnp.ndarray>W) == 2
-            and cnp.PyArray_Check(b) and cnp.PyArray_NDIM(<cnp.ndarray>b) == 1):
+    if not checked:
+        if not (_operand(W, typenum, 2) and _operand(b, typenum, 1)):
+            return None
+    elif not (cnp.PyArray_Check(W) and cnp.PyArray_NDIM(<cnp.ndarray>W) == 2
+              and cnp.PyArray_Check(b) and cnp.PyArray_NDIM(<cnp.ndarray>b) == 1):
         return None
-    if (need_dx or not checked) and not _operand(W, typenum, 2):
-        return None
-    if not checked and not _operand(b, typenum, 1):
+    elif need_dx and not _operand(W, typenum, 2):
         return None
     if dW is None and not _operand(x, typenum, 2):
         return None
