@@ -20,7 +20,7 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, kernel_float_type
+from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, kernel_float_type, same_shape
 from _tables cimport (GRAIN_ELEMENTWISE, GRAIN_UPDATE, UPDATE_ADAGRAD,
                       UPDATE_ADAM, UPDATE_KINDS, UPDATE_MOMENTUM,
                       UPDATE_NESTEROV, UPDATE_RMSPROP, UPDATE_SGD, UpdateKernels)
@@ -71,6 +71,19 @@ cdef inline void _run(void (*kernel)(floating*, const floating*, floating*, floa
         for i in prange(n_threads, schedule="static", num_threads=n_threads):
             kernel(p, g, s1, s2, c, chunk_start(i, n_threads, n),
                    chunk_start(i + 1, n_threads, n))
+
+
+def fits(object param, object grad):
+    """Whether the kernels take ``param`` (updated in place) and ``grad`` as
+    they are: exact C-contiguous, aligned float32/float64 ndarrays of one
+    dtype and shape, in native byte order, ``param`` writeable, their bytes
+    apart.  The optimizers ask it of every entry before updating any."""
+    cdef int typenum = kernel_float_type(param)
+    if typenum < 0 or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>param):
+        return False
+    if kernel_float_type(grad) != typenum or not same_shape(<cnp.ndarray>param, <cnp.ndarray>grad):
+        return False
+    return _apart(param, grad)
 
 
 def step(int kind, object param, object grad, object s1=None, object s2=None,

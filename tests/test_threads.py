@@ -305,3 +305,26 @@ def test_the_compiled_core_imports_nothing_of_the_package():
     sources = [*src.glob("*.pyx"), *src.glob("*.pxd")]
     assert len(sources) > 5
     assert [path.name for path in sources if pattern.search(path.read_text())] == []
+
+
+def test_the_compiled_core_names_no_layer_attribute():
+    """The compiled code reads and writes no attribute of a layer: the
+    layers hand arrays in and take arrays back.  The one generic access is
+    _platform.take_owned's, whose attribute name comes from its caller."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "src"
+    if not src.is_dir():
+        pytest.skip("src/ is not next to the tests (a run outside the source tree)")
+    pattern = re.compile(r"\b(?:getattr|setattr|delattr)\(|\blayer\.|\.__dict__|\bPyObject_(?:Get|Set)Attr")
+    # The scan sees what it forbids (a negative control).
+    assert pattern.search("    cdef object pair = getattr(layer, '_y2d', None)")
+    assert pattern.search("    layer.y = None")
+    found = set()
+    for path in [*src.glob("*.pyx"), *src.glob("*.pxd"), *src.glob("*.pxi")]:
+        for line in path.read_text().splitlines():
+            code = line.split("#", 1)[0]
+            if pattern.search(code):
+                found.add(path.name)
+    assert found <= {"_platform.pyx"}, found

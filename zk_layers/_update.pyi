@@ -12,6 +12,9 @@ ADAM: int
 
 def bind(kernels: object, policy: object) -> None: ...
 
+# Whether the kernels take param (updated in place) and grad as they are.
+def fits(param: object, grad: object) -> bool: ...
+
 # One update of param (and the state s1, s2) in place by the optimizer
 # `kind`; True, or None when the arrays are not ready (nothing written).
 def step(kind: int, param: object, grad: object, s1: object = None, s2: object = None,

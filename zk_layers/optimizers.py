@@ -126,20 +126,10 @@ def _check_entry(key: str, param: Any, grad: Any) -> None:
                          f"{np.shape(param)}: a gradient has its parameter's shape")
 
 
-def _fused_update_applies(param: object, grad: object) -> bool:
-    return (
-        type(param) is np.ndarray
-        and type(grad) is np.ndarray
-        and (param.dtype is FLOAT64 or param.dtype is FLOAT32)
-        and grad.dtype is param.dtype
-        and param.shape == grad.shape
-        and param.flags.c_contiguous
-        and param.flags.aligned
-        and param.flags.writeable
-        and grad.flags.c_contiguous
-        and grad.flags.aligned
-        and not np.may_share_memory(param, grad)
-    )
+# Whether the compiled pass may take a parameter (or a state array) and its
+# gradient as they are, decided in C: exact C-contiguous aligned ndarrays of
+# one float dtype and shape, the first writeable, not overlapping.
+_fused_update_applies = _update.fits
 
 
 class _Stateful(_Checked):
