@@ -207,7 +207,7 @@ def test_uncommon_inputs_are_declined_and_still_right(rng, kind):
 
 def test_layers_take_the_entry_point_in_the_common_case(rng, monkeypatch):
     """A layer call in the common case runs the entry point and nothing else
-    (the memoryview kernels of the general path are not reached)."""
+    (no other entry point of the core, and no NumPy call)."""
     from zk_layers import layers
 
     class Spy:
