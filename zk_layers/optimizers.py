@@ -41,8 +41,6 @@ import numpy as np
 # _kernels binds the glue module to the best kernels before any call.
 from . import _kernels, _update  # noqa: F401
 from ._validate import (
-    FLOAT32,
-    FLOAT64,
     _describe,
     fraction,
     nonnegative_int,
