@@ -29,6 +29,7 @@ combined across threads, so every result is bitwise identical for every
 thread count.  Small one-thread work runs inline with the GIL held.
 """
 cimport numpy as cnp
+from cython cimport floating
 from cython.parallel cimport prange
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memset
@@ -39,6 +40,11 @@ from _tables cimport GRAIN_ELEMENTWISE, ConvolutionKernels, Geometry
 ctypedef ConvolutionKernels Table
 cdef const char* TABLE_NAME = "zk_layers.ConvolutionKernels"
 include "_glue.pxi"
+
+
+ctypedef fused source_t:  # im2col's images, which may be narrower than its patches
+    float
+    double
 
 
 cdef inline Py_ssize_t _times(Py_ssize_t a, Py_ssize_t b) noexcept:
@@ -81,12 +87,83 @@ cdef inline bint _fit(Py_ssize_t n, object x, object col, Geometry g) noexcept:
     return image >= 0 and patches >= 0 and _size(x) == image and _size(col) == patches
 
 
+# ------------------------------------------------ one run of a kernel
+# Inline with the GIL held for small one-thread work, else a prange region
+# without it, [0, n) cut into one contiguous range per thread.  One runner per
+# kernel signature; the entry points pick the kernel of the table.
+
+cdef inline void _run_images(void (*kernel)(const source_t*, floating*, bint, Py_ssize_t, Py_ssize_t,
+                                            Geometry) noexcept nogil,
+                             const source_t* a, floating* b, bint transposed, Geometry g,
+                             Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
+    cdef Py_ssize_t t
+    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
+        kernel(a, b, transposed, 0, n, g)
+        return
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(a, b, transposed, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+
+
+cdef inline void _run_filters(void (*kernel)(floating*, const floating*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                             Py_ssize_t) noexcept nogil,
+                              floating* a, const floating* b, Py_ssize_t n_filters, Py_ssize_t positions,
+                              Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
+    cdef Py_ssize_t t
+    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
+        kernel(a, b, n_filters, positions, 0, n)
+        return
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(a, b, n_filters, positions, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n))
+
+
+cdef inline void _run_sums(void (*kernel)(const floating*, floating*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                          Py_ssize_t, Py_ssize_t) noexcept nogil,
+                           const floating* dout, floating* db, Py_ssize_t n_images, Py_ssize_t n_filters,
+                           Py_ssize_t positions, Py_ssize_t items, int n_threads) noexcept:
+    cdef Py_ssize_t t
+    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
+        kernel(dout, db, n_images, n_filters, positions, 0, n_filters)
+        return
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(dout, db, n_images, n_filters, positions, chunk_start(t, n_threads, n_filters),
+                   chunk_start(t + 1, n_threads, n_filters))
+
+
+cdef inline void _run_pool(void (*kernel)(const floating*, floating*, int*, Py_ssize_t, Py_ssize_t,
+                                          Geometry) noexcept nogil,
+                           const floating* x, floating* out, int* arg_max, Geometry g,
+                           Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
+    cdef Py_ssize_t t
+    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
+        kernel(x, out, arg_max, 0, n, g)
+        return
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(x, out, arg_max, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+
+
+cdef inline void _run_unpool(void (*kernel)(const floating*, const int*, floating*, Py_ssize_t, Py_ssize_t,
+                                            Geometry) noexcept nogil,
+                             const floating* dout, const int* arg_max, floating* dx, Geometry g,
+                             Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
+    cdef Py_ssize_t t
+    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
+        kernel(dout, arg_max, dx, 0, n, g)
+        return
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            kernel(dout, arg_max, dx, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+
+
 # ---------------------------------------------------------- entry points
 def im2col(object x, object col, object geometry, bint transposed, bint serial=False):
     """Write the patches of the images x into col (see the module notes);
     col, or None when the arrays do not fit."""
     cdef Geometry g
-    cdef Py_ssize_t n, t
+    cdef Py_ssize_t n
     cdef int x_type = kernel_float_type(x), col_type = kernel_float_type(col)
     if x_type < 0 or col_type < 0 or not _read_geometry(geometry, &g, &n):
         return None
@@ -97,30 +174,18 @@ def im2col(object x, object col, object geometry, bint transposed, bint serial=F
         return None
     if not _fit(n, x, col, g):
         return None
-    cdef int n_threads = _threads(0 if serial else _size(col), GRAIN_ELEMENTWISE)
+    cdef Py_ssize_t items = _size(col)
+    if items == 0:
+        return col
+    cdef int n_threads = _threads(0 if serial else items, GRAIN_ELEMENTWISE)
     cdef const void* xs = _data(x)
     cdef void* cs = _data(col)
-    if _size(col) == 0:
-        return col
-    if n_threads <= 1 and _size(col) < GIL_RELEASE_MIN_ITEMS:
-        if widened:
-            K.im2col_widened(<const float*>xs, <double*>cs, transposed, 0, n, g)
-        elif col_type == cnp.NPY_DOUBLE:
-            K.im2col_f64(<const double*>xs, <double*>cs, transposed, 0, n, g)
-        else:
-            K.im2col_f32(<const float*>xs, <float*>cs, transposed, 0, n, g)
-        return col
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            if widened:
-                K.im2col_widened(<const float*>xs, <double*>cs, transposed,
-                                 chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
-            elif col_type == cnp.NPY_DOUBLE:
-                K.im2col_f64(<const double*>xs, <double*>cs, transposed,
-                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
-            else:
-                K.im2col_f32(<const float*>xs, <float*>cs, transposed,
-                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+    if widened:
+        _run_images(K.im2col_widened, <const float*>xs, <double*>cs, transposed, g, n, items, n_threads)
+    elif col_type == cnp.NPY_DOUBLE:
+        _run_images(K.im2col_f64, <const double*>xs, <double*>cs, transposed, g, n, items, n_threads)
+    else:
+        _run_images(K.im2col_f32, <const float*>xs, <float*>cs, transposed, g, n, items, n_threads)
     return col
 
 
@@ -128,7 +193,7 @@ def col2im(object col, object dx, object geometry, bint transposed, bint serial=
     """Write into dx (whole images) the sum of the patch entries of col that
     read each pixel; dx, or None when the arrays do not fit."""
     cdef Geometry g
-    cdef Py_ssize_t n, t
+    cdef Py_ssize_t n
     cdef int typenum = kernel_float_type(col)
     if typenum < 0 or kernel_float_type(dx) != typenum or not _read_geometry(geometry, &g, &n):
         return None
@@ -141,24 +206,14 @@ def col2im(object col, object dx, object geometry, bint transposed, bint serial=
     if _size(col) == 0:  # an empty output (no patches): every gradient is 0
         memset(_data(dx), 0, cnp.PyArray_NBYTES(<cnp.ndarray>dx))
         return dx
-    cdef Py_ssize_t work = _size(col) + _size(dx)
     cdef int n_threads = _threads(0 if serial else _size(col), GRAIN_ELEMENTWISE)
-    cdef const void* cs = _data(col)
-    cdef void* ds = _data(dx)
-    if n_threads <= 1 and work < GIL_RELEASE_MIN_ITEMS:
-        if typenum == cnp.NPY_DOUBLE:
-            K.col2im_f64(<const double*>cs, <double*>ds, transposed, 0, n, g)
-        else:
-            K.col2im_f32(<const float*>cs, <float*>ds, transposed, 0, n, g)
-        return dx
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            if typenum == cnp.NPY_DOUBLE:
-                K.col2im_f64(<const double*>cs, <double*>ds, transposed,
-                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
-            else:
-                K.col2im_f32(<const float*>cs, <float*>ds, transposed,
-                             chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+    cdef Py_ssize_t items = _size(col) + _size(dx)
+    if typenum == cnp.NPY_DOUBLE:
+        _run_images(K.col2im_f64, <const double*>_data(col), <double*>_data(dx), transposed, g, n, items,
+                    n_threads)
+    else:
+        _run_images(K.col2im_f32, <const float*>_data(col), <float*>_data(dx), transposed, g, n, items,
+                    n_threads)
     return dx
 
 
@@ -170,28 +225,18 @@ def bias_add(object out, object b, bint serial=False):
             or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)):
         return None
     cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>out)
-    cdef Py_ssize_t n = dims[0], n_filters = dims[1], positions = dims[2], t
+    cdef Py_ssize_t n = dims[0], n_filters = dims[1], positions = dims[2], items = _size(out)
     if _size(b) != n_filters:
         return None
-    if _size(out) == 0:
+    if items == 0:
         return out
-    cdef int n_threads = _threads(0 if serial else _size(out), GRAIN_ELEMENTWISE)
-    cdef void* o = _data(out)
-    cdef const void* bs = _data(b)
-    if n_threads <= 1 and _size(out) < GIL_RELEASE_MIN_ITEMS:
-        if typenum == cnp.NPY_DOUBLE:
-            K.bias_add_f64(<double*>o, <const double*>bs, n_filters, positions, 0, n)
-        else:
-            K.bias_add_f32(<float*>o, <const float*>bs, n_filters, positions, 0, n)
-        return out
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            if typenum == cnp.NPY_DOUBLE:
-                K.bias_add_f64(<double*>o, <const double*>bs, n_filters, positions,
-                               chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n))
-            else:
-                K.bias_add_f32(<float*>o, <const float*>bs, n_filters, positions,
-                               chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n))
+    cdef int n_threads = _threads(0 if serial else items, GRAIN_ELEMENTWISE)
+    if typenum == cnp.NPY_DOUBLE:
+        _run_filters(K.bias_add_f64, <double*>_data(out), <const double*>_data(b), n_filters, positions, n,
+                     items, n_threads)
+    else:
+        _run_filters(K.bias_add_f32, <float*>_data(out), <const float*>_data(b), n_filters, positions, n,
+                     items, n_threads)
     return out
 
 
@@ -201,29 +246,17 @@ def bias_gradient(object dout):
     if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dout) != 3:
         return None
     cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>dout)
-    cdef Py_ssize_t n = dims[0], n_filters = dims[1], positions = dims[2], t
+    cdef Py_ssize_t n = dims[0], n_filters = dims[1], positions = dims[2], items = _size(dout)
     cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &dims[1], typenum, 0)
     if n_filters == 0 or n == 0 or positions == 0:
         return db
-    cdef int n_threads = _threads(_size(dout), GRAIN_ELEMENTWISE)
-    cdef const void* d = _data(dout)
-    cdef void* g = _data(db)
-    if n_threads <= 1 and _size(dout) < GIL_RELEASE_MIN_ITEMS:
-        if typenum == cnp.NPY_DOUBLE:
-            K.bias_gradient_f64(<const double*>d, <double*>g, n, n_filters, positions, 0, n_filters)
-        else:
-            K.bias_gradient_f32(<const float*>d, <float*>g, n, n_filters, positions, 0, n_filters)
-        return db
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            if typenum == cnp.NPY_DOUBLE:
-                K.bias_gradient_f64(<const double*>d, <double*>g, n, n_filters, positions,
-                                    chunk_start(t, n_threads, n_filters),
-                                    chunk_start(t + 1, n_threads, n_filters))
-            else:
-                K.bias_gradient_f32(<const float*>d, <float*>g, n, n_filters, positions,
-                                    chunk_start(t, n_threads, n_filters),
-                                    chunk_start(t + 1, n_threads, n_filters))
+    cdef int n_threads = _threads(items, GRAIN_ELEMENTWISE)
+    if typenum == cnp.NPY_DOUBLE:
+        _run_sums(K.bias_gradient_f64, <const double*>_data(dout), <double*>_data(db), n, n_filters, positions,
+                  items, n_threads)
+    else:
+        _run_sums(K.bias_gradient_f32, <const float*>_data(dout), <float*>_data(db), n, n_filters, positions,
+                  items, n_threads)
     return db
 
 
@@ -245,7 +278,7 @@ def max_pool_forward(object x, object window):
     """``(out, windows)`` for C-contiguous float (N, C, H, W) images x:
     out (N, C, OH, OW) in x's dtype, windows int32 of out's shape; or None."""
     cdef Geometry g
-    cdef Py_ssize_t planes, t
+    cdef Py_ssize_t planes
     cdef int typenum = kernel_float_type(x)
     if typenum < 0 or not _read_window(x, window, &g, &planes):
         return None
@@ -258,24 +291,13 @@ def max_pool_forward(object x, object window):
     cdef cnp.ndarray windows = cnp.PyArray_EMPTY(4, dims, cnp.NPY_INT32, 0)
     if _size(out) == 0:
         return out, windows
-    cdef int n_threads = _threads(_size(x), GRAIN_ELEMENTWISE)
-    cdef const void* xs = _data(x)
-    cdef void* o = _data(out)
+    cdef Py_ssize_t items = _size(x)
+    cdef int n_threads = _threads(items, GRAIN_ELEMENTWISE)
     cdef int* a = <int*>_data(windows)
-    if n_threads <= 1 and _size(x) < GIL_RELEASE_MIN_ITEMS:
-        if typenum == cnp.NPY_DOUBLE:
-            K.max_pool_f64(<const double*>xs, <double*>o, a, 0, planes, g)
-        else:
-            K.max_pool_f32(<const float*>xs, <float*>o, a, 0, planes, g)
-        return out, windows
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            if typenum == cnp.NPY_DOUBLE:
-                K.max_pool_f64(<const double*>xs, <double*>o, a, chunk_start(t, n_threads, planes),
-                               chunk_start(t + 1, n_threads, planes), g)
-            else:
-                K.max_pool_f32(<const float*>xs, <float*>o, a, chunk_start(t, n_threads, planes),
-                               chunk_start(t + 1, n_threads, planes), g)
+    if typenum == cnp.NPY_DOUBLE:
+        _run_pool(K.max_pool_f64, <const double*>_data(x), <double*>_data(out), a, g, planes, items, n_threads)
+    else:
+        _run_pool(K.max_pool_f32, <const float*>_data(x), <float*>_data(out), a, g, planes, items, n_threads)
     return out, windows
 
 
@@ -285,7 +307,7 @@ def max_pool_backward(object dout, object windows, object dx, object window):
     shape, every index below pool_h * pool_w -- the layer checks a replaced
     one); dx, or None."""
     cdef Geometry g
-    cdef Py_ssize_t planes, t
+    cdef Py_ssize_t planes
     cdef int typenum = kernel_float_type(dout)
     if (typenum < 0 or kernel_float_type(dx) != typenum or not is_kernel_array(windows, cnp.NPY_INT32)
             or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>dx) or not _read_window(dx, window, &g, &planes)):
@@ -298,24 +320,13 @@ def max_pool_backward(object dout, object windows, object dx, object window):
     if outputs == 0:
         memset(_data(dx), 0, cnp.PyArray_NBYTES(<cnp.ndarray>dx))
         return dx
-    cdef int n_threads = _threads(_size(dx), GRAIN_ELEMENTWISE)
-    cdef const void* d = _data(dout)
+    cdef Py_ssize_t items = _size(dx)
+    cdef int n_threads = _threads(items, GRAIN_ELEMENTWISE)
     cdef const int* a = <const int*>_data(windows)
-    cdef void* o = _data(dx)
-    if n_threads <= 1 and _size(dx) < GIL_RELEASE_MIN_ITEMS:
-        if typenum == cnp.NPY_DOUBLE:
-            K.max_pool_backward_f64(<const double*>d, a, <double*>o, 0, planes, g)
-        else:
-            K.max_pool_backward_f32(<const float*>d, a, <float*>o, 0, planes, g)
-        return dx
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            if typenum == cnp.NPY_DOUBLE:
-                K.max_pool_backward_f64(<const double*>d, a, <double*>o,
-                                        chunk_start(t, n_threads, planes),
-                                        chunk_start(t + 1, n_threads, planes), g)
-            else:
-                K.max_pool_backward_f32(<const float*>d, a, <float*>o,
-                                        chunk_start(t, n_threads, planes),
-                                        chunk_start(t + 1, n_threads, planes), g)
+    if typenum == cnp.NPY_DOUBLE:
+        _run_unpool(K.max_pool_backward_f64, <const double*>_data(dout), a, <double*>_data(dx), g, planes, items,
+                    n_threads)
+    else:
+        _run_unpool(K.max_pool_backward_f32, <const float*>_data(dout), a, <float*>_data(dx), g, planes, items,
+                    n_threads)
     return dx
