@@ -143,7 +143,7 @@ require() {  # list file, then patterns (grep -E, anchored) that must each match
     for pattern in "$@"; do grep -Eq "^($pattern)\$" "$list" || missing+=("$pattern"); done
 }
 require "$WORK/sdist.txt" PKG-INFO pyproject.toml setup.py MANIFEST.in LICENSE README.md README.ja.md CHANGELOG.md \
-    'src/_common\.pxd' 'src/[^/]+\.h' 'zk_layers/__init__\.py' 'zk_layers/_version\.py' 'zk_layers/py\.typed' \
+    'src/_common\.pxd' 'src/[^/]+\.h' 'src/_runners\.pxi\.tp' 'src/_table\.pxi\.tp' 'zk_layers/__init__\.py' 'zk_layers/_version\.py' 'zk_layers/py\.typed' \
     'zk_layers/data/digits\.csv\.gz' 'zk_layers/data/README\.md' 'tests/conftest\.py' 'tests/test_[^/]+\.py' \
     'examples/[^/]+\.py' 'examples/[^/]+\.ipynb' 'benchmarks/[^/]+\.py'
 for module in "${MODULES[@]}"; do

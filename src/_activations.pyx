@@ -27,11 +27,8 @@ thread count.  Small one-thread work runs inline with the GIL held;
 everything else in a prange region without it.
 """
 cimport numpy as cnp
-from cython cimport floating
-from cython.parallel cimport prange
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, ORDER_NONE, chunk_start,
-                      empty_like_in, float_input_order, pairs_with)
+from _common cimport ORDER_NONE, empty_like_in, float_input_order, pairs_with
 from _tables cimport GRAIN_ELEMENTWISE, GRAIN_EXP, ActivationKernels
 
 ctypedef ActivationKernels Table
@@ -39,65 +36,18 @@ cdef const char* TABLE_NAME = "zk_layers.ActivationKernels"
 include "_glue.pxi"
 
 
-# ------------------------------------------------ one run of a kernel
-# Inline with the GIL held for small one-thread work; otherwise a prange
-# region without the GIL.  One runner per kernel signature; the entry points
-# pick the float32 or float64 kernel of the table with the array type.
-
-cdef inline void _run_mask(void (*kernel)(const floating*, floating*, unsigned char*,
-                                          Py_ssize_t, Py_ssize_t) noexcept nogil,
-                           const floating* x, floating* out, unsigned char* mask,
-                           Py_ssize_t n, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, out, mask, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, out, mask, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
+# The runners, one per kernel signature (src/_runners.pxi.tp); the entry
+# points pick the float32 or float64 kernel of the table with the array type.
+include "_runners.pxi"
 
 
-cdef inline void _run_masked(void (*kernel)(const floating*, const unsigned char*, floating*,
-                                            Py_ssize_t, Py_ssize_t) noexcept nogil,
-                             const floating* dout, const unsigned char* mask, floating* dx,
-                             Py_ssize_t n, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(dout, mask, dx, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(dout, mask, dx, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
-
-
-cdef inline void _run_unary(void (*kernel)(const floating*, floating*,
-                                           Py_ssize_t, Py_ssize_t) noexcept nogil,
-                            const floating* x, floating* out, Py_ssize_t n,
-                            int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, out, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, out, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
-
-
-cdef inline void _run_binary(void (*kernel)(const floating*, const floating*, floating*,
-                                            Py_ssize_t, Py_ssize_t) noexcept nogil,
-                             const floating* a, const floating* b, floating* out,
-                             Py_ssize_t n, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(a, b, out, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(a, b, out, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
+cdef inline object _output(cnp.ndarray a, object given, int typenum, int order):
+    """Where a kernel writes its result over a's elements: ``given`` if it
+    pairs with a (writeable, a's shape and memory order, of typenum), a
+    fresh array if None; None when it does not pair."""
+    if given is None:
+        return empty_like_in(a, typenum, order)
+    return given if pairs_with(given, typenum, order, a, True) else None
 
 
 # ---------------------------------------------------------- entry points
@@ -110,13 +60,11 @@ def relu_forward(object x, object out=None, object mask=None):
     if order == ORDER_NONE:
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x
+    out = _output(xa, out, typenum, order)
     if out is None:
-        out = empty_like_in(xa, typenum, order)
-    elif not pairs_with(out, typenum, order, xa, True):
         return None
+    mask = _output(xa, mask, cnp.NPY_BOOL, order)
     if mask is None:
-        mask = empty_like_in(xa, cnp.NPY_BOOL, order)
-    elif not pairs_with(mask, cnp.NPY_BOOL, order, xa, True):
         return None
     cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
     cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
@@ -139,9 +87,8 @@ def relu_backward(object dout, object mask, object out=None):
     cdef cnp.ndarray da = <cnp.ndarray>dout
     if not pairs_with(mask, cnp.NPY_BOOL, order, da, False):
         return None
+    out = _output(da, out, typenum, order)
     if out is None:
-        out = empty_like_in(da, typenum, order)
-    elif not pairs_with(out, typenum, order, da, True):
         return None
     cdef Py_ssize_t n = cnp.PyArray_SIZE(da)
     cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
@@ -162,9 +109,8 @@ def sigmoid_forward(object x, object out=None):
     if order == ORDER_NONE:
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x
+    out = _output(xa, out, typenum, order)
     if out is None:
-        out = empty_like_in(xa, typenum, order)
-    elif not pairs_with(out, typenum, order, xa, True):
         return None
     cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
     cdef int n_threads = _threads(n, GRAIN_EXP)
@@ -188,9 +134,8 @@ def sigmoid_backward(object dout, object y, object out=None):
     cdef cnp.ndarray da = <cnp.ndarray>dout
     if not pairs_with(y, typenum, order, da, False):
         return None
+    out = _output(da, out, typenum, order)
     if out is None:
-        out = empty_like_in(da, typenum, order)
-    elif not pairs_with(out, typenum, order, da, True):
         return None
     cdef Py_ssize_t n = cnp.PyArray_SIZE(da)
     cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)

@@ -27,11 +27,8 @@ no partial sums are combined, so results are bitwise identical for every
 thread count.
 """
 cimport numpy as cnp
-from cython cimport floating
-from cython.parallel cimport prange
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, PyArray_MatrixProduct,
-                      PyArray_MatrixProduct2, chunk_start, kernel_float_type)
+from _common cimport PyArray_MatrixProduct, PyArray_MatrixProduct2, kernel_float_type
 from _tables cimport GRAIN_ELEMENTWISE, AffineKernels
 
 from numpy import matmul as _matmul
@@ -47,62 +44,9 @@ def dot(object a, object b, object out):
     return PyArray_MatrixProduct2(a, b, <cnp.ndarray?>out)
 
 
-# ------------------------------------------------ one run of each kernel
-# Inline with the GIL held for small one-thread work; otherwise a prange
-# region without the GIL.  The entry points pick the float32 or float64
-# kernel of the table with the array type.
-cdef inline void _bias_add_run(void (*kernel)(floating*, const floating*, Py_ssize_t, Py_ssize_t,
-                                              Py_ssize_t) noexcept nogil,
-                               floating* out, const floating* b, Py_ssize_t n,
-                               Py_ssize_t n_columns, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n == 0 or n_columns == 0:
-        return
-    if n_threads <= 1 and n * n_columns < GIL_RELEASE_MIN_ITEMS:
-        kernel(out, b, n_columns, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(out, b, n_columns, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
-
-
-cdef inline void _bias_gradient_run(void (*kernel)(const floating*, floating*, Py_ssize_t, Py_ssize_t,
-                                                   Py_ssize_t, Py_ssize_t) noexcept nogil,
-                                    const floating* dout, floating* db,
-                                    Py_ssize_t n, Py_ssize_t n_columns,
-                                    int n_threads) noexcept:
-    cdef Py_ssize_t c, j
-    if n_columns == 0:
-        return
-    if n == 0:
-        for j in range(n_columns):
-            db[j] = 0
-        return
-    if n_threads <= 1 and n * n_columns < GIL_RELEASE_MIN_ITEMS:
-        kernel(dout, db, n, n_columns, 0, n_columns)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(dout, db, n, n_columns, chunk_start(c, n_threads, n_columns),
-                   chunk_start(c + 1, n_threads, n_columns))
-
-
-cdef inline void _outer_run(void (*kernel)(const char*, Py_ssize_t, const floating*, floating*,
-                                           Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil,
-                            const char* x, Py_ssize_t x_stride, const floating* d,
-                            floating* out, Py_ssize_t n_rows, Py_ssize_t n_columns,
-                            int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_rows == 0 or n_columns == 0:
-        return
-    if n_threads <= 1 and n_rows * n_columns < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, x_stride, d, out, n_columns, 0, n_rows)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, x_stride, d, out, n_columns, chunk_start(c, n_threads, n_rows),
-                   chunk_start(c + 1, n_threads, n_rows))
+# The runners, one per kernel signature (src/_runners.pxi.tp); the entry
+# points pick the float32 or float64 kernel of the table with the array type.
+include "_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points
@@ -156,13 +100,11 @@ def affine_forward(object x, object W, object b, object product=None):
         return None
     cdef int n_threads = _threads(dims[0] * dims[1], GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _bias_add_run(K.bias_add_f64, <double*>cnp.PyArray_DATA(out),
-                      <const double*>cnp.PyArray_DATA(ba), dims[0], dims[1],
-                      n_threads)
+        _run_bias_add(K.bias_add_f64, <double*>cnp.PyArray_DATA(out),
+                      <const double*>cnp.PyArray_DATA(ba), dims[1], dims[0], n_threads)
     else:
-        _bias_add_run(K.bias_add_f32, <float*>cnp.PyArray_DATA(out),
-                      <const float*>cnp.PyArray_DATA(ba), dims[0], dims[1],
-                      n_threads)
+        _run_bias_add(K.bias_add_f32, <float*>cnp.PyArray_DATA(out),
+                      <const float*>cnp.PyArray_DATA(ba), dims[1], dims[0], n_threads)
     return out
 
 
@@ -210,13 +152,13 @@ def affine_backward(object dout, object x, object W, object b,
         # with inner dimension 1 and spends most of its time packing.
         dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
         if typenum == cnp.NPY_DOUBLE:
-            _outer_run(K.outer_f64, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
+            _run_outer(K.outer_f64, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
                        <const double*>cnp.PyArray_DATA(da), <double*>cnp.PyArray_DATA(dWa),
-                       d_in, m, _threads(d_in * m, GRAIN_ELEMENTWISE))
+                       m, d_in, _threads(d_in * m, GRAIN_ELEMENTWISE))
         else:
-            _outer_run(K.outer_f32, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
+            _run_outer(K.outer_f32, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
                        <const float*>cnp.PyArray_DATA(da), <float*>cnp.PyArray_DATA(dWa),
-                       d_in, m, _threads(d_in * m, GRAIN_ELEMENTWISE))
+                       m, d_in, _threads(d_in * m, GRAIN_ELEMENTWISE))
     else:
         dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
         _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dWa)
@@ -225,10 +167,10 @@ def affine_backward(object dout, object x, object W, object b,
     cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, m_dims, typenum, 0)
     cdef int n_threads = _threads(n * m, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _bias_gradient_run(K.bias_gradient_f64, <const double*>cnp.PyArray_DATA(da),
+        _run_bias_gradient(K.bias_gradient_f64, <const double*>cnp.PyArray_DATA(da),
                            <double*>cnp.PyArray_DATA(db), n, m, n_threads)
     else:
-        _bias_gradient_run(K.bias_gradient_f32, <const float*>cnp.PyArray_DATA(da),
+        _run_bias_gradient(K.bias_gradient_f32, <const float*>cnp.PyArray_DATA(da),
                            <float*>cnp.PyArray_DATA(db), n, m, n_threads)
     dx = PyArray_MatrixProduct(da, cnp.PyArray_Transpose(Wa, NULL)) if need_dx else None
     return dWa, db, dx

@@ -29,22 +29,15 @@ combined across threads, so every result is bitwise identical for every
 thread count.  Small one-thread work runs inline with the GIL held.
 """
 cimport numpy as cnp
-from cython cimport floating
-from cython.parallel cimport prange
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memset
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array, kernel_float_type
+from _common cimport is_kernel_array, kernel_float_type
 from _tables cimport GRAIN_ELEMENTWISE, ConvolutionKernels, Geometry
 
 ctypedef ConvolutionKernels Table
 cdef const char* TABLE_NAME = "zk_layers.ConvolutionKernels"
 include "_glue.pxi"
-
-
-ctypedef fused source_t:  # im2col's images, which may be narrower than its patches
-    float
-    double
 
 
 cdef inline Py_ssize_t _times(Py_ssize_t a, Py_ssize_t b) noexcept:
@@ -87,75 +80,10 @@ cdef inline bint _fit(Py_ssize_t n, object x, object col, Geometry g) noexcept:
     return image >= 0 and patches >= 0 and _size(x) == image and _size(col) == patches
 
 
-# ------------------------------------------------ one run of a kernel
-# Inline with the GIL held for small one-thread work, else a prange region
-# without it, [0, n) cut into one contiguous range per thread.  One runner per
-# kernel signature; the entry points pick the kernel of the table.
-
-cdef inline void _run_images(void (*kernel)(const source_t*, floating*, bint, Py_ssize_t, Py_ssize_t,
-                                            Geometry) noexcept nogil,
-                             const source_t* a, floating* b, bint transposed, Geometry g,
-                             Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
-    cdef Py_ssize_t t
-    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
-        kernel(a, b, transposed, 0, n, g)
-        return
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(a, b, transposed, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
-
-
-cdef inline void _run_filters(void (*kernel)(floating*, const floating*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                                             Py_ssize_t) noexcept nogil,
-                              floating* a, const floating* b, Py_ssize_t n_filters, Py_ssize_t positions,
-                              Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
-    cdef Py_ssize_t t
-    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
-        kernel(a, b, n_filters, positions, 0, n)
-        return
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(a, b, n_filters, positions, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n))
-
-
-cdef inline void _run_sums(void (*kernel)(const floating*, floating*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                                          Py_ssize_t, Py_ssize_t) noexcept nogil,
-                           const floating* dout, floating* db, Py_ssize_t n_images, Py_ssize_t n_filters,
-                           Py_ssize_t positions, Py_ssize_t items, int n_threads) noexcept:
-    cdef Py_ssize_t t
-    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
-        kernel(dout, db, n_images, n_filters, positions, 0, n_filters)
-        return
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(dout, db, n_images, n_filters, positions, chunk_start(t, n_threads, n_filters),
-                   chunk_start(t + 1, n_threads, n_filters))
-
-
-cdef inline void _run_pool(void (*kernel)(const floating*, floating*, int*, Py_ssize_t, Py_ssize_t,
-                                          Geometry) noexcept nogil,
-                           const floating* x, floating* out, int* arg_max, Geometry g,
-                           Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
-    cdef Py_ssize_t t
-    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, out, arg_max, 0, n, g)
-        return
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, out, arg_max, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
-
-
-cdef inline void _run_unpool(void (*kernel)(const floating*, const int*, floating*, Py_ssize_t, Py_ssize_t,
-                                            Geometry) noexcept nogil,
-                             const floating* dout, const int* arg_max, floating* dx, Geometry g,
-                             Py_ssize_t n, Py_ssize_t items, int n_threads) noexcept:
-    cdef Py_ssize_t t
-    if n_threads <= 1 and items < GIL_RELEASE_MIN_ITEMS:
-        kernel(dout, arg_max, dx, 0, n, g)
-        return
-    with nogil:
-        for t in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(dout, arg_max, dx, chunk_start(t, n_threads, n), chunk_start(t + 1, n_threads, n), g)
+# The runners, one per kernel signature (src/_runners.pxi.tp): [0, n) cut
+# into one contiguous range per thread; the entry points pick the kernel of
+# the table.
+include "_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points

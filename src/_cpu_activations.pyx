@@ -16,12 +16,10 @@ float64 in float64 (zk_exp); blocks within the range of the moderate
 exponential (see _exp.h) take it instead, with the same bits.  A NaN
 input gives np.nan (one bit pattern in every build).
 """
-from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from libc.math cimport NAN
 
 from _math cimport exp_general, exp_moderate, extremes, moderate_limit
-from _tables cimport ActivationKernels
 
 # Sigmoid's forward checks the range of its input a block at a time (in
 # cache when the exponentials read it); shorter work skips the check.
@@ -102,13 +100,4 @@ cdef void _sigmoid_backward_range(const floating* dout,
         dx[i] = (dout[i] * (one - out[i])) * out[i]
 
 
-cdef ActivationKernels _TABLE
-_TABLE.relu_forward_f32 = _relu_forward_range[float]
-_TABLE.relu_forward_f64 = _relu_forward_range[double]
-_TABLE.relu_backward_f32 = _relu_backward_range[float]
-_TABLE.relu_backward_f64 = _relu_backward_range[double]
-_TABLE.sigmoid_forward_f32 = _sigmoid_forward_range[float]
-_TABLE.sigmoid_forward_f64 = _sigmoid_forward_range[double]
-_TABLE.sigmoid_backward_f32 = _sigmoid_backward_range[float]
-_TABLE.sigmoid_backward_f64 = _sigmoid_backward_range[double]
-TABLE = PyCapsule_New(<void*>&_TABLE, "zk_layers.ActivationKernels", NULL)
+include "_cpu_activations_table.pxi"  # the table of the kernels above (src/_table.pxi.tp)

@@ -8,10 +8,7 @@ computes a range of rows or columns (contracts: src/_tables.pxd,
 AffineKernels).  The glue, src/_affine.pyx, owns the checks, the products,
 the allocation and the threads.  No Python object here.
 """
-from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
-
-from _tables cimport AffineKernels
 
 
 cdef void _bias_add_rows(floating* out, const floating* b,
@@ -55,11 +52,4 @@ cdef void _outer_rows(const char* x, Py_ssize_t x_stride, const floating* d,
             row[j] = zero + xi * d[j]
 
 
-cdef AffineKernels _TABLE
-_TABLE.bias_add_f32 = _bias_add_rows[float]
-_TABLE.bias_add_f64 = _bias_add_rows[double]
-_TABLE.bias_gradient_f32 = _bias_gradient_columns[float]
-_TABLE.bias_gradient_f64 = _bias_gradient_columns[double]
-_TABLE.outer_f32 = _outer_rows[float]
-_TABLE.outer_f64 = _outer_rows[double]
-TABLE = PyCapsule_New(<void*>&_TABLE, "zk_layers.AffineKernels", NULL)
+include "_cpu_affine_table.pxi"  # the table of the kernels above (src/_table.pxi.tp)

@@ -49,10 +49,9 @@ fixed order whatever range it falls in, and the bias gradient sums each
 filter over the images in order, accumulated in double, so every result is
 bitwise identical for every way the glue cuts the work.
 """
-from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 
-from _tables cimport ConvolutionKernels, Geometry
+from _tables cimport Geometry
 
 
 ctypedef fused source_t:  # the input of im2col, which may be narrower than col
@@ -139,32 +138,35 @@ cdef inline void _col2im_image(const floating* col, floating* dx,
                         dx[base + ow * g.stride] = dx[base + ow * g.stride] + row[ow * p_step]
 
 
+cdef inline void _layout(Geometry g, bint transposed, Py_ssize_t* image, Py_ssize_t* patches,
+                         Py_ssize_t* p_step, Py_ssize_t* k_step) noexcept nogil:
+    """One image's element count, its patches' count, and the strides of the
+    patches' position and tap axes: col is (N, K, P) if transposed, else
+    (N*P, K)."""
+    cdef Py_ssize_t positions = g.out_h * g.out_w
+    cdef Py_ssize_t taps = g.channels * g.filter_h * g.filter_w
+    image[0] = g.channels * g.height * g.width
+    patches[0] = taps * positions
+    p_step[0] = 1 if transposed else taps
+    k_step[0] = positions if transposed else 1
+
+
 cdef void _im2col_images(const source_t* x, floating* col, bint transposed,
                          Py_ssize_t start, Py_ssize_t stop,
                          Geometry g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image_in = g.channels * g.height * g.width
-    cdef Py_ssize_t positions = g.out_h * g.out_w
-    cdef Py_ssize_t taps = g.channels * g.filter_h * g.filter_w
+    cdef Py_ssize_t n, image, patches, p_step, k_step
+    _layout(g, transposed, &image, &patches, &p_step, &k_step)
     for n in range(start, stop):
-        if transposed:  # (N, K, P)
-            _im2col_image(x + n * image_in, col + n * taps * positions, positions, 1, g)
-        else:  # (N*P, K)
-            _im2col_image(x + n * image_in, col + n * taps * positions, 1, taps, g)
+        _im2col_image(x + n * image, col + n * patches, k_step, p_step, g)
 
 
 cdef void _col2im_images(const floating* col, floating* dx, bint transposed,
                          Py_ssize_t start, Py_ssize_t stop,
                          Geometry g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image_in = g.channels * g.height * g.width
-    cdef Py_ssize_t positions = g.out_h * g.out_w
-    cdef Py_ssize_t taps = g.channels * g.filter_h * g.filter_w
+    cdef Py_ssize_t n, image, patches, p_step, k_step
+    _layout(g, transposed, &image, &patches, &p_step, &k_step)
     for n in range(start, stop):
-        if transposed:
-            _col2im_image(col + n * taps * positions, dx + n * image_in, positions, 1, g)
-        else:
-            _col2im_image(col + n * taps * positions, dx + n * image_in, 1, taps, g)
+        _col2im_image(col + n * patches, dx + n * image, k_step, p_step, g)
 
 
 # ------------------------------------------------------------------ bias
@@ -387,18 +389,4 @@ cdef void _max_pool_backward_planes(const floating* dout, const int* arg_max,
                     image[iy * g.width + ix] = image[iy * g.width + ix] + dout[o]
 
 
-cdef ConvolutionKernels _TABLE
-_TABLE.im2col_f32 = _im2col_images[float, float]
-_TABLE.im2col_f64 = _im2col_images[double, double]
-_TABLE.im2col_widened = _im2col_images[float, double]
-_TABLE.col2im_f32 = _col2im_images[float]
-_TABLE.col2im_f64 = _col2im_images[double]
-_TABLE.bias_add_f32 = _bias_add_images[float]
-_TABLE.bias_add_f64 = _bias_add_images[double]
-_TABLE.bias_gradient_f32 = _bias_gradient_filters[float]
-_TABLE.bias_gradient_f64 = _bias_gradient_filters[double]
-_TABLE.max_pool_f32 = _max_pool_planes[float]
-_TABLE.max_pool_f64 = _max_pool_planes[double]
-_TABLE.max_pool_backward_f32 = _max_pool_backward_planes[float]
-_TABLE.max_pool_backward_f64 = _max_pool_backward_planes[double]
-TABLE = PyCapsule_New(<void*>&_TABLE, "zk_layers.ConvolutionKernels", NULL)
+include "_cpu_convolution_table.pxi"  # the table of the kernels above (src/_table.pxi.tp)

@@ -31,18 +31,9 @@ thread over all rows in row order, and nothing is combined across threads,
 so results are bitwise identical for every thread count.  Dropout is
 elementwise.  No Python object here.
 """
-from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf
 
-from _tables cimport RegularizationKernels
-
-
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
+from _math cimport square_root
 
 
 cdef void _bn_train_columns(const floating* x, const floating* gamma,
@@ -72,7 +63,7 @@ cdef void _bn_train_columns(const floating* x, const floating* gamma,
             var[j] = var[j] + centred * centred
     for j in range(c0, c1):
         var[j] = var[j] / count
-        std[j] = _sqrt(var[j] + epsilon)
+        std[j] = square_root(var[j] + epsilon)
     for i in range(n):
         row = i * d
         for j in range(c0, c1):
@@ -157,17 +148,4 @@ cdef void _dropout_backward_range(const floating* dout, const unsigned char* mas
         dx[i] = dout[i] * <floating>(mask[i] != 0)
 
 
-cdef RegularizationKernels _TABLE
-_TABLE.bn_train_f32 = _bn_train_columns[float]
-_TABLE.bn_train_f64 = _bn_train_columns[double]
-_TABLE.bn_test_f32 = _bn_test_columns[float]
-_TABLE.bn_test_f64 = _bn_test_columns[double]
-_TABLE.bn_backward_f32 = _bn_backward_columns[float]
-_TABLE.bn_backward_f64 = _bn_backward_columns[double]
-_TABLE.dropout_train_f32 = _dropout_train_range[float]
-_TABLE.dropout_train_f64 = _dropout_train_range[double]
-_TABLE.scale_f32 = _scale_range[float]
-_TABLE.scale_f64 = _scale_range[double]
-_TABLE.dropout_backward_f32 = _dropout_backward_range[float]
-_TABLE.dropout_backward_f64 = _dropout_backward_range[double]
-TABLE = PyCapsule_New(<void*>&_TABLE, "zk_layers.RegularizationKernels", NULL)
+include "_cpu_regularization_table.pxi"  # the table of the kernels above (src/_table.pxi.tp)

@@ -21,12 +21,10 @@ eps == 0 never forms log(y), so it is exact and cannot overflow or take
 log(0) for huge logits.  Each row is computed by one thread in a fixed
 order; the glue (src/_softmax_loss.pyx) adds the losses serially.
 """
-from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
 from libc.math cimport NAN, log
 
 from _math cimport exp_general, exp_moderate, extremes, moderate_limit
-from _tables cimport SoftmaxLossKernels
 
 
 # Row sums are reductions; without -ffast-math a compiler must add in the
@@ -123,9 +121,4 @@ cdef void _softmax_cross_entropy_backward_rows(
         dx[base + t[i]] = (y[base + t[i]] - one) * scale
 
 
-cdef SoftmaxLossKernels _TABLE
-_TABLE.forward_f32 = _softmax_cross_entropy_rows[float]
-_TABLE.forward_f64 = _softmax_cross_entropy_rows[double]
-_TABLE.backward_f32 = _softmax_cross_entropy_backward_rows[float]
-_TABLE.backward_f64 = _softmax_cross_entropy_backward_rows[double]
-TABLE = PyCapsule_New(<void*>&_TABLE, "zk_layers.SoftmaxLossKernels", NULL)
+include "_cpu_softmax_loss_table.pxi"  # the table of the kernels above (src/_table.pxi.tp)

@@ -23,20 +23,9 @@ five passes and temporaries by one pass over param, grad and the state.
 All six share one signature (src/_tables.pxd, UpdateKernels), so the glue,
 src/_update.pyx, runs them from one table.  No Python object here.
 """
-from cpython.pycapsule cimport PyCapsule_New
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf
 
-from _tables cimport (UPDATE_ADAGRAD, UPDATE_ADAM, UPDATE_MOMENTUM,
-                      UPDATE_NESTEROV, UPDATE_RMSPROP, UPDATE_SGD,
-                      UpdateKernels)
-
-
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
+from _math cimport square_root
 
 
 cdef void _sgd(floating* param, const floating* grad, floating* s1, floating* s2,
@@ -76,7 +65,7 @@ cdef void _adagrad(floating* param, const floating* grad, floating* h, floating*
     cdef Py_ssize_t i
     for i in range(start, stop):
         h[i] = h[i] + grad[i] * grad[i]
-        param[i] = param[i] - (lr * grad[i]) / (_sqrt(h[i]) + eps)
+        param[i] = param[i] - (lr * grad[i]) / (square_root(h[i]) + eps)
 
 
 cdef void _rmsprop(floating* param, const floating* grad, floating* h, floating* s2,
@@ -86,7 +75,7 @@ cdef void _rmsprop(floating* param, const floating* grad, floating* h, floating*
     cdef Py_ssize_t i
     for i in range(start, stop):
         h[i] = h[i] * decay + (keep * grad[i]) * grad[i]
-        param[i] = param[i] - (lr * grad[i]) / (_sqrt(h[i]) + eps)
+        param[i] = param[i] - (lr * grad[i]) / (square_root(h[i]) + eps)
 
 
 cdef void _adam(floating* param, const floating* grad, floating* m, floating* v,
@@ -100,22 +89,9 @@ cdef void _adam(floating* param, const floating* grad, floating* m, floating* v,
         m[i] = m[i] + one_minus_beta1 * (grad[i] - m[i])
         v[i] = v[i] + one_minus_beta2 * (grad[i] * grad[i] - v[i])
         if floating is float:
-            param[i] = <float>(<double>param[i] - (lr_t * <double>m[i]) / <double>(_sqrt(v[i]) + eps))
+            param[i] = <float>(<double>param[i] - (lr_t * <double>m[i]) / <double>(square_root(v[i]) + eps))
         else:
-            param[i] = param[i] - (lr_t * m[i]) / (_sqrt(v[i]) + eps)
+            param[i] = param[i] - (lr_t * m[i]) / (square_root(v[i]) + eps)
 
 
-cdef UpdateKernels _TABLE
-_TABLE.f32[UPDATE_SGD] = _sgd[float]
-_TABLE.f64[UPDATE_SGD] = _sgd[double]
-_TABLE.f32[UPDATE_MOMENTUM] = _momentum[float]
-_TABLE.f64[UPDATE_MOMENTUM] = _momentum[double]
-_TABLE.f32[UPDATE_NESTEROV] = _nesterov[float]
-_TABLE.f64[UPDATE_NESTEROV] = _nesterov[double]
-_TABLE.f32[UPDATE_ADAGRAD] = _adagrad[float]
-_TABLE.f64[UPDATE_ADAGRAD] = _adagrad[double]
-_TABLE.f32[UPDATE_RMSPROP] = _rmsprop[float]
-_TABLE.f64[UPDATE_RMSPROP] = _rmsprop[double]
-_TABLE.f32[UPDATE_ADAM] = _adam[float]
-_TABLE.f64[UPDATE_ADAM] = _adam[double]
-TABLE = PyCapsule_New(<void*>&_TABLE, "zk_layers.UpdateKernels", NULL)
+include "_cpu_update_table.pxi"  # the table of the kernels above (src/_table.pxi.tp)

@@ -1,8 +1,8 @@
-# The math the kernels share (src/_cpu_*.pyx and the kernel modules not yet
-# split from their glue): the vectorisable exponentials of _exp.h and a
+# The math the kernels of src/_cpu_*.pyx share: the vectorisable
+# exponentials of _exp.h, the square root in the array's own precision and a
 # row's extremes.  Pure nogil C: no Python object, no NumPy.
 from cython cimport floating
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, sqrt, sqrtf
 
 cdef extern from "_exp.h":
     double zk_exp(double x) noexcept nogil
@@ -11,6 +11,14 @@ cdef extern from "_exp.h":
     float zk_expf_moderate(float x) noexcept nogil
     double ZK_EXP_MODERATE_LIMIT
     float ZK_EXPF_MODERATE_LIMIT
+
+
+cdef inline floating square_root(floating x) noexcept nogil:
+    """sqrtf for float (float32 stays float32, as in NumPy), sqrt for double."""
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
 
 
 # ---------------------------------------------------------------------------

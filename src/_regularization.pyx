@@ -23,12 +23,9 @@ results are bitwise identical for every thread count.  Small one-thread
 work runs inline with the GIL held (GIL_RELEASE_MIN_ITEMS).
 """
 cimport numpy as cnp
-from cython cimport floating
-from cython.parallel cimport prange
 from libc.string cimport memset
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
-                      kernel_float_type, same_shape)
+from _common cimport is_kernel_array, kernel_float_type, same_shape
 from _tables cimport GRAIN_ELEMENTWISE, RegularizationKernels
 
 ctypedef RegularizationKernels Table
@@ -61,105 +58,10 @@ cdef inline cnp.ndarray _vector(cnp.npy_intp d, int typenum):
     return cnp.PyArray_EMPTY(1, &d, typenum, 0)
 
 
-# ------------------------------------------------ one run of each kernel
-# Column chunks for batch normalisation, element chunks for Dropout.  The
-# entry points pick the float32 or float64 kernel of the table.
-
-cdef inline void _bn_train_run(
-        void (*kernel)(const floating*, const floating*, const floating*, floating*, floating*,
-                       floating*, floating*, floating*, floating*, Py_ssize_t, Py_ssize_t,
-                       Py_ssize_t, Py_ssize_t) noexcept nogil,
-        const floating* x, const floating* gamma, const floating* beta, floating* xc,
-        floating* xn, floating* out, floating* mu, floating* var, floating* std,
-        Py_ssize_t n, Py_ssize_t d, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n == 0 or d == 0:
-        return
-    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, gamma, beta, xc, xn, out, mu, var, std, n, d, 0, d)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, gamma, beta, xc, xn, out, mu, var, std, n, d,
-                   chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
-
-
-cdef inline void _bn_test_run(
-        void (*kernel)(const floating*, const floating*, const floating*, const floating*,
-                       const floating*, floating*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                       Py_ssize_t) noexcept nogil,
-        const floating* x, const floating* mean, const floating* denom, const floating* gamma,
-        const floating* beta, floating* out, Py_ssize_t n, Py_ssize_t d, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n == 0 or d == 0:
-        return
-    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, mean, denom, gamma, beta, out, n, d, 0, d)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, mean, denom, gamma, beta, out, n, d,
-                   chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
-
-
-cdef inline void _bn_backward_run(
-        void (*kernel)(const floating*, const floating*, const floating*, const floating*,
-                       const floating*, floating*, floating*, floating*, floating*, floating*,
-                       Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil,
-        const floating* dout, const floating* xc, const floating* xn, const floating* gamma,
-        const floating* std, floating* dx, floating* dgamma, floating* dbeta, floating* work,
-        Py_ssize_t n, Py_ssize_t d, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n == 0 or d == 0:
-        return
-    if n_threads <= 1 and n * d < GIL_RELEASE_MIN_ITEMS:
-        kernel(dout, xc, xn, gamma, std, dx, dgamma, dbeta, work, work + d, n, d, 0, d)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(dout, xc, xn, gamma, std, dx, dgamma, dbeta, work, work + d, n, d,
-                   chunk_start(c, n_threads, d), chunk_start(c + 1, n_threads, d))
-
-
-cdef inline void _dropout_train_run(
-        void (*kernel)(const floating*, const double*, double, unsigned char*, floating*,
-                       Py_ssize_t, Py_ssize_t) noexcept nogil,
-        const floating* x, const double* r, double ratio, unsigned char* mask, floating* out,
-        Py_ssize_t n, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, r, ratio, mask, out, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, r, ratio, mask, out, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
-
-
-cdef inline void _scale_run(
-        void (*kernel)(const floating*, floating, floating*, Py_ssize_t, Py_ssize_t) noexcept nogil,
-        const floating* x, floating scale, floating* out, Py_ssize_t n, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, scale, out, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(x, scale, out, chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
-
-
-cdef inline void _dropout_backward_run(
-        void (*kernel)(const floating*, const unsigned char*, floating*, Py_ssize_t,
-                       Py_ssize_t) noexcept nogil,
-        const floating* dout, const unsigned char* mask, floating* dx, Py_ssize_t n,
-        int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(dout, mask, dx, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(dout, mask, dx, chunk_start(c, n_threads, n), chunk_start(c + 1, n_threads, n))
+# The runners, one per kernel signature (src/_runners.pxi.tp): column
+# chunks for batch normalisation, element chunks for Dropout.  The entry
+# points pick the float32 or float64 kernel of the table.
+include "_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points
@@ -177,12 +79,12 @@ def batchnorm_forward_train(object x, object gamma, object beta):
     cdef cnp.ndarray mu = _vector(d, typenum), var = _vector(d, typenum), std = _vector(d, typenum)
     cdef int n_threads = _threads(n * d, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _bn_train_run(K.bn_train_f64, <const double*>_data(x), <const double*>_data(gamma),
+        _run_bn_train(K.bn_train_f64, <const double*>_data(x), <const double*>_data(gamma),
                       <const double*>_data(beta), <double*>_data(xc), <double*>_data(xn),
                       <double*>_data(out), <double*>_data(mu), <double*>_data(var),
                       <double*>_data(std), n, d, n_threads)
     else:
-        _bn_train_run(K.bn_train_f32, <const float*>_data(x), <const float*>_data(gamma),
+        _run_bn_train(K.bn_train_f32, <const float*>_data(x), <const float*>_data(gamma),
                       <const float*>_data(beta), <float*>_data(xc), <float*>_data(xn),
                       <float*>_data(out), <float*>_data(mu), <float*>_data(var),
                       <float*>_data(std), n, d, n_threads)
@@ -203,11 +105,11 @@ def batchnorm_forward_test(object x, object mean, object denom, object gamma, ob
     cdef cnp.ndarray out = _empty_like(x, typenum)
     cdef int n_threads = _threads(n * d, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _bn_test_run(K.bn_test_f64, <const double*>_data(x), <const double*>_data(mean),
+        _run_bn_test(K.bn_test_f64, <const double*>_data(x), <const double*>_data(mean),
                      <const double*>_data(denom), <const double*>_data(gamma),
                      <const double*>_data(beta), <double*>_data(out), n, d, n_threads)
     else:
-        _bn_test_run(K.bn_test_f32, <const float*>_data(x), <const float*>_data(mean),
+        _run_bn_test(K.bn_test_f32, <const float*>_data(x), <const float*>_data(mean),
                      <const float*>_data(denom), <const float*>_data(gamma),
                      <const float*>_data(beta), <float*>_data(out), n, d, n_threads)
     return out
@@ -234,15 +136,17 @@ def batchnorm_backward(object dout, object xc, object xn, object gamma, object s
         return dx, dgamma, dbeta
     cdef int n_threads = _threads(n * d, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _bn_backward_run(K.bn_backward_f64, <const double*>_data(dout), <const double*>_data(xc),
+        _run_bn_backward(K.bn_backward_f64, <const double*>_data(dout), <const double*>_data(xc),
                          <const double*>_data(xn), <const double*>_data(gamma),
                          <const double*>_data(std), <double*>_data(dx), <double*>_data(dgamma),
-                         <double*>_data(dbeta), <double*>_data(work), n, d, n_threads)
+                         <double*>_data(dbeta), <double*>_data(work), <double*>_data(work) + d,
+                         n, d, n_threads)
     else:
-        _bn_backward_run(K.bn_backward_f32, <const float*>_data(dout), <const float*>_data(xc),
+        _run_bn_backward(K.bn_backward_f32, <const float*>_data(dout), <const float*>_data(xc),
                          <const float*>_data(xn), <const float*>_data(gamma),
                          <const float*>_data(std), <float*>_data(dx), <float*>_data(dgamma),
-                         <float*>_data(dbeta), <float*>_data(work), n, d, n_threads)
+                         <float*>_data(dbeta), <float*>_data(work), <float*>_data(work) + d,
+                         n, d, n_threads)
     return dx, dgamma, dbeta
 
 
@@ -257,11 +161,11 @@ def dropout_forward_train(object x, object r, double ratio):
     cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
     cdef unsigned char* m = <unsigned char*>_data(mask)
     if typenum == cnp.NPY_DOUBLE:
-        _dropout_train_run(K.dropout_train_f64, <const double*>_data(x), <const double*>_data(r),
-                           ratio, m, <double*>_data(out), n, n_threads)
+        _run_dropout(K.dropout_train_f64, <const double*>_data(x), <const double*>_data(r),
+                     ratio, m, <double*>_data(out), n, n_threads)
     else:
-        _dropout_train_run(K.dropout_train_f32, <const float*>_data(x), <const double*>_data(r),
-                           ratio, m, <float*>_data(out), n, n_threads)
+        _run_dropout(K.dropout_train_f32, <const float*>_data(x), <const double*>_data(r),
+                     ratio, m, <float*>_data(out), n, n_threads)
     return out, mask
 
 
@@ -274,9 +178,9 @@ def dropout_scale(object x, double scale):
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
     cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _scale_run(K.scale_f64, <const double*>_data(x), scale, <double*>_data(out), n, n_threads)
+        _run_scale(K.scale_f64, <const double*>_data(x), scale, <double*>_data(out), n, n_threads)
     else:
-        _scale_run(K.scale_f32, <const float*>_data(x), <float>scale, <float*>_data(out), n,
+        _run_scale(K.scale_f32, <const float*>_data(x), <float>scale, <float*>_data(out), n,
                    n_threads)
     return out
 
@@ -292,9 +196,9 @@ def dropout_backward(object dout, object mask):
     cdef Py_ssize_t n = cnp.PyArray_SIZE(dx)
     cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _dropout_backward_run(K.dropout_backward_f64, <const double*>_data(dout),
-                              <const unsigned char*>_data(mask), <double*>_data(dx), n, n_threads)
+        _run_masked(K.dropout_backward_f64, <const double*>_data(dout),
+                    <const unsigned char*>_data(mask), <double*>_data(dx), n, n_threads)
     else:
-        _dropout_backward_run(K.dropout_backward_f32, <const float*>_data(dout),
-                              <const unsigned char*>_data(mask), <float*>_data(dx), n, n_threads)
+        _run_masked(K.dropout_backward_f32, <const float*>_data(dout),
+                    <const unsigned char*>_data(mask), <float*>_data(dx), n, n_threads)
     return dx

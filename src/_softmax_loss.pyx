@@ -29,11 +29,9 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsDouble
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cython cimport floating
-from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 
-from _common cimport (GIL_RELEASE_MIN_ITEMS, chunk_start, is_kernel_array,
-                      kernel_float_type, same_shape)
+from _common cimport is_kernel_array, kernel_float_type, same_shape
 from _tables cimport GRAIN_ELEMENTWISE, GRAIN_ROWWISE, SoftmaxLossKernels
 
 ctypedef SoftmaxLossKernels Table
@@ -41,46 +39,9 @@ cdef const char* TABLE_NAME = "zk_layers.SoftmaxLossKernels"
 include "_glue.pxi"
 
 
-# ------------------------------------------------ one run of each kernel
-# The entry points pick the float32 or float64 kernel of the table with the
-# array type.
-cdef inline double _forward_run(void (*kernel)(const floating*, const Py_ssize_t*, floating*, double*,
-                                               Py_ssize_t, double, Py_ssize_t, Py_ssize_t) noexcept nogil,
-                                const floating* x, const Py_ssize_t* t,
-                                floating* y, double* losses, Py_ssize_t n,
-                                Py_ssize_t n_classes, double eps,
-                                int n_threads) noexcept:
-    """Fill y and losses (n >= 1 rows); return the sum of the losses."""
-    cdef Py_ssize_t c, i
-    cdef double total = 0.0
-    if n_threads <= 1 and n * n_classes < GIL_RELEASE_MIN_ITEMS:
-        kernel(x, t, y, losses, n_classes, eps, 0, n)
-    else:
-        with nogil:
-            for c in prange(n_threads, schedule="static",
-                            num_threads=n_threads):
-                kernel(x, t, y, losses, n_classes, eps,
-                       chunk_start(c, n_threads, n),
-                       chunk_start(c + 1, n_threads, n))
-    # Serial, in row order: the total does not depend on the thread count.
-    for i in range(n):
-        total += losses[i]
-    return total
-
-
-cdef inline void _backward_run(void (*kernel)(const floating*, const Py_ssize_t*, floating, floating*,
-                                              Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil,
-                               const floating* y, const Py_ssize_t* t,
-                               floating scale, floating* dx, Py_ssize_t n,
-                               Py_ssize_t n_classes, int n_threads) noexcept:
-    cdef Py_ssize_t c
-    if n_threads <= 1 and n * n_classes < GIL_RELEASE_MIN_ITEMS:
-        kernel(y, t, scale, dx, n_classes, 0, n)
-        return
-    with nogil:
-        for c in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(y, t, scale, dx, n_classes, chunk_start(c, n_threads, n),
-                   chunk_start(c + 1, n_threads, n))
+# The runners, one per kernel signature (src/_runners.pxi.tp); the entry
+# points pick the float32 or float64 kernel of the table with the array type.
+include "_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points
@@ -97,28 +58,29 @@ def first_invalid_label(const Py_ssize_t[::1] t, Py_ssize_t n_classes):
     return -1
 
 
+ctypedef fused index_t:  # the class indices a caller may hand in: intp or int32
+    Py_ssize_t
+    int
+
+
+cdef inline bint _copy_labels(const index_t* t, Py_ssize_t* labels, Py_ssize_t n,
+                              Py_ssize_t n_classes) noexcept:
+    cdef Py_ssize_t i, label
+    for i in range(n):
+        label = t[i]
+        if label < 0 or label >= n_classes:
+            return False
+        labels[i] = label
+    return True
+
+
 cdef inline bint _copy_indices(cnp.ndarray t, Py_ssize_t* labels,
                                Py_ssize_t n, Py_ssize_t n_classes) noexcept:
     """Copy class indices (intp or int32, C-contiguous, n of them) into
     labels; False at the first one out of [0, n_classes)."""
-    cdef Py_ssize_t i, label
-    cdef const Py_ssize_t* wide
-    cdef const int* narrow
     if cnp.PyArray_TYPE(t) == cnp.NPY_INTP:
-        wide = <const Py_ssize_t*>cnp.PyArray_DATA(t)
-        for i in range(n):
-            label = wide[i]
-            if label < 0 or label >= n_classes:
-                return False
-            labels[i] = label
-    else:
-        narrow = <const int*>cnp.PyArray_DATA(t)
-        for i in range(n):
-            label = narrow[i]
-            if label < 0 or label >= n_classes:
-                return False
-            labels[i] = label
-    return True
+        return _copy_labels(<const Py_ssize_t*>cnp.PyArray_DATA(t), labels, n, n_classes)
+    return _copy_labels(<const int*>cnp.PyArray_DATA(t), labels, n, n_classes)
 
 
 cdef inline bint _one_hot_indices(const floating* t, Py_ssize_t* labels,
@@ -216,15 +178,19 @@ def softmax_loss_forward(object x, object t, double eps, object y=None):
     cdef double* losses = <double*>malloc(n * sizeof(double))
     if losses == NULL:
         raise MemoryError()
-    cdef double total
+    cdef double total = 0.0
+    cdef Py_ssize_t i
     if typenum == cnp.NPY_DOUBLE:
-        total = _forward_run(K.forward_f64, <const double*>cnp.PyArray_DATA(xa), label_data,
-                             <double*>cnp.PyArray_DATA(ya), losses, n, n_classes,
-                             eps, n_threads)
+        _run_softmax_forward(K.forward_f64, <const double*>cnp.PyArray_DATA(xa), label_data,
+                             <double*>cnp.PyArray_DATA(ya), losses, n_classes, eps, n,
+                             n_threads)
     else:
-        total = _forward_run(K.forward_f32, <const float*>cnp.PyArray_DATA(xa), label_data,
-                             <float*>cnp.PyArray_DATA(ya), losses, n, n_classes,
-                             eps, n_threads)
+        _run_softmax_forward(K.forward_f32, <const float*>cnp.PyArray_DATA(xa), label_data,
+                             <float*>cnp.PyArray_DATA(ya), losses, n_classes, eps, n,
+                             n_threads)
+    # Serial, in row order: the total does not depend on the thread count.
+    for i in range(n):
+        total += losses[i]
     free(losses)
     return total / n, ya, labels
 
@@ -262,13 +228,13 @@ def softmax_loss_backward(object y, object labels, object dout, object y_shape):
     cdef cnp.ndarray dx = cnp.PyArray_EMPTY(2, dims, typenum, 0)
     cdef int n_threads = _threads(n * n_classes, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _backward_run(K.backward_f64, <const double*>cnp.PyArray_DATA(ya),
-                      <const Py_ssize_t*>cnp.PyArray_DATA(la),
-                      <double>(scale / n), <double*>cnp.PyArray_DATA(dx), n,
-                      n_classes, n_threads)
+        _run_softmax_backward(K.backward_f64, <const double*>cnp.PyArray_DATA(ya),
+                              <const Py_ssize_t*>cnp.PyArray_DATA(la),
+                              <double>(scale / n), <double*>cnp.PyArray_DATA(dx), n_classes,
+                              n, n_threads)
     else:
-        _backward_run(K.backward_f32, <const float*>cnp.PyArray_DATA(ya),
-                      <const Py_ssize_t*>cnp.PyArray_DATA(la),
-                      <float>(scale / n), <float*>cnp.PyArray_DATA(dx), n,
-                      n_classes, n_threads)
+        _run_softmax_backward(K.backward_f32, <const float*>cnp.PyArray_DATA(ya),
+                              <const Py_ssize_t*>cnp.PyArray_DATA(la),
+                              <float>(scale / n), <float*>cnp.PyArray_DATA(dx), n_classes,
+                              n, n_threads)
     return dx

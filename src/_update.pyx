@@ -17,10 +17,8 @@ into n_threads contiguous chunks with a static schedule; elementwise, so
 bitwise identical for every thread count.
 """
 cimport numpy as cnp
-from cython cimport floating
-from cython.parallel cimport prange
 
-from _common cimport GIL_RELEASE_MIN_ITEMS, chunk_start, kernel_float_type, same_shape
+from _common cimport kernel_float_type, same_shape
 from _tables cimport (GRAIN_ELEMENTWISE, GRAIN_UPDATE, UPDATE_ADAGRAD,
                       UPDATE_ADAM, UPDATE_KINDS, UPDATE_MOMENTUM,
                       UPDATE_NESTEROV, UPDATE_RMSPROP, UPDATE_SGD, UpdateKernels)
@@ -59,18 +57,7 @@ cdef inline bint _apart(object a, object b) noexcept:
             or b0 + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= a0)
 
 
-cdef inline void _run(void (*kernel)(floating*, const floating*, floating*, floating*, const double*,
-                                     Py_ssize_t, Py_ssize_t) noexcept nogil,
-                      floating* p, const floating* g, floating* s1, floating* s2, const double* c,
-                      Py_ssize_t n, int n_threads) noexcept:
-    cdef Py_ssize_t i
-    if n_threads <= 1 and n < GIL_RELEASE_MIN_ITEMS:
-        kernel(p, g, s1, s2, c, 0, n)
-        return
-    with nogil:
-        for i in prange(n_threads, schedule="static", num_threads=n_threads):
-            kernel(p, g, s1, s2, c, chunk_start(i, n_threads, n),
-                   chunk_start(i + 1, n_threads, n))
+include "_runners.pxi"  # _run_update (src/_runners.pxi.tp)
 
 
 def fits(object param, object grad):
@@ -113,7 +100,7 @@ def step(int kind, object param, object grad, object s1=None, object s2=None,
     cdef void* a = cnp.PyArray_DATA(<cnp.ndarray>s1) if states >= 1 else NULL
     cdef void* b = cnp.PyArray_DATA(<cnp.ndarray>s2) if states >= 2 else NULL
     if typenum == cnp.NPY_DOUBLE:
-        _run(K.f64[kind], <double*>p, <const double*>g, <double*>a, <double*>b, c, n, n_threads)
+        _run_update(K.f64[kind], <double*>p, <const double*>g, <double*>a, <double*>b, c, n, n_threads)
     else:
-        _run(K.f32[kind], <float*>p, <const float*>g, <float*>a, <float*>b, c, n, n_threads)
+        _run_update(K.f32[kind], <float*>p, <const float*>g, <float*>a, <float*>b, c, n, n_threads)
     return True

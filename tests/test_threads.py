@@ -302,7 +302,7 @@ def test_the_compiled_core_imports_nothing_of_the_package():
     # The scan sees the imports it forbids (a negative control).
     assert pattern.search("x = 1\nfrom zk_layers._platform import threads_for as _threads_for\n")
     assert pattern.search("    cimport zk_layers._platform\n")
-    sources = [*src.glob("*.pyx"), *src.glob("*.pxd")]
+    sources = [*src.glob("*.pyx"), *src.glob("*.pxd"), *src.glob("*.pxi"), *src.glob("*.tp")]
     assert len(sources) > 5
     assert [path.name for path in sources if pattern.search(path.read_text())] == []
 
@@ -322,7 +322,7 @@ def test_the_compiled_core_names_no_layer_attribute():
     assert pattern.search("    cdef object pair = getattr(layer, '_y2d', None)")
     assert pattern.search("    layer.y = None")
     found = set()
-    for path in [*src.glob("*.pyx"), *src.glob("*.pxd"), *src.glob("*.pxi")]:
+    for path in [*src.glob("*.pyx"), *src.glob("*.pxd"), *src.glob("*.pxi"), *src.glob("*.tp")]:
         for line in path.read_text().splitlines():
             code = line.split("#", 1)[0]
             if pattern.search(code):
