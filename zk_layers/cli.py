@@ -431,13 +431,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_command(args: argparse.Namespace, name: str) -> int:
+    """Run the parsed command ``zk-layers <name>``: its exit status; a
+    missing file or a bad value is one line on stderr and status 1, an
+    interrupt status 130."""
     try:
         return int(args.run(args))
     except (FileNotFoundError, ValueError) as exc:
-        print(f"zk-layers {args.command}: error: {exc}", file=sys.stderr)
+        print(f"zk-layers {name}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(args, args.command)

@@ -101,9 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "book":
         argv = ["book", *argv]
+    from ..cli import run_command
+
     args = parser.parse_args(argv)
-    try:
-        return int(args.run(args))
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"zk-layers book {args.book_command}: error: {exc}", file=sys.stderr)
-        return 1
+    return run_command(args, f"book {args.book_command}")
