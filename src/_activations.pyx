@@ -41,6 +41,11 @@ include "_glue.pxi"
 include "_runners.pxi"
 
 
+cdef enum:  # which activation an entry point computes
+    RELU = 0
+    SIGMOID = 1
+
+
 cdef inline object _output(cnp.ndarray a, object given, int typenum, int order):
     """Where a kernel writes its result over a's elements: ``given`` if it
     pairs with a (writeable, a's shape and memory order, of typenum), a
@@ -50,101 +55,88 @@ cdef inline object _output(cnp.ndarray a, object given, int typenum, int order):
     return given if pairs_with(given, typenum, order, a, True) else None
 
 
+cdef object _forward(int kind, object x, object out, object mask):
+    """out (Sigmoid) or (out, mask) (Relu) for x; None when not ready."""
+    cdef int typenum
+    cdef int order = float_input_order(x, &typenum)
+    if order == ORDER_NONE:
+        return None
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    out = _output(xa, out, typenum, order)
+    if out is None:
+        return None
+    if kind == RELU:
+        mask = _output(xa, mask, cnp.NPY_BOOL, order)
+        if mask is None:
+            return None
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
+    cdef const void* xs = cnp.PyArray_DATA(xa)
+    cdef void* o = cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef unsigned char* m
+    if kind == SIGMOID:
+        if typenum == cnp.NPY_DOUBLE:
+            _run_unary(K.sigmoid_forward_f64, <const double*>xs, <double*>o, n, _threads(n, GRAIN_EXP))
+        else:
+            _run_unary(K.sigmoid_forward_f32, <const float*>xs, <float*>o, n, _threads(n, GRAIN_EXP))
+        return out
+    m = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>mask)
+    if typenum == cnp.NPY_DOUBLE:
+        _run_mask(K.relu_forward_f64, <const double*>xs, <double*>o, m, n, _threads(n, GRAIN_ELEMENTWISE))
+    else:
+        _run_mask(K.relu_forward_f32, <const float*>xs, <float*>o, m, n, _threads(n, GRAIN_ELEMENTWISE))
+    return out, mask
+
+
+cdef object _backward(int kind, object dout, object saved, object out):
+    """dx for dout and the saved mask (Relu) or output (Sigmoid), which must
+    pair with dout; None when not ready."""
+    cdef int typenum
+    cdef int order = float_input_order(dout, &typenum)
+    if order == ORDER_NONE:
+        return None
+    cdef cnp.ndarray da = <cnp.ndarray>dout
+    if not pairs_with(saved, cnp.NPY_BOOL if kind == RELU else typenum, order, da, False):
+        return None
+    out = _output(da, out, typenum, order)
+    if out is None:
+        return None
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(da)
+    cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
+    cdef const void* d = cnp.PyArray_DATA(da)
+    cdef const void* s = cnp.PyArray_DATA(<cnp.ndarray>saved)
+    cdef void* dx = cnp.PyArray_DATA(<cnp.ndarray>out)
+    if kind == RELU and typenum == cnp.NPY_DOUBLE:
+        _run_masked(K.relu_backward_f64, <const double*>d, <const unsigned char*>s, <double*>dx, n, n_threads)
+    elif kind == RELU:
+        _run_masked(K.relu_backward_f32, <const float*>d, <const unsigned char*>s, <float*>dx, n, n_threads)
+    elif typenum == cnp.NPY_DOUBLE:
+        _run_binary(K.sigmoid_backward_f64, <const double*>d, <const double*>s, <double*>dx, n, n_threads)
+    else:
+        _run_binary(K.sigmoid_backward_f32, <const float*>d, <const float*>s, <float*>dx, n, n_threads)
+    return out
+
+
 # ---------------------------------------------------------- entry points
 def relu_forward(object x, object out=None, object mask=None):
     """``(out, mask)`` of Relu.forward for ``x``, written into ``out`` and
     ``mask`` when given (x's shape and memory order; float like x, boolean),
     else fresh; None when the arrays are not ready (see the module notes)."""
-    cdef int typenum
-    cdef int order = float_input_order(x, &typenum)
-    if order == ORDER_NONE:
-        return None
-    cdef cnp.ndarray xa = <cnp.ndarray>x
-    out = _output(xa, out, typenum, order)
-    if out is None:
-        return None
-    mask = _output(xa, mask, cnp.NPY_BOOL, order)
-    if mask is None:
-        return None
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
-    cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
-    cdef void* o = cnp.PyArray_DATA(<cnp.ndarray>out)
-    cdef unsigned char* m = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>mask)
-    if typenum == cnp.NPY_DOUBLE:
-        _run_mask(K.relu_forward_f64, <const double*>cnp.PyArray_DATA(xa), <double*>o, m, n, n_threads)
-    else:
-        _run_mask(K.relu_forward_f32, <const float*>cnp.PyArray_DATA(xa), <float*>o, m, n, n_threads)
-    return out, mask
+    return _forward(RELU, x, out, mask)
 
 
 def relu_backward(object dout, object mask, object out=None):
     """dx of Relu.backward for ``dout`` and the boolean ``mask`` (dout's
     shape and memory order), into ``out`` when given; else None."""
-    cdef int typenum
-    cdef int order = float_input_order(dout, &typenum)
-    if order == ORDER_NONE:
-        return None
-    cdef cnp.ndarray da = <cnp.ndarray>dout
-    if not pairs_with(mask, cnp.NPY_BOOL, order, da, False):
-        return None
-    out = _output(da, out, typenum, order)
-    if out is None:
-        return None
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(da)
-    cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
-    cdef const unsigned char* m = <const unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>mask)
-    cdef void* dx = cnp.PyArray_DATA(<cnp.ndarray>out)
-    if typenum == cnp.NPY_DOUBLE:
-        _run_masked(K.relu_backward_f64, <const double*>cnp.PyArray_DATA(da), m, <double*>dx, n, n_threads)
-    else:
-        _run_masked(K.relu_backward_f32, <const float*>cnp.PyArray_DATA(da), m, <float*>dx, n, n_threads)
-    return out
+    return _backward(RELU, dout, mask, out)
 
 
 def sigmoid_forward(object x, object out=None):
     """out of Sigmoid.forward for ``x``, into ``out`` when given (x's shape,
     type and memory order); else None."""
-    cdef int typenum
-    cdef int order = float_input_order(x, &typenum)
-    if order == ORDER_NONE:
-        return None
-    cdef cnp.ndarray xa = <cnp.ndarray>x
-    out = _output(xa, out, typenum, order)
-    if out is None:
-        return None
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
-    cdef int n_threads = _threads(n, GRAIN_EXP)
-    cdef void* o = cnp.PyArray_DATA(<cnp.ndarray>out)
-    if typenum == cnp.NPY_DOUBLE:
-        _run_unary(K.sigmoid_forward_f64, <const double*>cnp.PyArray_DATA(xa),
-                   <double*>o, n, n_threads)
-    else:
-        _run_unary(K.sigmoid_forward_f32, <const float*>cnp.PyArray_DATA(xa),
-                   <float*>o, n, n_threads)
-    return out
+    return _forward(SIGMOID, x, out, None)
 
 
 def sigmoid_backward(object dout, object y, object out=None):
     """dx of Sigmoid.backward for ``dout`` and the saved output ``y`` (one
     type, shape and memory order), into ``out`` when given; else None."""
-    cdef int typenum
-    cdef int order = float_input_order(dout, &typenum)
-    if order == ORDER_NONE:
-        return None
-    cdef cnp.ndarray da = <cnp.ndarray>dout
-    if not pairs_with(y, typenum, order, da, False):
-        return None
-    out = _output(da, out, typenum, order)
-    if out is None:
-        return None
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(da)
-    cdef int n_threads = _threads(n, GRAIN_ELEMENTWISE)
-    cdef const void* ya = cnp.PyArray_DATA(<cnp.ndarray>y)
-    cdef void* dx = cnp.PyArray_DATA(<cnp.ndarray>out)
-    if typenum == cnp.NPY_DOUBLE:
-        _run_binary(K.sigmoid_backward_f64, <const double*>cnp.PyArray_DATA(da),
-                    <const double*>ya, <double*>dx, n, n_threads)
-    else:
-        _run_binary(K.sigmoid_backward_f32, <const float*>cnp.PyArray_DATA(da),
-                    <const float*>ya, <float*>dx, n, n_threads)
-    return out
+    return _backward(SIGMOID, dout, y, out)

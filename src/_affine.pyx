@@ -61,6 +61,11 @@ cdef inline bint _operand(object obj, int typenum, int ndim) noexcept:
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>obj))
 
 
+cdef inline cnp.npy_intp _dim(object a, int axis) noexcept:
+    """The length of an ndarray's axis (its dimensions are checked first)."""
+    return cnp.PyArray_DIMS(<cnp.ndarray>a)[axis]
+
+
 cdef inline bint _fresh_matrix(object obj, int typenum, cnp.npy_intp rows,
                                cnp.npy_intp columns) noexcept:
     """A product the layer formed: a C-contiguous (rows, columns) array."""
@@ -81,30 +86,27 @@ def affine_forward(object x, object W, object b, object product=None):
         return None
     if product is None and not _operand(x, typenum, 2):
         return None
-    cdef cnp.ndarray xa = <cnp.ndarray>x
-    cdef cnp.ndarray Wa = <cnp.ndarray>W
-    cdef cnp.ndarray ba = <cnp.ndarray>b
     cdef cnp.npy_intp dims[2]
-    dims[0] = cnp.PyArray_DIMS(xa)[0]
-    dims[1] = cnp.PyArray_DIMS(Wa)[1]
-    if (cnp.PyArray_DIMS(xa)[1] != cnp.PyArray_DIMS(Wa)[0]
-            or cnp.PyArray_DIMS(ba)[0] != dims[1]):
+    dims[0] = _dim(x, 0)
+    dims[1] = _dim(W, 1)
+    if _dim(x, 1) != _dim(W, 0) or _dim(b, 0) != dims[1]:
         return None
     cdef cnp.ndarray out
+    cdef const void* bias = cnp.PyArray_DATA(<cnp.ndarray>b)
     if product is None:
         out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-        PyArray_MatrixProduct2(xa, Wa, out)
+        PyArray_MatrixProduct2(x, W, out)
     elif _fresh_matrix(product, typenum, dims[0], dims[1]):
         out = <cnp.ndarray>product
     else:
         return None
     cdef int n_threads = _threads(dims[0] * dims[1], GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_DOUBLE:
-        _run_bias_add(K.bias_add_f64, <double*>cnp.PyArray_DATA(out),
-                      <const double*>cnp.PyArray_DATA(ba), dims[1], dims[0], n_threads)
+        _run_bias_add(K.bias_add_f64, <double*>cnp.PyArray_DATA(out), <const double*>bias,
+                      dims[1], dims[0], n_threads)
     else:
-        _run_bias_add(K.bias_add_f32, <float*>cnp.PyArray_DATA(out),
-                      <const float*>cnp.PyArray_DATA(ba), dims[1], dims[0], n_threads)
+        _run_bias_add(K.bias_add_f32, <float*>cnp.PyArray_DATA(out), <const float*>bias,
+                      dims[1], dims[0], n_threads)
     return out
 
 
@@ -130,17 +132,14 @@ def affine_backward(object dout, object x, object W, object b,
         return None
     if dW is None and not _operand(x, typenum, 2):
         return None
+    if cnp.PyArray_NDIM(<cnp.ndarray>dout) != 2:
+        return None
+    cdef Py_ssize_t n = _dim(dout, 0), m = _dim(dout, 1), d_in = _dim(x, 1)
+    if _dim(x, 0) != n or _dim(W, 1) != m or _dim(W, 0) != d_in or _dim(b, 0) != m:
+        return None
     cdef cnp.ndarray da = <cnp.ndarray>dout
     cdef cnp.ndarray xa = <cnp.ndarray>x
     cdef cnp.ndarray Wa = <cnp.ndarray>W
-    if cnp.PyArray_NDIM(da) != 2:
-        return None
-    cdef Py_ssize_t n = cnp.PyArray_DIMS(da)[0], m = cnp.PyArray_DIMS(da)[1]
-    cdef Py_ssize_t d_in = cnp.PyArray_DIMS(xa)[1]
-    if (cnp.PyArray_DIMS(xa)[0] != n or cnp.PyArray_DIMS(Wa)[1] != m
-            or d_in != cnp.PyArray_DIMS(Wa)[0]
-            or cnp.PyArray_DIMS(<cnp.ndarray>b)[0] != m):
-        return None
     cdef cnp.ndarray dWa
     if dW is not None:
         if not _fresh_matrix(dW, typenum, d_in, m):

@@ -13,14 +13,6 @@ cdef extern from "_exp.h":
     float ZK_EXPF_MODERATE_LIMIT
 
 
-cdef inline floating square_root(floating x) noexcept nogil:
-    """sqrtf for float (float32 stays float32, as in NumPy), sqrt for double."""
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
-
-
 # ---------------------------------------------------------------------------
 # A row's largest and smallest elements, for the kernels that choose their
 # exponential by range (the softmax loss per row, Sigmoid per block).
@@ -66,26 +58,22 @@ cdef inline floating extremes(const floating* row, Py_ssize_t n,
     return largest
 
 
-# The exponentials on Cython's fused type: the kernels call these, and the
-# float32/float64 choice is made at compile time.
+# The float32 or float64 function for Cython's fused type, chosen at compile
+# time (the test of `floating` is a constant in each specialisation).
 cdef inline floating exp_general(floating x) noexcept nogil:
-    if floating is float:
-        return zk_expf(x)
-    else:
-        return zk_exp(x)
+    return zk_expf(x) if floating is float else zk_exp(x)
 
 
 cdef inline floating exp_moderate(floating x) noexcept nogil:
     """exp(x) with the general one's bits for |x| <= moderate_limit(x)."""
-    if floating is float:
-        return zk_expf_moderate(x)
-    else:
-        return zk_exp_moderate(x)
+    return zk_expf_moderate(x) if floating is float else zk_exp_moderate(x)
 
 
 cdef inline floating moderate_limit(floating x) noexcept nogil:
     """How far from 0 exp_moderate may go, in x's type (x only picks it)."""
-    if floating is float:
-        return ZK_EXPF_MODERATE_LIMIT
-    else:
-        return ZK_EXP_MODERATE_LIMIT
+    return ZK_EXPF_MODERATE_LIMIT if floating is float else ZK_EXP_MODERATE_LIMIT
+
+
+cdef inline floating square_root(floating x) noexcept nogil:
+    """In x's precision: float32 stays float32, as in NumPy."""
+    return sqrtf(x) if floating is float else sqrt(x)

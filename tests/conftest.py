@@ -7,6 +7,7 @@ import sys
 import tempfile
 import textwrap
 
+import fuzz_values
 import numpy as np
 import pytest
 
@@ -38,29 +39,17 @@ def rng():
 
 
 def arrange(arr: np.ndarray, layout: str) -> np.ndarray:
-    """A copy of ``arr`` with the same values in the requested memory layout."""
-    if arr.ndim == 0:
-        # Every layout of a 0-d array is the same; ascontiguousarray and
-        # slicing would turn it into 1-d or into a NumPy scalar.
-        out = arr.copy()
-        out.flags.writeable = layout != "readonly"
-        return out
-    if layout == "C":
+    """The same values as ``arr`` in the memory layout ``layout`` (C, F,
+    strided, readonly): the fuzzers' arrange, except that "C" hands back a
+    C-contiguous ``arr`` itself."""
+    if layout == "C" and arr.ndim:
         return np.ascontiguousarray(arr)
-    if layout == "F":
-        return np.asfortranarray(arr)
-    if layout == "strided":
-        # Every other element of a larger buffer, along every axis.
-        big = np.zeros(tuple(2 * n for n in arr.shape), dtype=arr.dtype)
-        view = big[tuple(slice(None, None, 2) for _ in arr.shape)]
-        view[...] = arr
-        assert not (view.flags.c_contiguous or view.flags.f_contiguous) or arr.size <= 1
-        return view
-    if layout == "readonly":
-        out = arr.copy()
-        out.flags.writeable = False
-        return out
-    raise ValueError(layout)
+    if layout not in LAYOUTS:
+        raise ValueError(layout)
+    out = fuzz_values.arrange(arr, layout)
+    # Every other element of a larger buffer, along every axis.
+    assert layout != "strided" or not (out.flags.c_contiguous or out.flags.f_contiguous) or arr.size <= 1
+    return out
 
 
 def tolerance(dtype) -> dict:

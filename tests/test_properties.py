@@ -172,6 +172,14 @@ def term_scale(*factors: np.ndarray) -> np.ndarray:
         return a @ b
 
 
+def _elementwise_case(data, name):
+    """x, a dout of its shape and dtype, the dtype, and a fresh fast and
+    reference layer of class ``name``."""
+    x, dtype, _ = data.draw(float_arrays())
+    dout, _, _ = data.draw(float_arrays(shape=x.shape, dtype=dtype))
+    return x, dout, dtype, getattr(zk, name)(), getattr(ref, name)()
+
+
 # ---------------------------------------------------------------------------
 # Relu
 # ---------------------------------------------------------------------------
@@ -179,9 +187,7 @@ def term_scale(*factors: np.ndarray) -> np.ndarray:
 @examples(40)
 @given(st.data())
 def test_relu_matches_reference_and_invariants(data):
-    x, dtype, _ = data.draw(float_arrays())
-    dout, _, _ = data.draw(float_arrays(shape=x.shape, dtype=dtype))
-    fast, oracle = zk.Relu(), ref.Relu()
+    x, dout, dtype, fast, oracle = _elementwise_case(data, "Relu")
     y, y_ref, _ = both(lambda: fast.forward(x), lambda: oracle.forward(x))
     np.testing.assert_array_equal(y, y_ref)  # Relu is exact
     assert y.dtype == dtype and y.shape == x.shape
@@ -203,9 +209,7 @@ def test_relu_matches_reference_and_invariants(data):
 @examples(40)
 @given(st.data())
 def test_sigmoid_matches_reference_and_invariants(data):
-    x, dtype, _ = data.draw(float_arrays())
-    dout, _, _ = data.draw(float_arrays(shape=x.shape, dtype=dtype))
-    fast, oracle = zk.Sigmoid(), ref.Sigmoid()
+    x, dout, dtype, fast, oracle = _elementwise_case(data, "Sigmoid")
     # The reference silences exp's overflow itself: the fast layer must be quiet too.
     y, y_ref, _ = both(lambda: fast.forward(x), lambda: oracle.forward(x))
     assert y.dtype == dtype and y.shape == x.shape

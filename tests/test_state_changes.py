@@ -210,31 +210,20 @@ def _sigmoid_input_mutated(impl: Any) -> np.ndarray:
     return layer.backward(d["dout4"])
 
 
-@case("sigmoid.out reassigned: same shape", D["dout4"] * 0.25)
-def _sigmoid_out_reassigned(impl: Any) -> np.ndarray:
-    d = _data()
-    layer = impl.Sigmoid()
-    layer.forward(d["x"])
-    layer.out = np.full((5, 4), 0.5)
-    return layer.backward(d["dout4"])
+for _name, _make, _expected in [
+    ("same shape", lambda: np.full((5, 4), 0.5), D["dout4"] * 0.25),
+    ("wrong shape", lambda: np.full((5, 3), 0.5), (ValueError, r"dout must have shape \(5, 3\)")),
+    ("not numbers", lambda: np.array(["a"] * 20).reshape(5, 4),
+     (TypeError, "Sigmoid.out must hold real numbers")),
+]:
+    def _sigmoid_out_reassigned(impl: Any, make: Callable[[], Any] = _make) -> np.ndarray:
+        d = _data()
+        layer = impl.Sigmoid()
+        layer.forward(d["x"])
+        layer.out = make()
+        return layer.backward(d["dout4"])
 
-
-@case("sigmoid.out reassigned: wrong shape", (ValueError, r"dout must have shape \(5, 3\)"))
-def _sigmoid_out_wrong_shape(impl: Any) -> np.ndarray:
-    d = _data()
-    layer = impl.Sigmoid()
-    layer.forward(d["x"])
-    layer.out = np.full((5, 3), 0.5)
-    return layer.backward(d["dout4"])
-
-
-@case("sigmoid.out reassigned: not numbers", (TypeError, "Sigmoid.out must hold real numbers"))
-def _sigmoid_out_garbage(impl: Any) -> np.ndarray:
-    d = _data()
-    layer = impl.Sigmoid()
-    layer.forward(d["x"])
-    layer.out = np.array(["a"] * 20).reshape(5, 4)
-    return layer.backward(d["dout4"])
+    case(f"sigmoid.out reassigned: {_name}", _expected)(_sigmoid_out_reassigned)
 
 
 # Relu

@@ -35,13 +35,13 @@ import numpy as np
 from ._base import ConvolutionBase, PoolingBase, saved_arg_max, saved_col, saved_col_shape
 from ._validate import (
     as_float_array,
+    col2im_arguments,
     conv_geometry,
     conv_input,
     conv_parameters,
     image_input,
     require_forward,
     require_shape,
-    shape_tuple,
     window_arguments,
 )
 
@@ -97,12 +97,8 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
     -------
     ndarray of shape ``input_shape`` in col's float dtype.
     """
-    filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
-    input_shape = shape_tuple(input_shape)
-    N, C, H, W, out_h, out_w = conv_geometry(input_shape, filter_h, filter_w, stride, pad, "input_shape")
-    col = as_float_array(col, "col")
-    require_shape(col, "col", (N * out_h * out_w, C * filter_h * filter_w),
-                  "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
+    col, (filter_h, filter_w, stride, pad), (N, C, H, W, out_h, out_w) = col2im_arguments(
+        col, input_shape, filter_h, filter_w, stride, pad)
     col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
 
     # The book adds stride - 1 rows and columns, which no slice below
@@ -188,19 +184,13 @@ class Convolution(ConvolutionBase):
 
 
 class Pooling(PoolingBase):
-    """Max pooling (the book's): the maximum of each pool_h x pool_w window.
+    """Max pooling (the book's): the maximum of each pool_h x pool_w window
+    (both >= 1), placed every ``stride`` (>= 1, default 2) over the input
+    padded with ``pad`` zeros (>= 0, default 0), as the book's im2col pads.
 
-    Parameters
-    ----------
-    pool_h, pool_w : int >= 1
-    stride : int >= 1, default 2
-    pad : int >= 0, default 0 (zero padding, as the book's im2col pads)
-
-    Attributes
-    ----------
-    x : the last input; arg_max : intp array of shape (N*OH*OW*C,), the
-    index ``i * pool_w + j`` of each window's maximum, in the book's order
-    (n, oh, ow, c).
+    It keeps the last input as ``x`` and, as ``arg_max`` (intp, N*OH*OW*C
+    entries in the book's order n, oh, ow, c), the index ``i * pool_w + j``
+    of each window's maximum.
     """
 
     def forward(self, x: Any) -> np.ndarray:

@@ -534,6 +534,18 @@ def shape_tuple(input_shape: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+def col2im_arguments(col: Any, input_shape: Any, filter_h: Any, filter_w: Any, stride: Any,
+                     pad: Any) -> tuple[np.ndarray, tuple[int, int, int, int], Geometry]:
+    """col2im's: col as a float array of shape (N*OH*OW, C*FH*FW), the window
+    (filter_h, filter_w, stride, pad) and (N, C, H, W, OH, OW)."""
+    window = window_arguments(filter_h, filter_w, stride, pad)
+    geometry = conv_geometry(shape_tuple(input_shape), *window, "input_shape")
+    col = as_float_array(col, "col")
+    require_shape(col, "col", (geometry[0] * geometry[4] * geometry[5], geometry[1] * window[0] * window[1]),
+                  "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
+    return col, window, geometry
+
+
 def batchnorm_parameters(gamma: Any, beta: Any) -> tuple[np.ndarray, np.ndarray]:
     """``gamma`` and ``beta``: 1-D float arrays of one length, returned as given."""
     if (type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.ndim == 1

@@ -68,16 +68,35 @@ def _png_path(text: str) -> str:
     return text
 
 
+# The subcommands' descriptions (argparse reflows them).
+_TRAIN_DESCRIPTION = """\
+Train the book's TwoLayerNet (Affine-Relu-Affine-SoftmaxWithLoss, chapter 5) or, with --model
+convnet, its SimpleConvNet (Conv-Relu-Pool-Affine-Relu-Affine-SoftmaxWithLoss, chapter 7: Adam
+lr 0.001, batch 100, hidden 100, init std 0.01, the book's 20 epochs; on MNIST 30 filters 5x5,
+pad 0, stride 1 as in the book; on the 8x8 digits 30 filters 3x3, pad 1, stride 1, so that the
+maps stay 8x8 and pool to 4x4, and 40 epochs of 15 steps) with any of the book's six optimizers,
+printing accuracy per epoch and the time per step."""
+
+_GRADCHECK_DESCRIPTION = """\
+The chapter's gradient check: TwoLayerNet's gradients by backprop and by central differences,
+their mean absolute difference per parameter, and what each method cost."""
+
+_SHOPPING_DESCRIPTION = """\
+Polina buys apples and oranges every day at a Russian supermarket. MulLayer/AddLayer compute the
+bill and, by backprop, how it reacts to each price, count and the tax."""
+
+_BENCH_DESCRIPTION = """\
+Time the book's ch05/train_neuralnet.py loop body (first), every layer's forward, backward and
+forward+backward and a TwoLayerNet training step, fast against the book's plain NumPy code
+(zk_layers.baseline; and PyTorch CPU when installed), interleaved, medians of many samples,
+reported as ratios.  Without options: book and mid sizes, float64, 1 thread and all usable CPUs
+(about a minute)."""
+
+
 # --------------------------------------------------------------------- train
 def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train the book's TwoLayerNet or SimpleConvNet",
-                       description="Train the book's TwoLayerNet (Affine-Relu-Affine-SoftmaxWithLoss, "
-                       "chapter 5) or, with --model convnet, its SimpleConvNet (Conv-Relu-Pool-Affine-Relu-"
-                       "Affine-SoftmaxWithLoss, chapter 7: Adam lr 0.001, batch 100, hidden 100, init std "
-                       "0.01, the book's 20 epochs; on MNIST 30 filters 5x5, pad 0, stride 1 as in the book; "
-                       "on the 8x8 digits 30 filters 3x3, pad 1, stride 1, so that the maps stay 8x8 and "
-                       "pool to 4x4, and 40 epochs of 15 steps) with any of the book's six optimizers, printing "
-                       "accuracy per epoch and the time per step.")
+                       description=_TRAIN_DESCRIPTION)
     p.add_argument("--model", choices=["twolayer", "convnet"], default="twolayer",
                    help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images "
                    "(default: twolayer)")
@@ -309,9 +328,7 @@ def _plot_training(result: Any, path: str) -> None:
 # ----------------------------------------------------------------- gradcheck
 def _add_gradcheck(sub: Any) -> None:
     p = sub.add_parser("gradcheck", help="backprop against numerical gradients on TwoLayerNet",
-                       description="The chapter's gradient check: TwoLayerNet's gradients by backprop and "
-                       "by central differences, their mean absolute difference per parameter, and what "
-                       "each method cost.")
+                       description=_GRADCHECK_DESCRIPTION)
     p.add_argument("--data", choices=["digits", "mnist"], default="digits")
     p.add_argument("--data-dir")
     p.add_argument("--batch", type=_positive_int, default=3, help="samples in the batch (default: 3, as in the book)")
@@ -355,9 +372,7 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ shopping
 def _add_shopping(sub: Any) -> None:
     p = sub.add_parser("shopping", help="the seminar's shopping exercise with MulLayer/AddLayer",
-                       description="Polina buys apples and oranges every day at a Russian supermarket. "
-                       "MulLayer/AddLayer compute the bill and, by backprop, how it reacts to each price, "
-                       "count and the tax.")
+                       description=_SHOPPING_DESCRIPTION)
     p.add_argument("--apple-price", type=_nonnegative_float, default=100.0, help="rubles per apple (default: 100)")
     p.add_argument("--apples", type=_positive_int, default=2, help="apples per day (default: 2)")
     p.add_argument("--orange-price", type=_nonnegative_float, default=150.0, help="rubles per orange (default: 150)")
@@ -381,12 +396,7 @@ def _add_bench(sub: Any) -> None:
     from . import bench
 
     p = sub.add_parser("bench", help="benchmark the layers against the book's plain NumPy code (and PyTorch)",
-                       description="Time the book's ch05/train_neuralnet.py loop body (first), every "
-                       "layer's forward, backward and forward+backward and a TwoLayerNet training step, "
-                       "fast against the book's plain NumPy code (zk_layers.baseline; and PyTorch CPU "
-                       "when installed), interleaved, medians of many samples, reported as ratios.  "
-                       "Without options: book and mid sizes, float64, 1 thread and all usable CPUs "
-                       "(about a minute).")
+                       description=_BENCH_DESCRIPTION)
     bench.add_arguments(p)
     p.set_defaults(run=_run_bench)
 

@@ -45,6 +45,7 @@ from ._validate import (
     FLOAT64,
     as_float_array,
     c_array,
+    col2im_arguments,
     conv_geometry,
     conv_input,
     conv_parameters,
@@ -52,7 +53,6 @@ from ._validate import (
     ran,
     require_forward,
     require_shape,
-    shape_tuple,
     window_arguments,
 )
 
@@ -122,12 +122,8 @@ def col2im(col: Any, input_shape: Any, filter_h: int, filter_w: int, stride: int
 
     Returns a C-contiguous array of shape ``input_shape`` in col's float dtype.
     """
-    filter_h, filter_w, stride, pad = window_arguments(filter_h, filter_w, stride, pad)
-    input_shape = shape_tuple(input_shape)
-    N, C, H, W, out_h, out_w = conv_geometry(input_shape, filter_h, filter_w, stride, pad, "input_shape")
-    col = as_float_array(col, "col")
-    require_shape(col, "col", (N * out_h * out_w, C * filter_h * filter_w),
-                  "(N*OH*OW, C*filter_h*filter_w) for input_shape and the window")
+    col, (filter_h, filter_w, stride, pad), (N, C, H, W, out_h, out_w) = col2im_arguments(
+        col, input_shape, filter_h, filter_w, stride, pad)
     col = c_array(col)
     dx = np.empty((N, C, H, W), col.dtype)
     stride = kernel_stride(stride, H, W, filter_h, filter_w, pad)
