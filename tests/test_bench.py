@@ -181,7 +181,8 @@ def test_run_reports_the_book_loop_first_and_ratios_against_the_book(monkeypatch
     cases = report["cases"]
     assert [(c["op"], c["mode"]) for c in cases] == [
         ("book-loop", bench.BOOK_LOOP_MODE),
-        ("relu", "forward"), ("relu", "backward"), ("relu", "forward+backward"), ("relu", "forward(out=)"),
+        ("relu", "forward"), ("relu", "backward"), ("relu", "forward+backward"), ("relu", bench.FRESH_MODE),
+        ("relu", "forward(out=)"),
         ("softmax", "forward"), ("softmax", "backward"), ("softmax", "forward+backward"),
         ("step", bench.BOOK_NET_MODE), ("step", bench.PACKAGE_NET_MODE)]
     for c in cases:
@@ -190,7 +191,7 @@ def test_run_reports_the_book_loop_first_and_ratios_against_the_book(monkeypatch
         assert c["ratio_book"] == pytest.approx(c["medians_s"]["book"] / c["medians_s"]["fast"])
         assert c["threads"] == 1
         # The oracle is timed only where it does the same work as a layer call.
-        assert ("oracle" in c["medians_s"]) == (c["mode"] in bench.MODES)
+        assert ("oracle" in c["medians_s"]) == (c["mode"] in (*bench.MODES, bench.FRESH_MODE))
         if "oracle" in c["medians_s"]:
             assert c["ratio_oracle"] == pytest.approx(c["medians_s"]["oracle"] / c["medians_s"]["fast"])
     book_loop = cases[0]
@@ -198,7 +199,8 @@ def test_run_reports_the_book_loop_first_and_ratios_against_the_book(monkeypatch
     assert "digits upscaled" in book_loop["note"] and "digits upscaled" in report["book_loop_data"]
     assert "first layer's dx" in cases[-1]["note"] and "skips" in cases[-1]["note"]
     assert "same work" in cases[-2]["note"]
-    assert "np.maximum" in cases[4]["note"]
+    assert "np.maximum" in cases[5]["note"]
+    assert "fresh layer per call" in cases[4]["note"]
     assert report["machine"]["usable_cpus"] >= 1
     assert any(p["user_api"] == "blas" for p in report["config"]["blas"]) or report["config"]["blas"] == []
     json.dumps(report)  # JSON-ready
@@ -209,9 +211,9 @@ def test_run_reports_the_book_loop_first_and_ratios_against_the_book(monkeypatch
     header = next(i for i, line in enumerate(lines) if line.startswith("op "))
     assert "book/fast" in lines[header] and "oracle" in lines[header] and "ref/" not in lines[header]
     assert lines[header + 1].startswith("book-loop ")
-    assert any(line.startswith("[5] step zk.TwoLayerNet: ") for line in lines)  # [4]: the softmax note
+    assert any(line.startswith("[6] step zk.TwoLayerNet: ") for line in lines)  # [5]: the softmax note
     markdown = bench.format_table(report, markdown=True)
-    assert markdown.count("\n| relu") == 4
+    assert markdown.count("\n| relu") == 5
     assert "| book-loop | book | mixed | 1 | train_neuralnet body [1] |" in markdown
 
 
@@ -440,7 +442,7 @@ def test_run_reports_the_chapter_7_rows(monkeypatch):
         ("convnet-step", "book", "mixed", bench.CONVNET_MODE),
         ("convnet-step", "book", "mixed", bench.CONVNET32_MODE),
         ("relu", "n1", "float32", "forward"), ("relu", "n1", "float32", "backward"),
-        ("relu", "n1", "float32", "forward+backward"),
+        ("relu", "n1", "float32", "forward+backward"), ("relu", "n1", "float32", bench.FRESH_MODE),
         ("pool", "book", "float32", "forward"), ("pool", "book", "float32", "backward"),
         ("pool", "book", "float32", "forward+backward"),
         ("conv", "book", "float32", "forward"), ("conv", "book", "float32", "backward"),
@@ -450,14 +452,14 @@ def test_run_reports_the_chapter_7_rows(monkeypatch):
         assert c["ratio_book"] == pytest.approx(c["medians_s"]["book"] / c["medians_s"]["fast"])
     assert cases[0]["shape"] == "N=100, 1x28x28, conv 30x5x5, pool 2x2, 100, 10"
     assert cases[-1]["shape"] == "N=100, 1x28x28, 30 filters 5x5, stride 1, pad 0"
-    assert cases[6]["shape"] == "N=100, 30x24x24, max 2x2, stride 2, pad 0"
+    assert cases[7]["shape"] == "N=100, 30x24x24, max 2x2, stride 2, pad 0"
     assert "same work" in cases[0]["note"] and "digits upscaled" in cases[0]["note"]
     assert "skips Conv1's dx" in cases[1]["note"] and "float32 weights" in cases[2]["note"]
     assert "oracle" in cases[-1]["medians_s"] and "oracle" not in cases[0]["medians_s"]
     assert "100 images 1x28x28, 30 filters 5x5" in cases[-1]["note"]
     table = bench.format_table(report)
-    assert any(line.startswith("[4] pool: 2x2 max-pooling") for line in table.splitlines())
-    assert table.count("[5]") == 4  # three conv rows and the footnote
+    assert any(line.startswith("[5] pool: 2x2 max-pooling") for line in table.splitlines())
+    assert table.count("[6]") == 4  # three conv rows and the footnote
     json.dumps(report)
 
 

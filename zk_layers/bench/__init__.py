@@ -60,6 +60,7 @@ from ._common import (
     CONV_SHAPES,
     CONVNET32_MODE,
     CONVNET_MODE,
+    FRESH_MODE,
     MNIST_ENV,
     MODES,
     NOTES,
@@ -79,7 +80,7 @@ from ._workloads import book_loop_data, convnet_step_data
 
 __all__ = [
     "BOOK_LOOP_MODE", "BOOK_NET_MODE", "CONV_OPS", "CONV_SHAPES", "CONVNET32_MODE", "CONVNET_MODE",
-    "MNIST_ENV", "MODES", "NOTES", "OPS", "PACKAGE_NET_MODE", "QUICK_OPS", "QUICK_SIZES", "SIZE_GROUPS",
+    "FRESH_MODE", "MNIST_ENV", "MODES", "NOTES", "OPS", "PACKAGE_NET_MODE", "QUICK_OPS", "QUICK_SIZES", "SIZE_GROUPS",
     "SIZES", "Case", "note_for", "run", "COLUMNS", "PEER_NAMES", "format_table", "plot_ratios", "compare",
     "measure_bandwidth", "pinned_to_one_core", "cpu_model", "book_loop_data", "convnet_step_data", "add_arguments",
     "main", "run_from_args",

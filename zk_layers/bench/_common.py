@@ -23,6 +23,9 @@ CONV_SHAPES: dict[str, dict[str, int]] = {
 }
 
 MODES = ("forward", "backward", "forward+backward")
+# Relu and Sigmoid also run forward+backward on a layer made for the call:
+# every array fresh, where "forward+backward" calls one layer again and again.
+FRESH_MODE = "forward+backward, fresh layer"
 
 SIZES: dict[str, dict[str, Any]] = {
     # N: batch; D -> H -> C: input, hidden, classes.  Elementwise ops run on
@@ -95,6 +98,9 @@ NOTES = {
     ("pool", "*"):
         "2x2 max-pooling, stride 2, of 100x30x24x24 maps (the book's Pool1); book: im2col, argmax, col2im; fast: "
         "zk.Pooling (one pass, no im2col); torch: F.max_pool2d (forward+backward by autograd)",
+    ("*", FRESH_MODE):
+        "a fresh layer per call (Relu() or Sigmoid(), forward, backward), so every output and mask is a new "
+        "array; the row above it, forward+backward, calls one layer again and again; the peers keep no state",
     ("*", "forward(out=)"):
         "book: NumPy's own out= path into reused buffers (relu: np.less_equal into a mask buffer and "
         "np.maximum; sigmoid: np.negative, np.exp, np.add 1, np.reciprocal in place)",

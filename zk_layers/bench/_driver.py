@@ -20,6 +20,7 @@ from ._common import (
     BOOK_LOOP_MODE,
     CONV_OPS,
     CONV_SHAPES,
+    FRESH_MODE,
     MODES,
     OUT_SIZES,
     PACKAGE_NET_MODE,
@@ -34,6 +35,7 @@ from ._workloads import (
     _book_loop_workload,
     _conv_workloads,
     _convnet_step_workloads,
+    _fresh_layer_workload,
     _layer_workloads,
     _out_workload,
     _step_workloads,
@@ -99,10 +101,18 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
         rows[mode] = {name: work[mode] for name, work in impls.items() if mode in work}
         if mode == "forward+backward" and "torch" in impls and "autograd" in impls["torch"]:
             rows[mode]["torch_autograd"] = impls["torch"]["autograd"]
+    if op in ("relu", "sigmoid"):
+        rows[FRESH_MODE] = {side: _fresh_layer_workload(impl, op, spec, dtype, seeded())
+                            for side, impl in (("fast", fast), ("book", baseline), ("oracle", reference))}
+        rows[FRESH_MODE].update({name: work for name, work in rows["forward+backward"].items()
+                                 if name.startswith("torch")})
     if op in ("relu", "sigmoid") and size in OUT_SIZES:
         rows["forward(out=)"] = {side: _out_workload(side, op, spec, dtype, seeded()) for side in ("fast", "book")}
     if peer_versions:
-        rows["forward+backward"].update(peers.workloads(op, spec, dtype, seeded(), peer_versions, threads))
+        peer_rows = peers.workloads(op, spec, dtype, seeded(), peer_versions, threads)
+        rows["forward+backward"].update(peer_rows)
+        if FRESH_MODE in rows:  # the peers keep no state: one callable stands in both rows
+            rows[FRESH_MODE].update(peer_rows)
     return rows
 
 def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads: Sequence[int], *,

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _activations
 from .._threads import limit_threads
+from ._common import FRESH_MODE
 
 
 def _calibrate(fn: Callable[[], object], target_s: float) -> int:
@@ -63,7 +64,8 @@ def _memory_bytes(op: str, mode: str, spec: dict[str, Any], itemsize: int) -> in
         mask = 1 if op == "relu" else 0
         per = {"forward": 2 * itemsize + mask, "forward(out=)": 2 * itemsize + mask,
                "backward": 2 * itemsize + (mask or itemsize),
-               "forward+backward": 4 * itemsize + 2 * mask + (0 if mask else itemsize)}[mode]
+               "forward+backward": 4 * itemsize + 2 * mask + (0 if mask else itemsize)}[
+                   "forward+backward" if mode == FRESH_MODE else mode]
         return n * per
     if op == "softmax":
         n = spec["N"] * spec["C"]

@@ -54,6 +54,22 @@ def _layer_workloads(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
         raise ValueError(op)
     return _forward_backward(layer, args, dout)
 
+def _fresh_layer_workload(impl: Any, op: str, spec: dict[str, Any], dtype: np.dtype,
+                          rng: np.random.Generator) -> Callable[[], object]:
+    """forward+backward of a Relu or Sigmoid of ``impl`` made for each call
+    (the data drawn as _layer_workloads draws it)."""
+    cls = impl.Relu if op == "relu" else impl.Sigmoid
+    x = rng.standard_normal((spec["N"], spec["H"])).astype(dtype)
+    dout = rng.standard_normal((spec["N"], spec["H"])).astype(dtype)
+
+    def fresh() -> object:
+        layer = cls()
+        layer.forward(x)
+        return layer.backward(dout)
+
+    return fresh
+
+
 def _forward_backward(layer: Any, args: tuple[Any, ...], dout: Any) -> dict[str, Callable[[], object]]:
     """{"forward", "backward", "forward+backward"} callables of one layer
     (forward is run once first, so that backward has its state)."""
