@@ -167,7 +167,8 @@ class build_ext_with_openmp(build_ext):
             variant = VARIANT_OF_SOURCE.get(ext.sources[0])
             if variant is not None:
                 write_variant_source(*variant)
-        render_template("src/_runners.pxi.tp", "_runners.pxi")
+        for module in GLUE_MODULES:
+            render_template("src/_runners.pxi.tp", f"{module}_runners.pxi", module=module)
         for module in KERNEL_MODULES:
             render_template("src/_table.pxi.tp", f"{module}_table.pxi", module=module)
         # Only the sources change (.pyx -> .c): the Extension objects keep

@@ -38,7 +38,7 @@ include "_glue.pxi"
 
 # The runners, one per kernel signature (src/_runners.pxi.tp); the entry
 # points pick the float32 or float64 kernel of the table with the array type.
-include "_runners.pxi"
+include "_activations_runners.pxi"
 
 
 cdef enum:  # which activation an entry point computes
@@ -55,7 +55,7 @@ cdef inline object _output(cnp.ndarray a, object given, int typenum, int order):
     return given if pairs_with(given, typenum, order, a, True) else None
 
 
-cdef object _forward(int kind, object x, object out, object mask):
+cdef inline object _forward(int kind, object x, object out, object mask):
     """out (Sigmoid) or (out, mask) (Relu) for x; None when not ready."""
     cdef int typenum
     cdef int order = float_input_order(x, &typenum)
@@ -87,7 +87,7 @@ cdef object _forward(int kind, object x, object out, object mask):
     return out, mask
 
 
-cdef object _backward(int kind, object dout, object saved, object out):
+cdef inline object _backward(int kind, object dout, object saved, object out):
     """dx for dout and the saved mask (Relu) or output (Sigmoid), which must
     pair with dout; None when not ready."""
     cdef int typenum

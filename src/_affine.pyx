@@ -46,7 +46,7 @@ def dot(object a, object b, object out):
 
 # The runners, one per kernel signature (src/_runners.pxi.tp); the entry
 # points pick the float32 or float64 kernel of the table with the array type.
-include "_runners.pxi"
+include "_affine_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points

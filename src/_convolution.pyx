@@ -83,7 +83,7 @@ cdef inline bint _fit(Py_ssize_t n, object x, object col, Geometry g) noexcept:
 # The runners, one per kernel signature (src/_runners.pxi.tp): [0, n) cut
 # into one contiguous range per thread; the entry points pick the kernel of
 # the table.
-include "_runners.pxi"
+include "_convolution_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points

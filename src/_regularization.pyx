@@ -61,7 +61,7 @@ cdef inline cnp.ndarray _vector(cnp.npy_intp d, int typenum):
 # The runners, one per kernel signature (src/_runners.pxi.tp): column
 # chunks for batch normalisation, element chunks for Dropout.  The entry
 # points pick the float32 or float64 kernel of the table.
-include "_runners.pxi"
+include "_regularization_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points

@@ -41,7 +41,7 @@ include "_glue.pxi"
 
 # The runners, one per kernel signature (src/_runners.pxi.tp); the entry
 # points pick the float32 or float64 kernel of the table with the array type.
-include "_runners.pxi"
+include "_softmax_loss_runners.pxi"
 
 
 # ---------------------------------------------------------- entry points

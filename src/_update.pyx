@@ -57,14 +57,10 @@ cdef inline bint _apart(object a, object b) noexcept:
             or b0 + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= a0)
 
 
-include "_runners.pxi"  # _run_update (src/_runners.pxi.tp)
+include "_update_runners.pxi"  # _run_update (src/_runners.pxi.tp)
 
 
-def fits(object param, object grad):
-    """Whether the kernels take ``param`` (updated in place) and ``grad`` as
-    they are: exact C-contiguous, aligned float32/float64 ndarrays of one
-    dtype and shape, in native byte order, ``param`` writeable, their bytes
-    apart.  The optimizers ask it of every entry before updating any."""
+cdef bint _pair_fits(object param, object grad) noexcept:
     cdef int typenum = kernel_float_type(param)
     if typenum < 0 or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>param):
         return False
@@ -73,11 +69,8 @@ def fits(object param, object grad):
     return _apart(param, grad)
 
 
-def step(int kind, object param, object grad, object s1=None, object s2=None,
-         double c0=0.0, double c1=0.0, double c2=0.0, double c3=0.0):
-    """One update of ``param`` (and the state ``s1``, ``s2``) by the
-    optimizer ``kind``; True, or None when the arrays are not ready (then
-    nothing was written)."""
+cdef object _step(int kind, object param, object grad, object s1, object s2,
+                  double c0, double c1, double c2, double c3):
     if kind < 0 or kind >= UPDATE_KINDS:
         raise ValueError(f"kind must be one of the UpdateKind values 0..{UPDATE_KINDS - 1}, got {kind}")
     cdef int typenum = kernel_float_type(param)
@@ -103,4 +96,38 @@ def step(int kind, object param, object grad, object s1=None, object s2=None,
         _run_update(K.f64[kind], <double*>p, <const double*>g, <double*>a, <double*>b, c, n, n_threads)
     else:
         _run_update(K.f32[kind], <float*>p, <const float*>g, <float*>a, <float*>b, c, n, n_threads)
+    return True
+
+
+def fits(object param, object grad):
+    """Whether the kernels take ``param`` (updated in place) and ``grad`` as
+    they are: exact C-contiguous, aligned float32/float64 ndarrays of one
+    dtype and shape, in native byte order, ``param`` writeable, their bytes
+    apart.  The optimizers ask it of every entry before updating any."""
+    return _pair_fits(param, grad)
+
+
+def step(int kind, object param, object grad, object s1=None, object s2=None,
+         double c0=0.0, double c1=0.0, double c2=0.0, double c3=0.0):
+    """One update of ``param`` (and the state ``s1``, ``s2``) by the
+    optimizer ``kind``; True, or None when the arrays are not ready (then
+    nothing was written)."""
+    return _step(kind, param, grad, s1, s2, c0, c1, c2, c3)
+
+
+def sgd_all(dict params, dict grads, double lr):
+    """SGD.update of every entry of ``params`` by ``grads``' entry of the same
+    key, in the dict's order, in one call: True, or None, having written
+    nothing, when an entry is missing from grads or not ready (see fits)."""
+    cdef list pairs = []
+    cdef object key, param, grad
+    for key, param in params.items():
+        grad = grads.get(key)
+        if grad is None or not _pair_fits(param, grad):
+            return None
+        pairs.append((param, grad))
+    for param, grad in pairs:
+        if _step(UPDATE_SGD, param, grad, None, None, lr, 0.0, 0.0, 0.0) is None:
+            # Checked above; only a change of flags from another thread gets here.
+            raise RuntimeError("zk_layers: an SGD entry stopped fitting during the update")
     return True

@@ -95,6 +95,32 @@ def test_sgd_falls_back_to_numpy_for_other_layouts_and_dtypes():
     np.testing.assert_array_equal(base[:, ::2], expected["view"])  # updated through the view
 
 
+def test_sgd_takes_every_entry_in_one_call_or_none():
+    """One compiled call updates a dict whose entries all fit; when one does
+    not (here the last), it writes nothing and the entry-by-entry path
+    gives the same results as the book's lines."""
+    from zk_layers import _update
+
+    rng = np.random.default_rng(2)
+    params = {"W": rng.standard_normal((30, 7)), "b": rng.standard_normal(7)}
+    grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    expected = {k: v - 0.25 * grads[k] for k, v in params.items()}
+    assert _update.sgd_all(params, grads, 0.25) is True
+    for k in params:
+        np.testing.assert_array_equal(params[k], expected[k])
+
+    params["c"], grads["c"] = np.arange(3.0)[::-1], np.ones(3)  # a negative stride: not the kernels'
+    before = {k: v.copy() for k, v in params.items()}
+    assert _update.sgd_all(params, grads, 0.25) is None
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k])  # nothing written
+    assert _update.sgd_all(params, {"W": grads["W"]}, 0.25) is None  # missing keys: nothing written
+    np.testing.assert_array_equal(params["W"], before["W"])
+    zk.SGD(lr=0.25).update(params, grads)
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[k] - 0.25 * grads[k])
+
+
 # ------------------------------------------------ chapter 6's optimizers
 def test_nesterov_two_steps_by_hand():
     params, grads = _params(), _grads()

@@ -228,6 +228,8 @@ class SGD(_Checked):
 
     def update(self, params: Params, grads: Grads) -> None:
         """Update every array of ``params`` in place (see the module docstring)."""
+        if type(params) is dict and type(grads) is dict and _update.sgd_all(params, grads, self.lr):
+            return  # the common case: every entry ready, one compiled call
         applies = _check_entries(params, grads)
         for key, fused in zip(params, applies, strict=True):
             param, grad = params[key], grads[key]
