@@ -161,6 +161,21 @@ ctypedef struct RegularizationKernels:
                                  Py_ssize_t start, Py_ssize_t stop) noexcept nogil
 
 
+# ------------------------- src/_cpu_embedding.pyx: Embedding's gather and scatter-add
+ctypedef struct EmbeddingKernels:
+    # rows [start, stop) of out (n, d): out[i, :] = W[idx[i], :], every idx[i] in [0, V)
+    void (*gather_f32)(const float* W, const Py_ssize_t* idx, float* out, Py_ssize_t d,
+                       Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*gather_f64)(const double* W, const Py_ssize_t* idx, double* out, Py_ssize_t d,
+                       Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # rows [start, stop) of dW (V, d): zeroed, then dW[idx[k], :] += dout[k, :] for k = 0 .. n-1
+    # in order, for the idx[k] in the range
+    void (*scatter_add_f32)(const float* dout, const Py_ssize_t* idx, float* dW, Py_ssize_t n,
+                            Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*scatter_add_f64)(const double* dout, const Py_ssize_t* idx, double* dW, Py_ssize_t n,
+                            Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+
+
 # ---------------- src/_cpu_convolution.pyx: im2col, col2im, bias, max pooling
 # x is a batch of images (N, C, H, W); a window is filter_h x filter_w,
 # placed with `stride` and `pad` zeros on every side, out_h x out_w times.

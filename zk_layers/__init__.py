@@ -55,6 +55,7 @@ from ._version import __version__
 from .convnet import SimpleConvNet
 from .convolution import Convolution, Pooling, col2im, im2col
 from .datasets import load_digits, load_mnist
+from .embedding import Embedding
 from .gradient import GradientComparison, gradient_check, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
 from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
@@ -74,6 +75,7 @@ __all__ = [
     "Pooling",
     "im2col",
     "col2im",
+    "Embedding",
     "SimpleConvNet",
     "reference",
     "shopping",

@@ -321,3 +321,53 @@ class BatchNormalizationBase:
             require_training_batch(x)
         self.momentum = momentum
         return x, gamma, beta
+
+
+class EmbeddingBase:
+    """Embedding's parameter, gradient and saved indices, as the second
+    volume keeps them: ``params = [W]`` and ``grads = [zeros_like(W)]``,
+    lists, the gradient written in place by backward; ``idx`` the last
+    forward's indices, as given."""
+
+    def __init__(self, W: Any) -> None:
+        self.params = [self._matrix(W, "W")]
+        self.grads = [np.zeros_like(W)]
+        self.idx: Any = None
+
+    @staticmethod
+    def _matrix(W: Any, name: str) -> np.ndarray:
+        if not isinstance(W, np.ndarray) or W.dtype.kind != "f":
+            raise TypeError(f"{name} must be a float ndarray (V, D), got {_describe(W)}")
+        if W.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (V, D): one row per word, got shape {W.shape}")
+        return W
+
+    def _weights(self) -> np.ndarray:
+        return self._matrix(self.params[0], "Embedding.params[0]")
+
+    def _gradient(self) -> np.ndarray:
+        dW = self._matrix(self.grads[0], "Embedding.grads[0]")
+        if not dW.flags.writeable:
+            raise ValueError("Embedding.grads[0] is read-only: backward writes the gradient into it")
+        return dW
+
+    @staticmethod
+    def _indices(idx: Any, rows: int) -> np.ndarray:
+        """``idx`` as C-contiguous intp word ids in [0, rows), negative ids
+        counted from the end as NumPy's indexing counts them."""
+        arr = np.asarray(idx)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"idx must hold integer word ids, got {_describe(idx)}")
+        if arr.size and (arr.min() < -rows or arr.max() >= rows):
+            bad = arr[(arr < -rows) | (arr >= rows)].flat[0]
+            raise ValueError(f"idx must hold word ids in [{-rows}, {rows}) for a W of {rows} rows, got {bad}")
+        arr = arr.astype(np.intp, copy=False)
+        if arr.size and arr.min() < 0:
+            arr = np.where(arr < 0, arr + rows, arr)
+        return arr if arr.flags.c_contiguous else arr.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
+
+    @staticmethod
+    def _upstream(dout: Any, idx: np.ndarray, width: int) -> np.ndarray:
+        dout = as_float_array(dout, "dout")
+        require_shape(dout, "dout", (*idx.shape, width), "(*idx.shape, D): one row of W's width per index")
+        return dout

@@ -207,4 +207,5 @@ class SoftmaxWithLoss(SoftmaxWithLossBase):
 # Convolution, Pooling, im2col and col2im; BatchNormalization and
 # Dropout.
 from ._reference_conv import Convolution, Pooling, col2im, im2col  # noqa: E402,F401
+from ._reference_embedding import Embedding  # noqa: E402,F401
 from ._reference_regularization import BatchNormalization, Dropout  # noqa: E402,F401
