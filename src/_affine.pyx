@@ -31,6 +31,7 @@ cimport numpy as cnp
 from _common cimport PyArray_MatrixProduct, PyArray_MatrixProduct2, kernel_float_type
 from _tables cimport GRAIN_ELEMENTWISE, AffineKernels
 
+from numpy import errstate as _errstate
 from numpy import matmul as _matmul
 
 ctypedef AffineKernels Table
@@ -160,7 +161,10 @@ def affine_backward(object dout, object x, object W, object b,
                        m, d_in, _threads(d_in * m, GRAIN_ELEMENTWISE))
     else:
         dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
-        _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dWa)
+        # np.matmul reports the floating-point flags that BLAS leaves set (an
+        # overflow to inf); np.dot, the book's and the other products', does not.
+        with _errstate(all="ignore"):
+            _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dWa)
     cdef cnp.npy_intp m_dims[1]
     m_dims[0] = m
     cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, m_dims, typenum, 0)
