@@ -68,6 +68,14 @@ cdef inline bint is_kernel_array(object obj, int typenum) noexcept:
             and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>obj))
 
 
+cdef inline bint apart(object a, object b) noexcept:
+    """Two contiguous ndarrays whose bytes do not overlap."""
+    cdef char* a0 = <char*>cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef char* b0 = <char*>cnp.PyArray_DATA(<cnp.ndarray>b)
+    return (a0 + cnp.PyArray_NBYTES(<cnp.ndarray>a) <= b0
+            or b0 + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= a0)
+
+
 cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
     cdef int nd = cnp.PyArray_NDIM(a)
     return nd == cnp.PyArray_NDIM(b) and (

@@ -22,7 +22,7 @@ scatter-add bitwise np.add.at's.
 """
 cimport numpy as cnp
 
-from _common cimport is_kernel_array, kernel_float_type
+from _common cimport apart, is_kernel_array, kernel_float_type
 from _tables cimport GRAIN_ELEMENTWISE, EmbeddingKernels
 
 ctypedef EmbeddingKernels Table
@@ -43,13 +43,6 @@ cdef inline bint _in_range(const Py_ssize_t* idx, Py_ssize_t n, Py_ssize_t rows)
         if idx[k] < 0 or idx[k] >= rows:
             return False
     return True
-
-
-cdef inline bint _apart(cnp.ndarray a, cnp.ndarray b) noexcept:
-    """Two contiguous arrays whose bytes do not overlap."""
-    cdef char* a0 = <char*>cnp.PyArray_DATA(a)
-    cdef char* b0 = <char*>cnp.PyArray_DATA(b)
-    return a0 + cnp.PyArray_NBYTES(a) <= b0 or b0 + cnp.PyArray_NBYTES(b) <= a0
 
 
 def embedding_forward(object W, object idx):
@@ -103,7 +96,7 @@ def embedding_backward(object dout, object idx, object dW):
     for axis in range(nd):
         if cnp.PyArray_DIMS(da)[axis] != cnp.PyArray_DIMS(ia)[axis]:
             return None
-    if not (_apart(Wa, da) and _apart(Wa, ia)):
+    if not (apart(Wa, da) and apart(Wa, ia)):
         return None
     cdef const Py_ssize_t* ix = <const Py_ssize_t*>cnp.PyArray_DATA(ia)
     if not _in_range(ix, n, rows):

@@ -18,7 +18,7 @@ bitwise identical for every thread count.
 """
 cimport numpy as cnp
 
-from _common cimport kernel_float_type, same_shape
+from _common cimport apart, kernel_float_type, same_shape
 from _tables cimport (GRAIN_ELEMENTWISE, GRAIN_UPDATE, UPDATE_ADAGRAD,
                       UPDATE_ADAM, UPDATE_KINDS, UPDATE_MOMENTUM,
                       UPDATE_NESTEROV, UPDATE_RMSPROP, UPDATE_SGD, UpdateKernels)
@@ -49,14 +49,6 @@ cdef inline bint _fits(object a, int typenum, cnp.npy_intp size, bint written) n
             and (not written or cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)))
 
 
-cdef inline bint _apart(object a, object b) noexcept:
-    """Two contiguous arrays whose bytes do not overlap."""
-    cdef char* a0 = <char*>cnp.PyArray_DATA(<cnp.ndarray>a)
-    cdef char* b0 = <char*>cnp.PyArray_DATA(<cnp.ndarray>b)
-    return (a0 + cnp.PyArray_NBYTES(<cnp.ndarray>a) <= b0
-            or b0 + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= a0)
-
-
 include "_update_runners.pxi"  # _run_update (src/_runners.pxi.tp)
 
 
@@ -66,7 +58,7 @@ cdef bint _pair_fits(object param, object grad) noexcept:
         return False
     if kernel_float_type(grad) != typenum or not same_shape(<cnp.ndarray>param, <cnp.ndarray>grad):
         return False
-    return _apart(param, grad)
+    return apart(param, grad)
 
 
 cdef object _step(int kind, object param, object grad, object s1, object s2,
@@ -78,12 +70,12 @@ cdef object _step(int kind, object param, object grad, object s1, object s2,
         return None
     cdef cnp.npy_intp n = cnp.PyArray_SIZE(<cnp.ndarray>param)
     cdef int states = STATES_OF[kind]
-    if not _fits(grad, typenum, n, False) or not _apart(param, grad):
+    if not _fits(grad, typenum, n, False) or not apart(param, grad):
         return None
-    if states >= 1 and not (_fits(s1, typenum, n, True) and _apart(s1, param) and _apart(s1, grad)):
+    if states >= 1 and not (_fits(s1, typenum, n, True) and apart(s1, param) and apart(s1, grad)):
         return None
-    if states >= 2 and not (_fits(s2, typenum, n, True) and _apart(s2, param) and _apart(s2, grad)
-                            and _apart(s2, s1)):
+    if states >= 2 and not (_fits(s2, typenum, n, True) and apart(s2, param) and apart(s2, grad)
+                            and apart(s2, s1)):
         return None
     cdef double c[4]
     c[0], c[1], c[2], c[3] = c0, c1, c2, c3
