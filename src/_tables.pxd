@@ -174,6 +174,21 @@ ctypedef struct EmbeddingKernels:
                             Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     void (*scatter_add_f64)(const double* dout, const Py_ssize_t* idx, double* dW, Py_ssize_t n,
                             Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # the same for float64 dout into float32 dW: each sum in float64, rounded once
+    void (*scatter_add_widened)(const double* dout, const Py_ssize_t* idx, float* dW, Py_ssize_t n,
+                                Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # the leaf sums of NumPy's pairwise sum of w (v,): at most v // 64 + 1 of them
+    void (*unigram_leaves)(const double* w, Py_ssize_t v, double* leaves) noexcept nogil
+    # rows [start, stop) of cdf (rows, v): for word weights w, p = w with
+    # p[target[r]] = 0, sums[r] = p.sum() (NumPy's pairwise order, from w's
+    # leaves), p = w / sums[r] with p[target[r]] = 0, cdf[r] = cumsum(p)
+    void (*unigram_cdf)(const double* w, const Py_ssize_t* target, const double* leaves,
+                        double* cdf, double* sums, Py_ssize_t v, Py_ssize_t start,
+                        Py_ssize_t stop) noexcept nogil
+    # one row's cumsum again with the words found[0:n_found] zeroed too
+    void (*unigram_cdf_without)(const double* w, Py_ssize_t target, double s,
+                                const Py_ssize_t* found, Py_ssize_t n_found, double* cdf,
+                                Py_ssize_t v) noexcept nogil
 
 
 # ---------------- src/_cpu_convolution.pyx: im2col, col2im, bias, max pooling
