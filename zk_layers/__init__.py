@@ -62,6 +62,7 @@ from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .regularization import BatchNormalization, Dropout
 from .train import TrainResult, train, train_convnet
+from .word2vec import CBOW
 
 __all__ = [
     "__version__",
@@ -76,6 +77,7 @@ __all__ = [
     "im2col",
     "col2im",
     "Embedding",
+    "CBOW",
     "SimpleConvNet",
     "reference",
     "shopping",

@@ -13,7 +13,9 @@ error), failures while running with exit status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import limit_threads
 from ._version import __version__
 from .optimizers import OPTIMIZERS
 
@@ -97,8 +100,9 @@ reported as ratios.  Without options: book and mid sizes, float64, 1 thread and 
 def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train the book's TwoLayerNet or SimpleConvNet",
                        description=_TRAIN_DESCRIPTION)
-    p.add_argument("--model", choices=["twolayer", "convnet"], default="twolayer",
-                   help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images "
+    p.add_argument("--model", choices=["twolayer", "convnet", "cbow"], default="twolayer",
+                   help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images; "
+                   "cbow: word2vec's CBOW with negative sampling (volume 2, chapter 4) on a text corpus "
                    "(default: twolayer)")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="TwoLayerNet only.  book: SGD lr 0.1, hidden 50, batch 100, init std 0.01 (chapter 5); "
@@ -113,9 +117,14 @@ def _add_train(sub: Any) -> None:
     conv.add_argument("--eval-samples", type=_positive_int, metavar="N",
                       help="accuracy per epoch on the first N images of each set, as the book's Trainer does; "
                       "the final one on all (default: 1000 on MNIST, the book's; all on the digits)")
-    p.add_argument("--data", choices=["digits", "mnist"], default="digits",
-                   help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default: digits)")
-    p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR)")
+    p.add_argument("--data", choices=["digits", "mnist", "toy", "ptb"],
+                   help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default for the "
+                   "networks: digits); for cbow, toy: a generated corpus of 4,000 short sentences; ptb: the "
+                   "Penn Treebank from --data-dir (default for cbow: toy)")
+    p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR) or of "
+                   "ptb.train.txt, ptb.valid.txt, ptb.test.txt (default: $ZK_LAYERS_PTB_DIR)")
+    p.add_argument("--window-size", type=_positive_int,
+                   help="cbow: context words on each side (default: 5, the book's; 2 on toy)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, help="number of epochs")
     length.add_argument("--iters", type=_positive_int,
@@ -144,6 +153,11 @@ def _add_train(sub: Any) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     from .train import DEFAULT_LEARNING_RATES, default_iterations, train
 
+    if args.model == "cbow":
+        return _run_train_cbow(args)
+    if args.data in ("toy", "ptb") or args.window_size is not None:
+        args.train_parser.error("--data toy/ptb and --window-size need --model cbow")
+    args.data = args.data or "digits"
     conv_options = [f"--{name.replace('_', '-')}" for name in (*CONV_OPTIONS, "eval_samples")
                     if getattr(args, name) is not None]
     if args.model == "convnet":
@@ -198,6 +212,72 @@ def _run_train(args: argparse.Namespace) -> int:
           f"({result.seconds_per_iteration * 1e6:.1f} us per iteration, accuracy evaluations excluded); "
           f"final test accuracy {result.test_accuracy[-1]:.4f}")
     _write_outputs(result, args)
+    return 0
+
+
+def _run_train_cbow(args: argparse.Namespace) -> int:
+    """``zk-layers train --model cbow``: the book's ch04/train.py on zk.CBOW
+    (Adam, batch 100), the mean loss per epoch, then the nearest words."""
+    from .word2vec import load_ptb, nearest_words, toy_corpus, train_cbow
+
+    data = args.data or "toy"
+    if data not in ("toy", "ptb"):
+        args.train_parser.error("--model cbow trains on --data toy or --data ptb")
+    unused = [f"--{name.replace('_', '-')}" for name in ("preset", "optimizer", "weight_init_std", "plot",
+                                                         *CONV_OPTIONS, "eval_samples")
+              if getattr(args, name) is not None]
+    if unused or args.backend != "fast" or args.dtype != "float64":
+        args.train_parser.error(f"--model cbow is the book's float32 CBOW with Adam; it takes no "
+                                f"{', '.join(unused) or '--backend/--dtype'}")
+    if data == "ptb":
+        directory: str = args.data_dir or os.environ.get("ZK_LAYERS_PTB_DIR") or ""
+        if not directory:
+            args.train_parser.error("--data ptb needs --data-dir (or ZK_LAYERS_PTB_DIR): a folder with "
+                                    "ptb.train.txt, ptb.valid.txt and ptb.test.txt")
+        corpus, word_to_id, id_to_word = load_ptb(directory)
+        queries = ["you", "year", "car", "toyota"]  # ch04/eval.py's
+    else:
+        corpus, word_to_id, id_to_word = toy_corpus()
+        queries = ["cat", "apple", "alice", "school"]
+    window = args.window_size or (5 if data == "ptb" else 2)
+    hidden = args.hidden or (100 if data == "ptb" else 20)
+    batch = args.batch_size or 100
+    epochs = args.epochs or 10
+    lr = args.lr if args.lr is not None else 0.001
+    print(f"zk_layers {__version__}: CBOW on {data} ({corpus.size:,} words, {len(word_to_id):,} in the "
+          f"vocabulary), hidden {hidden}, window {window}, batch {batch}, Adam lr={lr}, seed {args.seed}")
+    steps = args.iters or epochs * ((corpus.size - 2 * window) // batch)
+    progress = _progress_bar(steps, args.no_progress)
+
+    def callback(epoch: int, step: int, loss: float) -> None:
+        if progress is not None:
+            progress.update(1)
+            if step % 50 == 0:
+                progress.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}")
+
+    with contextlib.nullcontext() if args.threads is None else limit_threads(args.threads):
+        try:
+            result = train_cbow(corpus, len(word_to_id), hidden_size=hidden, window_size=window,
+                                batch_size=batch, max_epoch=epochs, lr=lr, seed=args.seed,
+                                max_steps=args.iters, callback=callback)
+        finally:
+            if progress is not None:
+                progress.close()
+    for epoch, loss in enumerate(result["epoch_losses"], 1):
+        print(f"epoch {epoch:3d}  mean loss {loss:.4f}")
+    print(f"done: {result['steps']} steps in {result['seconds']:.2f} s "
+          f"({result['seconds'] / max(1, result['steps']) * 1e3:.2f} ms per step)")
+    vecs = result["model"].word_vecs
+    for query in queries:
+        if query in word_to_id:
+            near = ", ".join(f"{w} {s:.3f}" for w, s in nearest_words(query, word_to_id, id_to_word, vecs))
+            print(f"[query] {query}: {near}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"model": "cbow", "data": data, "epoch_losses": result["epoch_losses"],
+                       "steps": result["steps"], "seconds": result["seconds"], "hidden_size": hidden,
+                       "window_size": window, "batch_size": batch, "lr": lr, "seed": args.seed}, f, indent=1)
+        print(f"wrote {args.json}")
     return 0
 
 
