@@ -336,3 +336,94 @@ def test_layers_keep_the_callers_arrays():
     assert embed.params[0] is W and isinstance(embed, zk.Embedding)
     with pytest.raises(ValueError, match="before forward"):
         layers.MatMul(W).backward(np.ones((2, 3), "f"))
+
+
+# ---------------------------------------------------------------- Embedding's tracked gradient
+
+
+def _book_backward(W, idx, dout):
+    dW = np.zeros_like(W)
+    np.add.at(dW, idx, dout)
+    return dW
+
+
+def test_embedding_gradient_is_read_only_and_cleared_where_written():
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((40, 5)).astype("f")
+    layer = layers.Embedding(W)
+    for _ in range(3):
+        idx = rng.integers(0, 40, 12)
+        dout = rng.standard_normal((12, 5))
+        layer.forward(idx)
+        layer.backward(dout)
+        same(layer.grads[0], _book_backward(W, idx, dout))
+    with pytest.raises(ValueError, match="read-only"):
+        layer.grads[0][0] += 1
+    # Made writeable again and written: no longer trusted, cleared whole.
+    layer.grads[0].flags.writeable = True
+    layer.grads[0][...] = 7
+    idx = rng.integers(0, 40, 3)
+    layer.forward(idx)
+    layer.backward(rng.standard_normal((3, 5)).astype("f"))
+    assert (layer.grads[0] != 0).any(axis=1).sum() <= 3
+    assert not layer.grads[0].flags.writeable
+    # Replaced by the caller's own array: the book's lines on it.
+    mine = np.full_like(W, 3.0)
+    layer.grads[0] = mine
+    layer.backward(np.ones((3, 5), "f"))
+    same(mine, _book_backward(W, idx, np.ones((3, 5), "f")))
+    assert mine.flags.writeable
+
+
+@needs_book
+def test_merging_tracked_gradients_keeps_the_books_zero_signs(book):
+    # float64 rows this small round to -0.0 in float32; the book's g0 += g1
+    # turns such a -0.0 of g0 into +0.0 where g1 holds +0.0.
+    W = np.zeros((6, 2), "f")
+    first, second = layers.Embedding(W), layers.Embedding(W)
+    book_first, book_second = book["layers"].Embedding(W), book["layers"].Embedding(W)
+    tiny = np.array([[-1e-60, 1.0], [2.0, -1e-60]])
+    for ours, theirs, idx in ((first, book_first, [0, 1]), (second, book_second, [1, 2])):
+        ours.forward(np.array(idx))
+        theirs.forward(np.array(idx))
+        ours.backward(tiny)
+        theirs.backward(tiny)
+    assert np.signbit(first.grads[0][0, 0])  # the control: a -0.0 is there
+    _, ours = trainer.remove_duplicate([W, W], [first.grads[0], second.grads[0]])
+    _, theirs = book["trainer"].remove_duplicate([W, W], [book_first.grads[0], book_second.grads[0]])
+    same(ours[0], theirs[0])
+    np.testing.assert_array_equal(np.signbit(ours[0]), np.signbit(theirs[0]))
+
+
+@needs_book
+def test_clip_grads_and_merges_on_tracked_and_plain_gradients(book):
+    rng = np.random.default_rng(9)
+    W = rng.standard_normal((30, 4)).astype("f")
+    ours = [layers.Embedding(W) for _ in range(3)]
+    theirs = [book["layers"].Embedding(W) for _ in range(3)]
+    for a, b in zip(ours, theirs, strict=True):
+        idx = rng.integers(0, 30, 10)
+        dout = rng.standard_normal((10, 4)).astype("f")
+        a.forward(idx)
+        b.forward(idx)
+        a.backward(dout)
+        b.backward(dout)
+    plain = rng.standard_normal((30, 4)).astype("f")
+    params = [W, W, W, W]
+    zk_grads = [layer.grads[0] for layer in ours] + [plain.copy()]
+    book_grads = [layer.grads[0] for layer in theirs] + [plain.copy()]
+    _, zk_merged = trainer.remove_duplicate(params, zk_grads)
+    _, book_merged = book["trainer"].remove_duplicate(params, book_grads)
+    same(zk_merged[0], book_merged[0])
+    from zk_layers.book2 import util
+
+    util.clip_grads(zk_merged, 0.01)
+    book["util"].clip_grads(book_merged, 0.01)
+    same(zk_merged[0], book_merged[0])
+    # The merged gradient's rows are unknown now (a plain array was added):
+    # the next backward clears it whole and is the book's again.
+    idx = rng.integers(0, 30, 5)
+    dout = rng.standard_normal((5, 4)).astype("f")
+    ours[0].forward(idx)
+    ours[0].backward(dout)
+    same(ours[0].grads[0], _book_backward(W, idx, dout))

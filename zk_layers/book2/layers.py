@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import _embedding
 from .. import embedding as _embedding_layer
 from .. import regularization as _regularization
+from . import _rows
 from .functions import cross_entropy_error, sigmoid, softmax
 from .np import GPU  # noqa: F401 (the book's module namespace)
 
@@ -186,4 +188,38 @@ class Dropout(_regularization.Dropout):
 
 
 class Embedding(_embedding_layer.Embedding):
-    """zk_layers' compiled Embedding (see :mod:`zk_layers.embedding`)."""
+    """zk_layers' compiled Embedding (see :mod:`zk_layers.embedding`), whose
+    gradient ``grads[0]`` is read-only to callers: the layer keeps it zero
+    outside the rows it wrote, so that ``backward`` clears only those
+    (:mod:`zk_layers.book2._rows`).  The values are the book's: ``dW[...] =
+    0`` and ``np.add.at(dW, idx, dout)``."""
+
+    def __init__(self, W: Any) -> None:  # noqa: N803 (the book's name)
+        super().__init__(W)
+        _rows.track(self.grads[0], np.empty(0, np.intp))
+
+    def backward(self, dout: Any) -> None:
+        dW = self.grads[0]
+        old = _rows.rows_of(dW)
+        if old is None:  # another array, or one made writeable again: the whole of it
+            with _rows.writing(dW):
+                super().backward(dout)
+            if _rows.owned(dW):
+                _rows.track(dW, np.unique(self._indices(self.idx, dW.shape[0])))
+            return None
+        idx = _forward_first(self, self.idx)
+        ids = self._indices(idx, dW.shape[0])
+        dout = self._upstream(dout, ids, dW.shape[1])
+        rows, where = np.unique(ids, return_inverse=True)
+        where = where.reshape(ids.shape)
+        # The sums of the book's np.add.at, row by row in the order of the
+        # indices, on the rows written only, then put in place.
+        part = np.empty((rows.size, dW.shape[1]), dtype=dW.dtype)
+        if not _embedding.embedding_backward(np.ascontiguousarray(dout), np.ascontiguousarray(where), part):
+            part[...] = 0
+            np.add.at(part, where, dout)
+        with _rows.writing(dW):
+            dW[old] = 0
+            dW[rows] = part
+        _rows.track(dW, rows, not _rows.has_negative_zero(part))
+        return None

@@ -12,9 +12,10 @@ remove_duplicate, with the book's arguments, prints, attributes and draws.
   do not share memory are compared by value, as the book compares them,
   starting with one element so that different arrays are told apart at
   once;
-* the gradients are added as the book adds them, one NumPy in-place
-  addition per pair (a compiled pass over all of a parameter's repeats
-  measured no faster: the additions stream the gradients from memory).
+* the gradients are added as the book adds them, pair by pair; for two
+  gradients of the second volume's Embedding, which are zero outside the
+  rows they hold (:mod:`zk_layers.book2._rows`), only those rows are added
+  (adding zeros to zeros changes no bit).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from typing import Any
 import numpy
 import numpy as np
 
+from . import _rows
 from .np import GPU  # noqa: F401 (the book's module namespace)
 from .util import clip_grads
 
@@ -171,6 +173,25 @@ def _equal_transposed(a: Any, b: Any) -> bool:
     return bool(np.all(a.T == b))
 
 
+def _add(target: Any, source: Any) -> None:
+    """``target += source``, as the book's line, on the rows that may be
+    non-zero when both are tracked Embedding gradients."""
+    rows, more = _rows.rows_of(target), _rows.rows_of(source)
+    if (rows is not None and more is not None and target is not source and target.shape == source.shape
+            and target.dtype == source.dtype and not np.may_share_memory(target, source)):
+        no_negative_zero = _rows.clean(target) and _rows.clean(source)
+        # Without a -0.0 in either, the target's other rows gain exact zeros;
+        # otherwise they are added too (-0.0 + 0.0 is +0.0, as in the book).
+        where = more if no_negative_zero else np.union1d(rows, more)
+        with _rows.writing(target):
+            target[where] += source[where]
+        _rows.track(target, np.concatenate([rows, more]), no_negative_zero)
+        return
+    with _rows.writing(target):
+        target += source
+    _rows.forget(target)
+
+
 def remove_duplicate(params: Sequence[Any], grads: Sequence[Any]) -> tuple[list[Any], list[Any]]:
     """The parameters without repeats (the same array, or a 2-D array equal
     to another's transpose: weight tying), and their gradients, the repeats'
@@ -185,9 +206,9 @@ def remove_duplicate(params: Sequence[Any], grads: Sequence[Any]) -> tuple[list[
         while j < len(params):
             a, b = params[i], params[j]
             if a is b:
-                grads[i] += grads[j]
+                _add(grads[i], grads[j])
             elif a.ndim == 2 and b.ndim == 2 and a.T.shape == b.shape and _equal_transposed(a, b):
-                grads[i] += grads[j].T
+                _add(grads[i], grads[j].T)
             else:
                 j += 1
                 continue

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import nonnegative_int, positive_int, real_number
+from . import _rows
 from .np import GPU
 
 # The book's module namespace as a star import gives it (sys, os, np and
@@ -458,7 +459,10 @@ def clip_grads(grads: Sequence[np.ndarray], max_norm: float) -> None:
     rate = max_norm / (total_norm + 1e-6)
     if rate < 1:
         for grad in grads:
-            grad *= rate
+            # An Embedding's gradient is read-only to callers (see _rows):
+            # scaling keeps its zero rows zero, so what it tracks holds.
+            with _rows.writing(grad):
+                grad *= rate
 
 
 def eval_perplexity(model: Any, corpus: Any, batch_size: int = 10, time_size: int = 35) -> Any:
