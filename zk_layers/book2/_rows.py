@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,20 @@ __all__ = ["track", "rows_of", "clean", "forget", "writing", "owned", "has_negat
 _ROWS: dict[int, tuple[weakref.ReferenceType[np.ndarray], np.ndarray | None, bool]] = {}
 
 
+def _drop(key: int) -> Callable[[object], None]:
+    def drop(_ref: object) -> None:
+        _ROWS.pop(key, None)
+    return drop
+
+
+def _live(arr: Any) -> tuple[np.ndarray | None, bool] | None:
+    """(rows, no -0.0) of a tracked ``arr``, else None."""
+    entry = _ROWS.get(id(arr))
+    if entry is None or entry[0]() is not arr:
+        return None
+    return entry[1], entry[2]
+
+
 def track(arr: np.ndarray, rows: np.ndarray | None, no_negative_zero: bool = False) -> None:
     """Record that only ``rows`` of ``arr`` may be non-zero (None: unknown)
     and whether it holds no -0.0, and make ``arr`` read-only.  Rows may
@@ -42,8 +56,7 @@ def track(arr: np.ndarray, rows: np.ndarray | None, no_negative_zero: bool = Fal
         rows = np.unique(rows)  # repeats from many merges: keep the list short
     key = id(arr)
     entry = _ROWS.get(key)
-    ref = entry[0] if entry is not None and entry[0]() is arr else weakref.ref(
-        arr, lambda _ref, key=key: _ROWS.pop(key, None))
+    ref = entry[0] if entry is not None and entry[0]() is arr else weakref.ref(arr, _drop(key))
     _ROWS[key] = (ref, rows, no_negative_zero and rows is not None)
     arr.flags.writeable = False
 
@@ -55,23 +68,22 @@ def has_negative_zero(arr: np.ndarray) -> bool:
 
 def clean(arr: Any) -> bool:
     """A tracked array known to hold no -0.0 (its rows known too)."""
-    entry = _ROWS.get(id(arr))
-    return entry is not None and entry[0]() is arr and entry[2] and not arr.flags.writeable
+    live = _live(arr)
+    return live is not None and live[1] and not arr.flags.writeable
 
 
 def owned(arr: Any) -> bool:
     """Whether ``arr`` is a gradient this package tracks."""
-    entry = _ROWS.get(id(arr))
-    return entry is not None and entry[0]() is arr
+    return _live(arr) is not None
 
 
 def rows_of(arr: Any) -> np.ndarray | None:
     """The rows of a tracked array that may be non-zero; None when ``arr`` is
     not tracked, its rows are unknown, or it was made writeable again."""
-    entry = _ROWS.get(id(arr))
-    if entry is None or entry[0]() is not arr or arr.flags.writeable:
+    live = _live(arr)
+    if live is None or arr.flags.writeable:
         return None
-    return entry[1]
+    return live[0]
 
 
 def forget(arr: np.ndarray) -> None:
