@@ -71,6 +71,39 @@ cdef void _scatter_add_widened_rows(const double* dout, const Py_ssize_t* idx, f
             row[j] = <float>(<double>row[j] + src[j])
 
 
+cdef void _scatter_add_rows_kept(const void* dout, bint widened, const Py_ssize_t* idx,
+                                 floating* dW, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t* old,
+                                 Py_ssize_t n_old, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """The scatter-add of a gradient known to be zero outside the rows old:
+    in rows [start, stop), those and the rows of idx zeroed, then dout's
+    rows added in order (widened: float64 rows into float32)."""
+    cdef Py_ssize_t k, j, r
+    cdef floating* row
+    cdef const floating* src
+    cdef const double* wide
+    for k in range(n_old):
+        r = old[k]
+        if start <= r < stop:
+            memset(dW + r * d, 0, <size_t>d * sizeof(floating))
+    for k in range(n):
+        r = idx[k]
+        if start <= r < stop:
+            memset(dW + r * d, 0, <size_t>d * sizeof(floating))
+    for k in range(n):
+        r = idx[k]
+        if r < start or r >= stop:
+            continue
+        row = dW + r * d
+        if widened:
+            wide = <const double*>dout + k * d
+            for j in range(d):
+                row[j] = <floating>(<double>row[j] + wide[j])
+        else:
+            src = <const floating*>dout + k * d
+            for j in range(d):
+                row[j] = row[j] + src[j]
+
+
 cdef double _pairwise_sum(const double* a, Py_ssize_t n) noexcept nogil:
     """NumPy's pairwise summation of a contiguous float64 array, step for
     step (its add reduction adds the result to an initial 0.0)."""
@@ -183,7 +216,7 @@ cdef void _unigram_cdf_rows(const double* w, const Py_ssize_t* target, const dou
                             Py_ssize_t stop) noexcept nogil:
     """Rows [start, stop): cdf[r] = cumsum(p) for p = w / sums[r], p[target[r]] = 0
     (not yet divided by its last entry: the search divides where it looks)."""
-    cdef Py_ssize_t r, j, n_leaves = _count_leaf_total(v)
+    cdef Py_ssize_t r, g, j, n_leaves = _count_leaf_total(v)
     cdef double* p0
     cdef double* p1
     cdef double* p2
@@ -192,38 +225,40 @@ cdef void _unigram_cdf_rows(const double* w, const Py_ssize_t* target, const dou
     cdef double local[128]
     cdef double* own = <double*>malloc(n_leaves * sizeof(double))
     if own == NULL:
-        return  # the glue sees sums[r] unset (NaN-filled) and declines
+        return  # the glue sees sums[r] unset and raises MemoryError
     memcpy(own, leaves, n_leaves * sizeof(double))
-    for r in range(start, stop):
-        s = _sum_without(w, v, target[r], own, local)
-        sums[r] = s
-        p0 = cdf + r * v
-        for j in range(v):
-            p0[j] = w[j] / s
-        p0[target[r]] = 0.0
+    # Four rows at a time, each group's rows staying in L2 from the division
+    # to its running sums: four independent chains of additions.
+    g = start
+    while g < stop:
+        for r in range(g, min(g + 4, stop)):
+            s = _sum_without(w, v, target[r], own, local)
+            sums[r] = s
+            p0 = cdf + r * v
+            for j in range(v):
+                p0[j] = w[j] / s
+            p0[target[r]] = 0.0
+        if g + 4 <= stop:
+            p0, p1, p2, p3 = cdf + g * v, cdf + (g + 1) * v, cdf + (g + 2) * v, cdf + (g + 3) * v
+            a0 = a1 = a2 = a3 = 0.0
+            for j in range(v):
+                a0 = a0 + p0[j]
+                p0[j] = a0
+                a1 = a1 + p1[j]
+                p1[j] = a1
+                a2 = a2 + p2[j]
+                p2[j] = a2
+                a3 = a3 + p3[j]
+                p3[j] = a3
+        else:
+            for r in range(g, stop):
+                p0 = cdf + r * v
+                a0 = 0.0
+                for j in range(v):
+                    a0 = a0 + p0[j]
+                    p0[j] = a0
+        g += 4
     free(own)
-    # The running sums, four rows at a time: four independent chains.
-    r = start
-    while r + 4 <= stop:
-        p0, p1, p2, p3 = cdf + r * v, cdf + (r + 1) * v, cdf + (r + 2) * v, cdf + (r + 3) * v
-        a0 = a1 = a2 = a3 = 0.0
-        for j in range(v):
-            a0 = a0 + p0[j]
-            p0[j] = a0
-            a1 = a1 + p1[j]
-            p1[j] = a1
-            a2 = a2 + p2[j]
-            p2[j] = a2
-            a3 = a3 + p3[j]
-            p3[j] = a3
-        r += 4
-    while r < stop:
-        p0 = cdf + r * v
-        a0 = 0.0
-        for j in range(v):
-            a0 = a0 + p0[j]
-            p0[j] = a0
-        r += 1
 
 
 cdef void _unigram_cdf_without(const double* w, Py_ssize_t target, double s,

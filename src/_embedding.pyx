@@ -26,6 +26,8 @@ cimport numpy as cnp
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from numpy.random cimport bitgen_t
 
+from libc.math cimport signbit
+
 from _common cimport apart, is_kernel_array, kernel_float_type
 from _tables cimport GRAIN_ELEMENTWISE, EmbeddingKernels
 
@@ -119,6 +121,57 @@ def embedding_backward(object dout, object idx, object dW):
         _run_scatter_add(K.scatter_add_f32, <const float*>cnp.PyArray_DATA(da), ix,
                          <float*>cnp.PyArray_DATA(Wa), n, d, rows, n_threads)
     return True
+
+
+def embedding_backward_kept(object dout, object idx, object dW, object old):
+    """embedding_backward for a dW known to be zero outside the rows ``old``
+    (intp): those rows and the rows of idx are zeroed, then dout's rows
+    added in order (float64 rows into a float32 dW as np.add.at adds them).
+    Returns whether a row written holds a -0.0, or None, having written
+    nothing, when the arrays are not ready."""
+    cdef int typenum = kernel_float_type(dW)
+    cdef int dout_type = kernel_float_type(dout)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dW) != 2 or not (
+            dout_type == typenum or (typenum == cnp.NPY_FLOAT and dout_type == cnp.NPY_DOUBLE)):
+        return None
+    if not (is_kernel_array(idx, cnp.NPY_INTP) and is_kernel_array(old, cnp.NPY_INTP)):
+        return None
+    cdef cnp.ndarray da = <cnp.ndarray>dout
+    cdef cnp.ndarray ia = <cnp.ndarray>idx
+    cdef cnp.ndarray oa = <cnp.ndarray>old
+    cdef cnp.ndarray Wa = <cnp.ndarray>dW
+    cdef int nd = cnp.PyArray_NDIM(ia), axis
+    cdef Py_ssize_t rows = cnp.PyArray_DIMS(Wa)[0], d = cnp.PyArray_DIMS(Wa)[1]
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(ia), n_old = cnp.PyArray_SIZE(oa)
+    if not cnp.PyArray_ISWRITEABLE(Wa) or cnp.PyArray_NDIM(da) != nd + 1 or cnp.PyArray_DIMS(da)[nd] != d:
+        return None
+    for axis in range(nd):
+        if cnp.PyArray_DIMS(da)[axis] != cnp.PyArray_DIMS(ia)[axis]:
+            return None
+    if not (apart(Wa, da) and apart(Wa, ia) and apart(Wa, oa)):
+        return None
+    cdef const Py_ssize_t* ix = <const Py_ssize_t*>cnp.PyArray_DATA(ia)
+    cdef const Py_ssize_t* ox = <const Py_ssize_t*>cnp.PyArray_DATA(oa)
+    if not (_in_range(ix, n, rows) and _in_range(ox, n_old, rows)):
+        return None
+    cdef bint widened = dout_type != typenum
+    cdef const void* src = cnp.PyArray_DATA(da)
+    cdef int n_threads = _threads(n * d + n_old * d, GRAIN_ELEMENTWISE)
+    cdef Py_ssize_t k, j
+    cdef const float* row
+    if typenum == cnp.NPY_DOUBLE:
+        _run_scatter_add_kept(K.scatter_add_kept_f64, src, widened, ix, <double*>cnp.PyArray_DATA(Wa), n, d, ox, n_old, rows,
+                              n_threads)
+        return False
+    _run_scatter_add_kept(K.scatter_add_kept_f32, src, widened, ix, <float*>cnp.PyArray_DATA(Wa), n, d, ox, n_old, rows,
+                          n_threads)
+    if widened:  # a float64 sum may round to -0.0 in float32
+        for k in range(n):
+            row = <const float*>cnp.PyArray_DATA(Wa) + ix[k] * d
+            for j in range(d):
+                if row[j] == 0 and signbit(row[j]):
+                    return True
+    return False
 
 
 cdef inline Py_ssize_t _search_right(const double* cdf, Py_ssize_t v, double x) noexcept nogil:

@@ -174,6 +174,15 @@ ctypedef struct EmbeddingKernels:
                             Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     void (*scatter_add_f64)(const double* dout, const Py_ssize_t* idx, double* dW, Py_ssize_t n,
                             Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    # the same for a dW that is zero outside the rows old[0:n_old]: in rows
+    # [start, stop), those and the rows of idx zeroed, then the rows of dout
+    # (float64 ones into a float32 dW when widened) added in order
+    void (*scatter_add_kept_f32)(const void* dout, bint widened, const Py_ssize_t* idx, float* dW,
+                                 Py_ssize_t n, Py_ssize_t d, const Py_ssize_t* old, Py_ssize_t n_old,
+                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
+    void (*scatter_add_kept_f64)(const void* dout, bint widened, const Py_ssize_t* idx, double* dW,
+                                 Py_ssize_t n, Py_ssize_t d, const Py_ssize_t* old, Py_ssize_t n_old,
+                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     # the same for float64 dout into float32 dW: each sum in float64, rounded once
     void (*scatter_add_widened)(const double* dout, const Py_ssize_t* idx, float* dW, Py_ssize_t n,
                                 Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil

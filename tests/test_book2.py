@@ -293,7 +293,9 @@ def test_remove_duplicate_matches_the_book(book):
 
 
 @needs_book
-def test_cbow_steps_are_the_books(book, zk_cbow):
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_cbow_steps_are_the_books(book, zk_cbow, n_threads, threads, tiny_grain):
+    threads(n_threads)  # with tiny_grain: every kernel cut between the threads
     corpus = zipf_corpus(n=4000, v=300)
     contexts, target = book["util"].create_contexts_target(corpus, 5)
     sides = {}

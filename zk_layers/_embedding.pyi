@@ -15,6 +15,12 @@ def embedding_forward(W: np.ndarray, idx: np.ndarray) -> np.ndarray | None: ...
 # dW[...] = 0; np.add.at(dW, idx, dout), in place; True when done
 def embedding_backward(dout: np.ndarray, idx: np.ndarray, dW: np.ndarray) -> bool | None: ...
 
+# the same for a dW known to be zero outside the rows old (intp): those and
+# the rows of idx zeroed, then the rows added; whether a row written holds a
+# -0.0 (float64 rows into float32 only), or None when not ready
+def embedding_backward_kept(dout: np.ndarray, idx: np.ndarray, dW: np.ndarray,
+                            old: np.ndarray) -> bool | None: ...
+
 # np.random.choice(V, size, replace=False, p=p) per target t, with
 # p = word_p.copy(); p[t] = 0; p /= p.sum(), drawn from bit_generator (the
 # caller holds its lock) into out (int32, (len(target), size)); cdf is

@@ -210,16 +210,13 @@ class Embedding(_embedding_layer.Embedding):
         idx = _forward_first(self, self.idx)
         ids = self._indices(idx, dW.shape[0])
         dout = self._upstream(dout, ids, dW.shape[1])
-        rows, where = np.unique(ids, return_inverse=True)
-        where = where.reshape(ids.shape)
-        # The sums of the book's np.add.at, row by row in the order of the
-        # indices, on the rows written only, then put in place.
-        part = np.empty((rows.size, dW.shape[1]), dtype=dW.dtype)
-        if not _embedding.embedding_backward(np.ascontiguousarray(dout), np.ascontiguousarray(where), part):
-            part[...] = 0
-            np.add.at(part, where, dout)
         with _rows.writing(dW):
-            dW[old] = 0
-            dW[rows] = part
-        _rows.track(dW, rows, not _rows.has_negative_zero(part))
+            negative_zero = _embedding.embedding_backward_kept(dout, ids, dW, old)
+            if negative_zero is None:  # other dtypes or layouts: the book's sums on the rows kept
+                dW[old] = 0
+                dW[ids] = 0
+                np.add.at(dW, ids, dout)
+                negative_zero = _rows.has_negative_zero(dW[ids])
+        # The rows written, repeats and all (they are cleared next time).
+        _rows.track(dW, ids.ravel().copy(), not negative_zero)
         return None
