@@ -160,11 +160,11 @@ def embedding_backward_kept(object dout, object idx, object dW, object old):
     cdef Py_ssize_t k, j
     cdef const float* row
     if typenum == cnp.NPY_DOUBLE:
-        _run_scatter_add_kept(K.scatter_add_kept_f64, src, widened, ix, <double*>cnp.PyArray_DATA(Wa), n, d, ox, n_old, rows,
-                              n_threads)
+        _run_scatter_add_kept(K.scatter_add_kept_f64, src, widened, ix,
+                              <double*>cnp.PyArray_DATA(Wa), n, d, ox, n_old, rows, n_threads)
         return False
-    _run_scatter_add_kept(K.scatter_add_kept_f32, src, widened, ix, <float*>cnp.PyArray_DATA(Wa), n, d, ox, n_old, rows,
-                          n_threads)
+    _run_scatter_add_kept(K.scatter_add_kept_f32, src, widened, ix,
+                          <float*>cnp.PyArray_DATA(Wa), n, d, ox, n_old, rows, n_threads)
     if widened:  # a float64 sum may round to -0.0 in float32
         for k in range(n):
             row = <const float*>cnp.PyArray_DATA(Wa) + ix[k] * d
