@@ -529,3 +529,47 @@ def test_the_protocol_line_says_pinned_only_when_there_are_one_thread_rows(threa
     report = bench.run(["relu"], ["n1"], ["float64"], list(threads), samples=3, sample_ms=1.0, use_torch=False)
     assert report["protocol"]["one_thread_rows_pinned"] is (pinned and hasattr(os, "sched_setaffinity"))
     assert ("one-thread rows pinned" in bench.format_table(report)) is report["protocol"]["one_thread_rows_pinned"]
+
+
+@pytest.mark.parametrize("op", ["embedding", "negsampling"])
+def test_word2vec_rows_compute_the_same_on_both_sides(op, monkeypatch):
+    """The book's classes (baseline2) and zk_layers.book2's get equal arrays
+    from one seed and compute the same, the sampler's draws included."""
+    monkeypatch.delenv(bench.PTB_ENV, raising=False)
+    corpus, name = bench.w2v_corpus()
+    assert "Zipf" in name and corpus.max() == 9999
+    spec = bench.SIZES["n8"]
+    work = {side: _workloads._w2v_layer_workloads(side, op, spec, corpus, np.random.default_rng(0))
+            for side in ("fast", "book")}
+    for mode in ("forward", "forward+backward"):
+        results = {}
+        for side, w in work.items():
+            np.random.seed(3)
+            results[side] = w[mode]()
+        if op == "embedding" and mode == "forward":
+            np.testing.assert_array_equal(results["fast"], results["book"])
+        elif op == "negsampling":
+            np.testing.assert_array_equal(results["fast"], results["book"])  # dh (forward+backward) or loss
+
+
+def test_cbow_step_rows_take_the_same_steps(monkeypatch):
+    monkeypatch.delenv(bench.PTB_ENV, raising=False)
+    rows = _workloads._cbow_step_workloads(bench.w2v_corpus()[0][:20000])
+    assert list(rows) == [bench.CBOW_BOOK_NET_MODE, bench.CBOW_PACKAGE_MODE]
+    losses = []
+    for step in (rows[bench.CBOW_BOOK_NET_MODE]["book"], rows[bench.CBOW_BOOK_NET_MODE]["fast"],
+                 rows[bench.CBOW_PACKAGE_MODE]["fast"]):
+        np.random.seed(1)
+        losses.append(step())
+    assert losses[0] == losses[1] == losses[2]  # the first batch, the same draws: the book's loss
+
+
+def test_run_reports_the_word2vec_rows(monkeypatch):
+    monkeypatch.delenv(bench.PTB_ENV, raising=False)
+    report = bench.run(["embedding", "negsampling"], ["n1"], ["float64"], [1], samples=3, sample_ms=0.5,
+                       use_torch=False)
+    cases = report["cases"]
+    assert [(c["op"], c["dtype"], c["mode"]) for c in cases] == [
+        (op, "float32", mode) for op in ("embedding", "negsampling") for mode in bench.MODES]
+    assert cases[0]["shape"] == "N=1, W 10000x100" and "np.add.at" in cases[0]["note"]
+    assert all(c["ratio_book"] > 0 for c in cases)

@@ -32,6 +32,16 @@ layers (relu, sigmoid, affine, softmax)
     the book's net on its own layers against the same net code on
     zk_layers' layers; zk_layers.SimpleConvNet + zk.Adam against the book's
     (it skips Conv1's dx); and zk_layers.SimpleConvNet in float32.
+``embedding``, ``negsampling`` (``--ops`` or ``--full``)
+    The second volume's Embedding and ch04's NegativeSamplingLoss (W of
+    10,000 x 100 float32, the batch from ``--sizes``), float32 as the book:
+    its classes (:mod:`zk_layers.baseline2`) against zk_layers.book2's.
+``cbow-step`` (``--ops`` or ``--full``)
+    One step of the book's ch04 CBOW (V 10,000, hidden 100, window 5,
+    batch 100, ``remove_duplicate`` and Adam) on the Penn Treebank from
+    ``$ZK_LAYERS_PTB_DIR`` or a Zipf sample: the book's model on its layers
+    against the same model on zk_layers.book2 (what ``zk-layers book run``
+    runs), and against zk.CBOW + zk.Adam.
 ``conv``, ``pool`` (``--ops`` or ``--full``)
     forward, backward and forward+backward of Convolution (100 images
     1x28x28, 30 filters 5x5) and Pooling (2x2, stride 2, on 100x30x24x24),
@@ -56,6 +66,8 @@ from ._cli import add_arguments, main, run_from_args
 from ._common import (
     BOOK_LOOP_MODE,
     BOOK_NET_MODE,
+    CBOW_BOOK_NET_MODE,
+    CBOW_PACKAGE_MODE,
     CONV_OPS,
     CONV_SHAPES,
     CONVNET32_MODE,
@@ -66,20 +78,23 @@ from ._common import (
     NOTES,
     OPS,
     PACKAGE_NET_MODE,
+    PTB_ENV,
     QUICK_OPS,
     QUICK_SIZES,
     SIZE_GROUPS,
     SIZES,
+    W2V_OPS,
     Case,
     note_for,
 )
 from ._driver import run
 from ._report import COLUMNS, PEER_NAMES, format_table, plot_ratios
 from ._timing import compare, cpu_model, measure_bandwidth, pinned_to_one_core
-from ._workloads import book_loop_data, convnet_step_data
+from ._workloads import book_loop_data, convnet_step_data, w2v_corpus
 
 __all__ = [
-    "BOOK_LOOP_MODE", "BOOK_NET_MODE", "CONV_OPS", "CONV_SHAPES", "CONVNET32_MODE", "CONVNET_MODE",
+    "BOOK_LOOP_MODE", "BOOK_NET_MODE", "CBOW_BOOK_NET_MODE", "CBOW_PACKAGE_MODE", "PTB_ENV", "W2V_OPS",
+    "w2v_corpus", "CONV_OPS", "CONV_SHAPES", "CONVNET32_MODE", "CONVNET_MODE",
     "FRESH_MODE", "MNIST_ENV", "MODES", "NOTES", "OPS", "PACKAGE_NET_MODE", "QUICK_OPS", "QUICK_SIZES", "SIZE_GROUPS",
     "SIZES", "Case", "note_for", "run", "COLUMNS", "PEER_NAMES", "format_table", "plot_ratios", "compare",
     "measure_bandwidth", "pinned_to_one_core", "cpu_model", "book_loop_data", "convnet_step_data", "add_arguments",

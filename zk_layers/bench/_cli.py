@@ -35,9 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="every op (the chapter-7 ones included), size (tiny, book, mid, large), dtype and thread "
                    "count 1..cores; minutes")
     p.add_argument("--ops", type=lambda s: _csv(s, OPS, "ops"),
-                   help=f"subset of {','.join(OPS)} (default: {','.join(QUICK_OPS)}; conv, pool and "
-                   "convnet-step only when named or with --full; book-loop, convnet-step, conv and pool run at the "
-                   "book's shapes whatever --sizes says)")
+                   help=f"subset of {','.join(OPS)} (default: {','.join(QUICK_OPS)}; conv, pool, "
+                   "convnet-step and the second volume's embedding, negsampling and cbow-step only when named or "
+                   "with --full; book-loop, convnet-step, cbow-step, conv and pool run at the book's shapes "
+                   "whatever --sizes says; the second volume's ops in float32, as the book's arrays)")
     p.add_argument("--sizes", type=lambda s: _csv(s, list(SIZE_GROUPS), "sizes"),
                    help="subset of tiny,book,mid,large (default: book,mid)")
     p.add_argument("--dtypes", type=lambda s: _csv(s, ["float32", "float64"], "dtypes"),

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-OPS = ("book-loop", "convnet-step", "relu", "sigmoid", "affine", "softmax", "step", "conv", "pool")
+OPS = ("book-loop", "convnet-step", "relu", "sigmoid", "affine", "softmax", "step", "conv", "pool",
+       "embedding", "negsampling", "cbow-step")
 
 # Without --ops or --full: the chapter-5 ops (about a minute); the chapter-7
 # ones take as long again, and only when asked for.
@@ -14,6 +15,16 @@ QUICK_OPS = ("book-loop", "relu", "sigmoid", "affine", "softmax", "step")
 
 # Ops that run at their own (the book's) shapes, whatever --sizes says.
 CONV_OPS = ("conv", "pool")
+
+# The second volume's chapter 4: W of W2V_VOCAB x W2V_HIDDEN float32 (the
+# book's), the batch from --sizes (embedding, negsampling); the CBOW step at
+# the book's batch of 100 and window of 5 (cbow-step), on the Penn Treebank
+# from $ZK_LAYERS_PTB_DIR or else a Zipf sample of the same vocabulary.
+W2V_OPS = ("embedding", "negsampling")
+W2V_VOCAB, W2V_HIDDEN, W2V_WINDOW = 10000, 100, 5
+PTB_ENV = "ZK_LAYERS_PTB_DIR"
+CBOW_BOOK_NET_MODE = "book net, our layers"
+CBOW_PACKAGE_MODE = "zk.CBOW"
 
 CONV_SHAPES: dict[str, dict[str, int]] = {
     # ch07: 100 MNIST images, 30 filters 5x5, stride 1, no padding ...
@@ -98,6 +109,22 @@ NOTES = {
     ("pool", "*"):
         "2x2 max-pooling, stride 2, of 100x30x24x24 maps (the book's Pool1); book: im2col, argmax, col2im; fast: "
         "zk.Pooling (one pass, no im2col); torch: F.max_pool2d (forward+backward by autograd)",
+    ("embedding", "*"):
+        "the second volume's Embedding, W 10,000 x 100 float32; book: W[idx], then dW[...] = 0 and np.add.at; "
+        "fast: zk_layers.book2's, which clears only the rows it wrote last (its gradient is read-only to "
+        "callers); the ids drawn uniformly",
+    ("negsampling", "*"):
+        "ch04's NegativeSamplingLoss (5 negative words per target, power 0.75, W 10,000 x 100 float32), "
+        "forward and backward; book: the book's classes, one np.random.choice(replace=False, p=p) per row; "
+        "fast: zk_layers.book2's, the same draws from the same generator",
+    ("cbow-step", CBOW_BOOK_NET_MODE):
+        "one step of the book's ch04 CBOW (V 10,000, hidden 100, window 5, batch 100: forward, backward, "
+        "remove_duplicate, Adam) on {data}; book: the book's model, layers, Adam; fast: the same model code on "
+        "zk_layers.book2's layers, trainer and Adam (what `zk-layers book run ch04/train.py` runs): the same "
+        "losses, bit for bit",
+    ("cbow-step", CBOW_PACKAGE_MODE):
+        "zk.CBOW + zk.Adam against the book's step: the same model, draws and numbers, bit for bit, its "
+        "gradients summed over the touched rows only",
     ("*", FRESH_MODE):
         "a fresh layer per call (Relu() or Sigmoid(), forward, backward), so every output and mask is a new "
         "array; the row above it, forward+backward, calls one layer again and again; the peers keep no state",

@@ -25,6 +25,9 @@ from ._common import (
     OUT_SIZES,
     PACKAGE_NET_MODE,
     SIZES,
+    W2V_HIDDEN,
+    W2V_OPS,
+    W2V_VOCAB,
     Case,
     note_for,
 )
@@ -33,14 +36,17 @@ from ._timing import _memory_bytes, compare, cpu_model, measure_bandwidth, pinne
 from ._torch import _torch_available, _torch_conv_workloads, _torch_version, _torch_workloads
 from ._workloads import (
     _book_loop_workload,
+    _cbow_step_workloads,
     _conv_workloads,
     _convnet_step_workloads,
     _fresh_layer_workload,
     _layer_workloads,
     _out_workload,
     _step_workloads,
+    _w2v_layer_workloads,
     book_loop_data,
     convnet_step_data,
+    w2v_corpus,
 )
 
 
@@ -53,8 +59,13 @@ def _plan(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str],
     after the other ops."""
     plan = [("book-loop", "book", "mixed", th) for th in threads if "book-loop" in ops]
     plan += [("convnet-step", "book", "mixed", th) for th in threads if "convnet-step" in ops]
+    plan += [("cbow-step", "book", "float32", th) for th in threads if "cbow-step" in ops]
     plan += [(op, size, dt, th) for th in threads for dt in dtypes for size in sizes for op in ops
-             if op not in ("book-loop", "convnet-step", *CONV_OPS) and not (op == "step" and size == "large")]
+             if op not in ("book-loop", "convnet-step", "cbow-step", *CONV_OPS, *W2V_OPS)
+             and not (op == "step" and size == "large")]
+    # The second volume is float32, as the book's arrays.
+    plan += [(op, size, "float32", th) for th in threads for size in sizes for op in ops
+             if op in W2V_OPS and size != "large"]
     plan += [(op, "book", dt, th) for th in threads for dt in dtypes for op in ops if op in CONV_OPS]
     return plan
 
@@ -77,6 +88,12 @@ def _contenders(op: str, size: str, dtype: np.dtype, use_torch: bool,
     if op == "convnet-step":
         assert book_loop is not None
         return _convnet_step_workloads(*convnet_step_data(book_loop), use_torch)
+    if op == "cbow-step":
+        return _cbow_step_workloads(w2v_corpus()[0])
+    if op in W2V_OPS:
+        corpus = w2v_corpus()[0]
+        impls = {side: _w2v_layer_workloads(side, op, spec, corpus, seeded()) for side in ("fast", "book")}
+        return {mode: {name: work[mode] for name, work in impls.items()} for mode in MODES}
     if op == "step":
         rows = _step_workloads(spec, dtype, seeded())
         if use_torch:
@@ -128,6 +145,8 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
     bandwidths: dict[int, float] = {}
     plan = _plan(ops, sizes, dtypes, threads)
     book_loop = book_loop_data() if {"book-loop", "convnet-step"} & set(ops) else None
+    if "cbow-step" in ops and book_loop is None:
+        book_loop = (np.empty((0, 0)), np.empty((0, 0)), w2v_corpus()[1])  # for the row note's {data}
     for index, (op, size, dt, th) in enumerate(plan):
         dtype = np.dtype("float64" if dt == "mixed" else dt)
         spec = SIZES[size]
@@ -147,6 +166,10 @@ def run(ops: Sequence[str], sizes: Sequence[str], dtypes: Sequence[str], threads
                     shape = f"N={BOOK_BATCH_SIZE}, 1x28x28, conv 30x5x5, pool 2x2, 100, 10"
                 elif op in CONV_OPS:
                     shape = _conv_shape(op)
+                elif op == "cbow-step":
+                    shape = f"N=100, V={W2V_VOCAB}, hidden {W2V_HIDDEN}, window 5, 5 negative words"
+                elif op in W2V_OPS:
+                    shape = f"N={spec['N']}, W {W2V_VOCAB}x{W2V_HIDDEN}"
                 else:
                     shape = (f"N={spec.get('affine_N', spec['N']) if op == 'affine' else spec['N']}, "
                              f"{spec['D']}-{spec['H']}-{spec['C']}")

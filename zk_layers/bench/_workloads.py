@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import baseline
+from .. import baseline, baseline2
 from .. import layers as fast
 from ._common import (
     BOOK_BATCH_SIZE,
@@ -15,12 +15,18 @@ from ._common import (
     BOOK_LEARNING_RATE,
     BOOK_NET_MODE,
     BOOK_WEIGHT_INIT_STD,
+    CBOW_BOOK_NET_MODE,
+    CBOW_PACKAGE_MODE,
     CONV_SHAPES,
     CONVNET32_MODE,
     CONVNET_LEARNING_RATE,
     CONVNET_MODE,
     MNIST_ENV,
     PACKAGE_NET_MODE,
+    PTB_ENV,
+    W2V_HIDDEN,
+    W2V_VOCAB,
+    W2V_WINDOW,
     _conv_arrays,
 )
 from ._torch import _torch_convnet_step
@@ -269,3 +275,83 @@ def _book_loop_workload(layer_module: Any, x_train: np.ndarray, t_train: np.ndar
                                         learning_rate=BOOK_LEARNING_RATE, rng=batches)
 
     return iteration
+
+
+def w2v_corpus() -> tuple[np.ndarray, str]:
+    """The chapter-4 corpus: the Penn Treebank's training text from
+    $ZK_LAYERS_PTB_DIR, else a Zipf sample over W2V_VOCAB words."""
+    directory = os.environ.get(PTB_ENV)
+    if directory:
+        from ..word2vec import load_ptb
+
+        return load_ptb(directory)[0], "PTB train"
+    rng = np.random.default_rng(0)
+    weights = 1.0 / np.arange(1, W2V_VOCAB + 1)
+    corpus = rng.choice(W2V_VOCAB, size=200_000, p=weights / weights.sum())
+    corpus[:W2V_VOCAB] = np.arange(W2V_VOCAB)  # every word present, as in a real vocabulary
+    return corpus, "a Zipf sample of 200,000 words"
+
+
+def _w2v_layer_workloads(side: str, op: str, spec: dict[str, Any], corpus: np.ndarray,
+                         rng: np.random.Generator) -> dict[str, Callable[[], object]]:
+    """forward / backward / forward+backward of the second volume's Embedding
+    or NegativeSamplingLoss: the book's (side "book") or zk_layers.book2's."""
+    from ..book2 import layers as book2_layers
+    from ..book2 import negative_sampling_layer as book2_nsl
+
+    n = spec["N"]
+    W = (0.01 * rng.standard_normal((W2V_VOCAB, W2V_HIDDEN))).astype(np.float32)  # noqa: N806
+    if op == "embedding":
+        layer: Any = (baseline2.Embedding if side == "book" else book2_layers.Embedding)(W)
+        return _forward_backward(layer, (rng.integers(0, W2V_VOCAB, n),),
+                                 rng.standard_normal((n, W2V_HIDDEN)).astype(np.float32))
+    layer = (baseline2.NegativeSamplingLoss if side == "book" else book2_nsl.NegativeSamplingLoss)(W, corpus)
+    h = rng.standard_normal((n, W2V_HIDDEN)).astype(np.float32)
+    target = corpus[rng.integers(0, corpus.size, n)]
+    np.random.seed(0)  # noqa: NPY002 (the samplers draw from the global generator)
+    return _forward_backward(layer, (h, target), 1)
+
+
+def _cbow_step_workloads(corpus: np.ndarray) -> dict[str, dict[str, Callable[[], object]]]:
+    """One CBOW step per call, batches taken in turn: the book's, the book's
+    model on zk_layers.book2, and zk.CBOW."""
+    from .. import optimizers
+    from ..book2 import layers as book2_layers
+    from ..book2 import negative_sampling_layer as book2_nsl
+    from ..book2 import optimizer as book2_optimizer
+    from ..book2 import trainer as book2_trainer
+    from ..word2vec import CBOW
+
+    offsets = np.concatenate([np.arange(-W2V_WINDOW, 0), np.arange(1, W2V_WINDOW + 1)])
+    centre = np.arange(W2V_WINDOW, min(corpus.size, 200_000) - W2V_WINDOW)
+    contexts, target = corpus[centre[:, None] + offsets], corpus[centre]
+    vocab = int(corpus.max()) + 1
+    np.random.seed(0)  # noqa: NPY002 (the book's draws)
+    book_model = baseline2.CBOW(vocab, W2V_HIDDEN, W2V_WINDOW, corpus)
+    np.random.seed(0)  # noqa: NPY002
+    ours_model = baseline2.CBOW(vocab, W2V_HIDDEN, W2V_WINDOW, corpus, book2_layers.Embedding,
+                                book2_nsl.NegativeSamplingLoss)
+    np.random.seed(0)  # noqa: NPY002
+    package = CBOW(vocab, W2V_HIDDEN, W2V_WINDOW, corpus)
+    book_adam, ours_adam, package_adam = baseline2.Adam(), book2_optimizer.Adam(), optimizers.Adam()
+    batches = contexts.shape[0] // 100
+    state = {"book": 0, "fast": 0, "package": 0}
+
+    def batch(side: str) -> tuple[np.ndarray, np.ndarray]:
+        k = state[side] % batches
+        state[side] += 1
+        return contexts[k * 100:(k + 1) * 100], target[k * 100:(k + 1) * 100]
+
+    def book() -> object:
+        return baseline2.cbow_step(book_model, book_adam, *batch("book"))
+
+    def fast() -> object:
+        return baseline2.cbow_step(ours_model, ours_adam, *batch("fast"), remove=book2_trainer.remove_duplicate)
+
+    def own() -> object:
+        loss = package.forward(*batch("package"))
+        package.backward()
+        package_adam.update(package.params, package.grads)
+        return loss
+
+    return {CBOW_BOOK_NET_MODE: {"fast": fast, "book": book}, CBOW_PACKAGE_MODE: {"fast": own, "book": book}}
