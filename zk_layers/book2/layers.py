@@ -38,6 +38,25 @@ def _forward_first(layer: Any, saved: Any) -> Any:
     return saved
 
 
+# From this many elements on, the layers' NumPy steps reuse one array
+# (below it, the checks would cost more than the allocations they save).
+_IN_PLACE_MIN = 4096
+
+
+def _product_into(grad: Any, a: Any, b: Any) -> None:
+    """``grad[...] = np.dot(a, b)``: the product written straight into
+    ``grad`` when it fits (the same BLAS call; NumPy itself goes through a
+    temporary if ``grad`` overlaps an input), else through a new array."""
+    if type(grad) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray \
+            and grad.dtype == a.dtype == b.dtype and a.ndim == 2 and b.ndim == 2 \
+            and grad.shape == (a.shape[0], b.shape[1]):
+        flags = grad.flags
+        if flags.c_contiguous and flags.writeable:
+            np.dot(a, b, out=grad)
+            return
+    grad[...] = np.dot(a, b)
+
+
 class MatMul:
     """``out = x W``; ``params = [W]``, ``grads = [dW]``."""
 
@@ -56,7 +75,7 @@ class MatMul:
         W, = self.params
         x = _forward_first(self, self.x)
         dx = np.dot(dout, W.T)
-        self.grads[0][...] = np.dot(x.T, dout)
+        _product_into(self.grads[0], x.T, dout)
         return dx
 
 
@@ -71,7 +90,8 @@ class Affine:
     def forward(self, x: Any) -> Any:
         W, b = self.params
         out = np.dot(x, W)
-        if isinstance(out, np.ndarray) and out.dtype == np.result_type(out, b) and out.ndim >= np.ndim(b):
+        if type(out) is np.ndarray and out.size >= _IN_PLACE_MIN and type(b) is np.ndarray \
+                and out.dtype == b.dtype and out.ndim >= b.ndim:
             out += b  # the same sums as `out + b`, without a second array
         else:
             out = out + b
@@ -82,8 +102,14 @@ class Affine:
         W, b = self.params
         x = _forward_first(self, self.x)
         dx = np.dot(dout, W.T)
-        self.grads[0][...] = np.dot(x.T, dout)
-        self.grads[1][...] = np.sum(dout, axis=0)
+        _product_into(self.grads[0], x.T, dout)
+        db = self.grads[1]
+        if type(dout) is np.ndarray and dout.size >= _IN_PLACE_MIN and type(db) is np.ndarray \
+                and db.dtype == dout.dtype and dout.ndim == 2 \
+                and db.shape == dout.shape[1:] and db.flags.c_contiguous and db.flags.writeable:
+            np.sum(dout, axis=0, out=db)
+        else:
+            db[...] = np.sum(dout, axis=0)
         return dx
 
 
@@ -126,12 +152,16 @@ class SoftmaxWithLoss:
         dx = y.copy()
         dx[np.arange(batch_size), self.t] -= 1
         dx *= dout
+        if dx.dtype.kind == "f":
+            dx /= batch_size  # the book's dx / batch_size, in place
+            return dx
         return dx / batch_size
 
 
 class Sigmoid:
-    """``1 / (1 + exp(-x))``.  NumPy's lines: zk_layers' compiled float32
-    exponential is not NumPy's to the last bit, and this volume is float32."""
+    """``1 / (1 + exp(-x))``.  NumPy's exponential (zk_layers' compiled
+    float32 one is not NumPy's to the last bit, and this volume is float32),
+    the book's steps done in one array."""
 
     def __init__(self) -> None:
         self.params: list[Any] = []
@@ -139,11 +169,27 @@ class Sigmoid:
         self.out: Any = None
 
     def forward(self, x: Any) -> Any:
-        self.out = sigmoid(x)
-        return self.out
+        if type(x) is np.ndarray and x.size >= _IN_PLACE_MIN and x.dtype.kind == "f":
+            # The book's 1 / (1 + exp(-x)), step by step in one array.
+            out = np.negative(x)
+            np.exp(out, out)
+            np.add(1, out, out)
+            np.divide(1, out, out)
+        else:
+            out = 1 / (1 + np.exp(-x))
+        self.out = out
+        return out
 
     def backward(self, dout: Any) -> Any:
-        out = _forward_first(self, self.out)
+        out = self.out
+        if out is None:
+            raise ValueError("Sigmoid.backward called before forward")
+        if type(dout) is np.ndarray and dout.size >= _IN_PLACE_MIN and type(out) is np.ndarray \
+                and dout.dtype == out.dtype and dout.shape == out.shape and out.dtype.kind == "f":
+            dx = np.subtract(1.0, out)
+            np.multiply(dout, dx, dx)  # (dout * (1 - out)) * out, as the book's line
+            dx *= out
+            return dx
         return dout * (1.0 - out) * out
 
 
