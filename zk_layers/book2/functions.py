@@ -33,7 +33,10 @@ def softmax(x: Any) -> Any:
     dimensions are returned as given, as the book's function does."""
     if x.ndim == 2:
         y = x - x.max(axis=1, keepdims=True)
-        y = np.exp(y)
+        if y.dtype.kind == "f":
+            np.exp(y, y)  # the book's np.exp(y), into the same array
+        else:
+            y = np.exp(y)
         y /= y.sum(axis=1, keepdims=True)
         return y
     if x.ndim == 1:

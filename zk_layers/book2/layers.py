@@ -32,10 +32,8 @@ __all__ = ["MatMul", "Affine", "Softmax", "SoftmaxWithLoss", "Sigmoid", "Sigmoid
            "Embedding", "np", "softmax", "cross_entropy_error"]
 
 
-def _forward_first(layer: Any, saved: Any) -> Any:
-    if saved is None:
-        raise ValueError(f"{type(layer).__name__}.backward called before forward")
-    return saved
+def _not_yet(layer: Any) -> None:
+    raise ValueError(f"{type(layer).__name__}.backward called before forward")
 
 
 # From this many elements on, the layers' NumPy steps reuse one array
@@ -73,7 +71,9 @@ class MatMul:
 
     def backward(self, dout: Any) -> Any:
         W, = self.params
-        x = _forward_first(self, self.x)
+        x = self.x
+        if x is None:
+            _not_yet(self)
         dx = np.dot(dout, W.T)
         _product_into(self.grads[0], x.T, dout)
         return dx
@@ -100,7 +100,9 @@ class Affine:
 
     def backward(self, dout: Any) -> Any:
         W, b = self.params
-        x = _forward_first(self, self.x)
+        x = self.x
+        if x is None:
+            _not_yet(self)
         dx = np.dot(dout, W.T)
         _product_into(self.grads[0], x.T, dout)
         db = self.grads[1]
@@ -126,7 +128,9 @@ class Softmax:
         return self.out
 
     def backward(self, dout: Any) -> Any:
-        out = _forward_first(self, self.out)
+        out = self.out
+        if out is None:
+            _not_yet(self)
         dx = out * dout
         dx -= out * np.sum(dx, axis=1, keepdims=True)
         return dx
@@ -147,7 +151,9 @@ class SoftmaxWithLoss:
         return cross_entropy_error(self.y, self.t)
 
     def backward(self, dout: Any = 1) -> Any:
-        y = _forward_first(self, self.y)
+        y = self.y
+        if y is None:
+            _not_yet(self)
         batch_size = self.t.shape[0]
         dx = y.copy()
         dx[np.arange(batch_size), self.t] -= 1
@@ -159,9 +165,10 @@ class SoftmaxWithLoss:
 
 
 class Sigmoid:
-    """``1 / (1 + exp(-x))``.  NumPy's exponential (zk_layers' compiled
-    float32 one is not NumPy's to the last bit, and this volume is float32),
-    the book's steps done in one array."""
+    """``1 / (1 + exp(-x))``: the book's NumPy lines (zk_layers' compiled
+    float32 exponential is not NumPy's to the last bit, and this volume is
+    float32; at the sizes of its scripts, fewer allocations gain less than
+    the checks they need)."""
 
     def __init__(self) -> None:
         self.params: list[Any] = []
@@ -169,27 +176,13 @@ class Sigmoid:
         self.out: Any = None
 
     def forward(self, x: Any) -> Any:
-        if type(x) is np.ndarray and x.size >= _IN_PLACE_MIN and x.dtype.kind == "f":
-            # The book's 1 / (1 + exp(-x)), step by step in one array.
-            out = np.negative(x)
-            np.exp(out, out)
-            np.add(1, out, out)
-            np.divide(1, out, out)
-        else:
-            out = 1 / (1 + np.exp(-x))
-        self.out = out
+        self.out = out = 1 / (1 + np.exp(-x))
         return out
 
     def backward(self, dout: Any) -> Any:
         out = self.out
         if out is None:
             raise ValueError("Sigmoid.backward called before forward")
-        if type(dout) is np.ndarray and dout.size >= _IN_PLACE_MIN and type(out) is np.ndarray \
-                and dout.dtype == out.dtype and dout.shape == out.shape and out.dtype.kind == "f":
-            dx = np.subtract(1.0, out)
-            np.multiply(dout, dx, dx)  # (dout * (1 - out)) * out, as the book's line
-            dx *= out
-            return dx
         return dout * (1.0 - out) * out
 
 
@@ -218,7 +211,9 @@ class SigmoidWithLoss:
         return self.loss
 
     def backward(self, dout: Any = 1) -> Any:
-        y = _forward_first(self, self.y)
+        y = self.y
+        if y is None:
+            _not_yet(self)
         batch_size = self.t.shape[0]
         return (y - self.t) * dout / batch_size
 
@@ -253,7 +248,9 @@ class Embedding(_embedding_layer.Embedding):
             if _rows.owned(dW):
                 _rows.track(dW, np.unique(self._indices(self.idx, dW.shape[0])))
             return None
-        idx = _forward_first(self, self.idx)
+        idx = self.idx
+        if idx is None:
+            _not_yet(self)
         ids = self._indices(idx, dW.shape[0])
         dout = self._upstream(dout, ids, dW.shape[1])
         with _rows.writing(dW):
