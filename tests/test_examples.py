@@ -102,6 +102,11 @@ def test_notebook(tmp_path, monkeypatch):
     for row in ("Convolution forward+backward", "Pooling forward+backward", "SimpleConvNet step (gradient + Adam)"):
         assert re.search(re.escape(row) + timing, text), text
     assert "same gradients as the book's: largest relative difference" in text
+    # The second volume's chapter 4: the book's negative samples, CBOW's nearest words, the sampler's speed.
+    assert "the same words as np.random.choice: True" in text, text
+    assert re.search(r"\[query\] cat: (dog|horse|rabbit|mouse|cow)", text), text
+    assert re.search(r"NegativeSamplingLoss forward\+backward \(batch 100\) +book [0-9.]+ ms +zk_layers "
+                     r"[0-9.]+ ms +book / fast = [0-9.]+x", text), text
 
 
 ROOT = EXAMPLES.parent
