@@ -8,7 +8,9 @@ volume runs for word2vec: the ``Embedding`` and ``SigmoidWithLoss`` of its
 Written for zk_layers in the book's style: the same NumPy calls in the same
 order, so that it costs what the book costs, and nothing checked.  Like
 :mod:`zk_layers.baseline` it imports nothing of zk_layers; it is for
-timing, the tests compare against the book's own checkout.
+timing, the tests compare against the book's own checkout.  (It takes the
+first volume's ``cross_entropy_error`` from :mod:`zk_layers.baseline`: the
+book's two volumes have the same function.)
 """
 from __future__ import annotations
 
@@ -17,18 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from .baseline import cross_entropy_error  # the same in both volumes
+
 __all__ = ["Embedding", "SigmoidWithLoss", "EmbeddingDot", "UnigramSampler", "NegativeSamplingLoss",
            "CBOW", "Adam", "remove_duplicate", "cbow_step"]
-
-
-def _cross_entropy_error(y: np.ndarray, t: np.ndarray) -> Any:
-    if y.ndim == 1:
-        t = t.reshape(1, t.size)
-        y = y.reshape(1, y.size)
-    if t.size == y.size:
-        t = t.argmax(axis=1)
-    batch_size = y.shape[0]
-    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
 
 
 class Embedding:
@@ -58,7 +52,7 @@ class SigmoidWithLoss:
     def forward(self, x: np.ndarray, t: np.ndarray) -> Any:
         self.t = t
         self.y = 1 / (1 + np.exp(-x))
-        return _cross_entropy_error(np.c_[1 - self.y, self.y], self.t)
+        return cross_entropy_error(np.c_[1 - self.y, self.y], self.t)
 
     def backward(self, dout: Any = 1) -> Any:
         batch_size = self.t.shape[0]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..book.functions import cross_entropy_error  # the same function in both volumes
 from .np import GPU  # noqa: F401 (the book's module namespace: `from common.functions import *`)
 
 __all__ = ["sigmoid", "relu", "softmax", "cross_entropy_error", "np"]
@@ -43,15 +44,3 @@ def softmax(x: Any) -> Any:
         y = x - np.max(x)
         return np.exp(y) / np.sum(np.exp(y))
     return x
-
-
-def cross_entropy_error(y: Any, t: Any) -> Any:
-    """Mean of ``-log(y[t] + 1e-7)`` over the batch; ``t`` holds class
-    indices or one-hot rows."""
-    if y.ndim == 1:
-        t = t.reshape(1, t.size)
-        y = y.reshape(1, y.size)
-    if t.size == y.size:  # one-hot rows: their class indices
-        t = t.argmax(axis=1)
-    batch_size = y.shape[0]
-    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size

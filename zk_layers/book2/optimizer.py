@@ -17,7 +17,6 @@ another length, raise ValueError before anything is updated.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,57 +27,69 @@ from .np import GPU  # noqa: F401 (the book's module namespace)
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "np"]
 
 
-def _check_lists(params: Sequence[Any], grads: Sequence[Any], states: Sequence[Any]) -> None:
-    if len(grads) != len(params):
-        raise ValueError(f"grads must hold one gradient per parameter: {len(params)} parameters, "
-                         f"got {len(grads)} gradients")
-    for name, state in states:
-        if state is not None and len(state) != len(params):
-            raise ValueError(f"{name} holds state for {len(state)} parameters, but update got "
-                             f"{len(params)}: the state belongs to other parameters (use a new optimizer)")
+class _Lists:
+    """What the six share: ``update`` checks the lists, creates the state
+    lists named by ``_state_names`` at the first update with
+    ``np.zeros_like`` (as the book does), then ``_update`` runs."""
 
+    _state_names: tuple[str, ...] = ()
 
-def _zeros_like_all(params: Sequence[Any]) -> list[Any]:
-    return [np.zeros_like(param) for param in params]
+    def update(self, params: Any, grads: Any) -> None:
+        if len(grads) != len(params):
+            raise ValueError(f"grads must hold one gradient per parameter: {len(params)} parameters, "
+                             f"got {len(grads)} gradients")
+        states = []
+        for name in self._state_names:
+            state = getattr(self, name)
+            if state is None:
+                state = [np.zeros_like(param) for param in params]
+                setattr(self, name, state)
+            elif len(state) != len(params):
+                raise ValueError(f"{type(self).__name__}.{name} holds state for {len(state)} parameters, but "
+                                 f"update got {len(params)}: the state belongs to other parameters (use a new "
+                                 f"optimizer)")
+            states.append(state)
+        self._update(params, grads, *states)
+
+    def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
+        raise NotImplementedError
 
 
 def _compiled(kind: int, param: Any, grad: Any, s1: Any = None, s2: Any = None, *c: Any) -> bool:
     return bool(_update.fits(param, grad) and _update.step(kind, param, grad, s1, s2, *c))
 
 
-class SGD:
+class SGD(_Lists):
     """``params[i] -= lr * grads[i]``."""
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
 
-    def update(self, params: Any, grads: Any) -> None:
-        _check_lists(params, grads, ())
+    def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
         for i in range(len(params)):
             if not _compiled(_update.SGD, params[i], grads[i], None, None, self.lr):
                 params[i] -= self.lr * grads[i]
 
 
-class Momentum:
+class Momentum(_Lists):
     """``v = momentum * v - lr * grad; param += v``."""
+
+    _state_names = ("v",)
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
         self.momentum = momentum
         self.v: list[Any] | None = None
 
-    def update(self, params: Any, grads: Any) -> None:
-        _check_lists(params, grads, [("Momentum.v", self.v)])
-        if self.v is None:
-            self.v = _zeros_like_all(params)
-        v = self.v
+    def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
+        v, = states
         for i in range(len(params)):
             if not _compiled(_update.MOMENTUM, params[i], grads[i], v[i], None, self.momentum, self.lr):
                 v[i] = self.momentum * v[i] - self.lr * grads[i]
                 params[i] += v[i]
 
 
-class Nesterov:
+class Nesterov(_Lists):
     """Nesterov's accelerated gradient, the second volume's order::
 
         v *= momentum; v -= lr * grad
@@ -86,16 +97,15 @@ class Nesterov:
         param -= (1 + momentum) * lr * grad
     """
 
+    _state_names = ("v",)
+
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
         self.momentum = momentum
         self.v: list[Any] | None = None
 
-    def update(self, params: Any, grads: Any) -> None:
-        _check_lists(params, grads, [("Nesterov.v", self.v)])
-        if self.v is None:
-            self.v = _zeros_like_all(params)
-        v = self.v
+    def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
+        v, = states
         for i in range(len(params)):
             v[i] *= self.momentum
             v[i] -= self.lr * grads[i]
@@ -103,47 +113,44 @@ class Nesterov:
             params[i] -= (1 + self.momentum) * self.lr * grads[i]
 
 
-class AdaGrad:
+class AdaGrad(_Lists):
     """``h += grad * grad; param -= lr * grad / (sqrt(h) + 1e-7)``."""
+
+    _state_names = ("h",)
 
     def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
         self.h: list[Any] | None = None
 
-    def update(self, params: Any, grads: Any) -> None:
-        _check_lists(params, grads, [("AdaGrad.h", self.h)])
-        if self.h is None:
-            self.h = _zeros_like_all(params)
-        h = self.h
+    def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
+        h, = states
         for i in range(len(params)):
             if not _compiled(_update.ADAGRAD, params[i], grads[i], h[i], None, self.lr, 1e-7):
                 h[i] += grads[i] * grads[i]
                 params[i] -= self.lr * grads[i] / (np.sqrt(h[i]) + 1e-7)
 
 
-class RMSprop:
+class RMSprop(_Lists):
     """``h = decay_rate * h + (1 - decay_rate) * grad**2;
     param -= lr * grad / (sqrt(h) + 1e-7)``."""
+
+    _state_names = ("h",)
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         self.lr = lr
         self.decay_rate = decay_rate
         self.h: list[Any] | None = None
 
-    def update(self, params: Any, grads: Any) -> None:
-        _check_lists(params, grads, [("RMSprop.h", self.h)])
-        if self.h is None:
-            self.h = _zeros_like_all(params)
-        h = self.h
+    def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
+        h, = states
         for i in range(len(params)):
-            if not _compiled(_update.RMSPROP, params[i], grads[i], h[i], None, self.lr, self.decay_rate,
-                             1e-7):
+            if not _compiled(_update.RMSPROP, params[i], grads[i], h[i], None, self.lr, self.decay_rate, 1e-7):
                 h[i] *= self.decay_rate
                 h[i] += (1 - self.decay_rate) * grads[i] * grads[i]
                 params[i] -= self.lr * grads[i] / (np.sqrt(h[i]) + 1e-7)
 
 
-class Adam:
+class Adam(_Lists):
     """Adam (http://arxiv.org/abs/1412.6980v8), the book's form::
 
         lr_t = lr * sqrt(1 - beta2**iter) / (1 - beta1**iter)
@@ -151,6 +158,8 @@ class Adam:
         v += (1 - beta2) * (grad**2 - v)
         param -= lr_t * m / (sqrt(v) + 1e-7)
     """
+
+    _state_names = ("m", "v")
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         self.lr = lr
@@ -160,17 +169,12 @@ class Adam:
         self.m: list[Any] | None = None
         self.v: list[Any] | None = None
 
-    def update(self, params: Any, grads: Any) -> None:
-        _check_lists(params, grads, [("Adam.m", self.m), ("Adam.v", self.v)])
-        if self.m is None:
-            self.m, self.v = _zeros_like_all(params), _zeros_like_all(params)
-        m, v = self.m, self.v
-        assert v is not None  # created with m
+    def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
+        m, v = states
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
         for i in range(len(params)):
-            if not _compiled(_update.ADAM, params[i], grads[i], m[i], v[i], lr_t, self.beta1, self.beta2,
-                             1e-7):
+            if not _compiled(_update.ADAM, params[i], grads[i], m[i], v[i], lr_t, self.beta1, self.beta2, 1e-7):
                 m[i] += (1 - self.beta1) * (grads[i] - m[i])
                 v[i] += (1 - self.beta2) * (grads[i]**2 - v[i])
                 params[i] -= lr_t * m[i] / (np.sqrt(v[i]) + 1e-7)

@@ -33,6 +33,17 @@ from .util import clip_grads
 __all__ = ["Trainer", "RnnlmTrainer", "remove_duplicate", "np"]
 
 
+def _step(model: Any, optimizer: Any, batch_x: Any, batch_t: Any, max_grad: float | None) -> Any:
+    """One of the book's training steps: the loss of the batch, the model updated."""
+    loss = model.forward(batch_x, batch_t)
+    model.backward()
+    params, grads = remove_duplicate(model.params, model.grads)
+    if max_grad is not None:
+        clip_grads(grads, max_grad)
+    optimizer.update(params, grads)
+    return loss
+
+
 class Trainer:
     """Minibatch training of a model with ``forward(x, t)``, ``backward()``,
     ``params`` and ``grads``: the book's loop, shuffles and prints."""
@@ -60,13 +71,7 @@ class Trainer:
             for iters in range(max_iters):
                 batch_x = x[iters * batch_size:(iters + 1) * batch_size]
                 batch_t = t[iters * batch_size:(iters + 1) * batch_size]
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                params, grads = remove_duplicate(model.params, model.grads)
-                if max_grad is not None:
-                    clip_grads(grads, max_grad)
-                optimizer.update(params, grads)
-                total_loss += loss
+                total_loss += _step(model, optimizer, batch_x, batch_t, max_grad)
                 loss_count += 1
                 if eval_interval is not None and iters % eval_interval == 0:
                     avg_loss = total_loss / loss_count
@@ -129,13 +134,7 @@ class RnnlmTrainer:
         for _ in range(max_epoch):
             for iters in range(max_iters):
                 batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                params, grads = remove_duplicate(model.params, model.grads)
-                if max_grad is not None:
-                    clip_grads(grads, max_grad)
-                optimizer.update(params, grads)
-                total_loss += loss
+                total_loss += _step(model, optimizer, batch_x, batch_t, max_grad)
                 loss_count += 1
                 if eval_interval is not None and iters % eval_interval == 0:
                     ppl = np.exp(total_loss / loss_count)
