@@ -71,8 +71,8 @@ class SGD(_Lists):
                 params[i] -= self.lr * grads[i]
 
 
-class Momentum(_Lists):
-    """``v = momentum * v - lr * grad; param += v``."""
+class _Velocity(_Lists):
+    """Momentum's and Nesterov's ``lr``, ``momentum`` and velocity ``v``."""
 
     _state_names = ("v",)
 
@@ -80,6 +80,10 @@ class Momentum(_Lists):
         self.lr = lr
         self.momentum = momentum
         self.v: list[Any] | None = None
+
+
+class Momentum(_Velocity):
+    """``v = momentum * v - lr * grad; param += v``."""
 
     def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
         v, = states
@@ -89,20 +93,13 @@ class Momentum(_Lists):
                 params[i] += v[i]
 
 
-class Nesterov(_Lists):
+class Nesterov(_Velocity):
     """Nesterov's accelerated gradient, the second volume's order::
 
         v *= momentum; v -= lr * grad
         param += momentum * momentum * v
         param -= (1 + momentum) * lr * grad
     """
-
-    _state_names = ("v",)
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr = lr
-        self.momentum = momentum
-        self.v: list[Any] | None = None
 
     def _update(self, params: Any, grads: Any, *states: list[Any]) -> None:
         v, = states

@@ -44,6 +44,18 @@ def _step(model: Any, optimizer: Any, batch_x: Any, batch_t: Any, max_grad: floa
     return loss
 
 
+def _plot(values: list[float], eval_interval: int | None, ylim: Any, ylabel: str) -> None:
+    """The book's training curve (matplotlib imported only here)."""
+    import matplotlib.pyplot as plt
+
+    if ylim is not None:
+        plt.ylim(*ylim)
+    plt.plot(numpy.arange(len(values)), values, label='train')
+    plt.xlabel('iterations (x' + str(eval_interval) + ')')
+    plt.ylabel(ylabel)
+    plt.show()
+
+
 class Trainer:
     """Minibatch training of a model with ``forward(x, t)``, ``backward()``,
     ``params`` and ``grads``: the book's loop, shuffles and prints."""
@@ -83,15 +95,7 @@ class Trainer:
             self.current_epoch += 1
 
     def plot(self, ylim: Any = None) -> None:
-        import matplotlib.pyplot as plt
-
-        x = numpy.arange(len(self.loss_list))
-        if ylim is not None:
-            plt.ylim(*ylim)
-        plt.plot(x, self.loss_list, label='train')
-        plt.xlabel('iterations (x' + str(self.eval_interval) + ')')
-        plt.ylabel('loss')
-        plt.show()
+        _plot(self.loss_list, self.eval_interval, ylim, 'loss')
 
 
 class RnnlmTrainer:
@@ -146,15 +150,7 @@ class RnnlmTrainer:
             self.current_epoch += 1
 
     def plot(self, ylim: Any = None) -> None:
-        import matplotlib.pyplot as plt
-
-        x = numpy.arange(len(self.ppl_list or []))
-        if ylim is not None:
-            plt.ylim(*ylim)
-        plt.plot(x, self.ppl_list or [], label='train')
-        plt.xlabel('iterations (x' + str(self.eval_interval) + ')')
-        plt.ylabel('perplexity')
-        plt.show()
+        _plot(self.ppl_list or [], self.eval_interval, ylim, 'perplexity')
 
 
 def _is_transpose_view(a: Any, b: Any) -> bool:
