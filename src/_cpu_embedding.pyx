@@ -35,60 +35,14 @@ cdef void _gather_rows(const floating* W, const Py_ssize_t* idx, floating* out,
             out[i * d + j] = row[j]
 
 
-cdef void _scatter_add_rows(const floating* dout, const Py_ssize_t* idx, floating* dW,
-                            Py_ssize_t n, Py_ssize_t d, Py_ssize_t start,
-                            Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t k, j, r
-    cdef floating* row
-    cdef const floating* src
-    if stop > start:
-        memset(dW + start * d, 0, <size_t>((stop - start) * d) * sizeof(floating))
-    for k in range(n):
-        r = idx[k]
-        if r < start or r >= stop:
-            continue
-        row = dW + r * d
-        src = dout + k * d
-        for j in range(d):
-            row[j] = row[j] + src[j]
-
-
-cdef void _scatter_add_widened_rows(const double* dout, const Py_ssize_t* idx, float* dW,
-                                    Py_ssize_t n, Py_ssize_t d, Py_ssize_t start,
-                                    Py_ssize_t stop) noexcept nogil:
-    cdef Py_ssize_t k, j, r
-    cdef float* row
-    cdef const double* src
-    if stop > start:
-        memset(dW + start * d, 0, <size_t>((stop - start) * d) * sizeof(float))
-    for k in range(n):
-        r = idx[k]
-        if r < start or r >= stop:
-            continue
-        row = dW + r * d
-        src = dout + k * d
-        for j in range(d):
-            row[j] = <float>(<double>row[j] + src[j])
-
-
-cdef void _scatter_add_rows_kept(const void* dout, bint widened, const Py_ssize_t* idx,
-                                 floating* dW, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t* old,
-                                 Py_ssize_t n_old, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    """The scatter-add of a gradient known to be zero outside the rows old:
-    in rows [start, stop), those and the rows of idx zeroed, then dout's
-    rows added in order (widened: float64 rows into float32)."""
+cdef inline void _add_rows(const void* dout, bint widened, const Py_ssize_t* idx, floating* dW,
+                           Py_ssize_t n, Py_ssize_t d, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """dW[idx[k], :] += dout[k, :] for k = 0 .. n-1 in order, for the rows in
+    [start, stop); widened: float64 rows into float32, each sum in float64."""
     cdef Py_ssize_t k, j, r
     cdef floating* row
     cdef const floating* src
     cdef const double* wide
-    for k in range(n_old):
-        r = old[k]
-        if start <= r < stop:
-            memset(dW + r * d, 0, <size_t>d * sizeof(floating))
-    for k in range(n):
-        r = idx[k]
-        if start <= r < stop:
-            memset(dW + r * d, 0, <size_t>d * sizeof(floating))
     for k in range(n):
         r = idx[k]
         if r < start or r >= stop:
@@ -102,6 +56,40 @@ cdef void _scatter_add_rows_kept(const void* dout, bint widened, const Py_ssize_
             src = <const floating*>dout + k * d
             for j in range(d):
                 row[j] = row[j] + src[j]
+
+
+cdef void _scatter_add_rows(const floating* dout, const Py_ssize_t* idx, floating* dW,
+                            Py_ssize_t n, Py_ssize_t d, Py_ssize_t start,
+                            Py_ssize_t stop) noexcept nogil:
+    if stop > start:
+        memset(dW + start * d, 0, <size_t>((stop - start) * d) * sizeof(floating))
+    _add_rows(dout, False, idx, dW, n, d, start, stop)
+
+
+cdef void _scatter_add_widened_rows(const double* dout, const Py_ssize_t* idx, float* dW,
+                                    Py_ssize_t n, Py_ssize_t d, Py_ssize_t start,
+                                    Py_ssize_t stop) noexcept nogil:
+    if stop > start:
+        memset(dW + start * d, 0, <size_t>((stop - start) * d) * sizeof(float))
+    _add_rows(dout, True, idx, dW, n, d, start, stop)
+
+
+cdef void _scatter_add_rows_kept(const void* dout, bint widened, const Py_ssize_t* idx,
+                                 floating* dW, Py_ssize_t n, Py_ssize_t d, const Py_ssize_t* old,
+                                 Py_ssize_t n_old, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """The scatter-add of a gradient known to be zero outside the rows old:
+    in rows [start, stop), those and the rows of idx zeroed, then dout's
+    rows added in order (widened: float64 rows into float32)."""
+    cdef Py_ssize_t k, r
+    for k in range(n_old):
+        r = old[k]
+        if start <= r < stop:
+            memset(dW + r * d, 0, <size_t>d * sizeof(floating))
+    for k in range(n):
+        r = idx[k]
+        if start <= r < stop:
+            memset(dW + r * d, 0, <size_t>d * sizeof(floating))
+    _add_rows(dout, widened, idx, dW, n, d, start, stop)
 
 
 cdef double _pairwise_sum(const double* a, Py_ssize_t n) noexcept nogil:

@@ -81,35 +81,45 @@ def embedding_forward(object W, object idx):
     return out
 
 
-def embedding_backward(object dout, object idx, object dW):
-    """dW[...] = 0, then dout's rows added to dW's rows idx, in order (as
-    np.add.at); True, or None, having written nothing, when the arrays are
-    not ready."""
+cdef bint _scatter_ready(object dout, object idx, object dW) noexcept:
+    """Whether the scatter-add kernels take these arrays as they are: dW
+    (V, D) writeable, dout (*idx.shape, D) of dW's dtype (or float64 into a
+    float32 dW), idx intp with every index in [0, V), dW apart from both."""
     cdef int typenum = kernel_float_type(dW)
     cdef int dout_type = kernel_float_type(dout)
     # float64 rows into a float32 dW as np.add.at adds them: in float64
     if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dW) != 2 or not (
             dout_type == typenum or (typenum == cnp.NPY_FLOAT and dout_type == cnp.NPY_DOUBLE)):
-        return None
+        return False
     if not is_kernel_array(idx, cnp.NPY_INTP):
-        return None
+        return False
     cdef cnp.ndarray da = <cnp.ndarray>dout
     cdef cnp.ndarray ia = <cnp.ndarray>idx
     cdef cnp.ndarray Wa = <cnp.ndarray>dW
-    cdef int nd = cnp.PyArray_NDIM(ia)
-    cdef Py_ssize_t rows = cnp.PyArray_DIMS(Wa)[0], d = cnp.PyArray_DIMS(Wa)[1]
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(ia)
-    cdef int axis
+    cdef int nd = cnp.PyArray_NDIM(ia), axis
+    cdef Py_ssize_t d = cnp.PyArray_DIMS(Wa)[1]
     if not cnp.PyArray_ISWRITEABLE(Wa) or cnp.PyArray_NDIM(da) != nd + 1 or cnp.PyArray_DIMS(da)[nd] != d:
-        return None
+        return False
     for axis in range(nd):
         if cnp.PyArray_DIMS(da)[axis] != cnp.PyArray_DIMS(ia)[axis]:
-            return None
+            return False
     if not (apart(Wa, da) and apart(Wa, ia)):
+        return False
+    return _in_range(<const Py_ssize_t*>cnp.PyArray_DATA(ia), cnp.PyArray_SIZE(ia), cnp.PyArray_DIMS(Wa)[0])
+
+
+def embedding_backward(object dout, object idx, object dW):
+    """dW[...] = 0, then dout's rows added to dW's rows idx, in order (as
+    np.add.at); True, or None, having written nothing, when the arrays are
+    not ready."""
+    if not _scatter_ready(dout, idx, dW):
         return None
-    cdef const Py_ssize_t* ix = <const Py_ssize_t*>cnp.PyArray_DATA(ia)
-    if not _in_range(ix, n, rows):
-        return None
+    cdef cnp.ndarray da = <cnp.ndarray>dout
+    cdef cnp.ndarray Wa = <cnp.ndarray>dW
+    cdef int typenum = cnp.PyArray_TYPE(Wa)
+    cdef Py_ssize_t rows = cnp.PyArray_DIMS(Wa)[0], d = cnp.PyArray_DIMS(Wa)[1]
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>idx)
+    cdef const Py_ssize_t* ix = <const Py_ssize_t*>cnp.PyArray_DATA(<cnp.ndarray>idx)
     cdef int n_threads = _threads(rows * d + n * d, GRAIN_ELEMENTWISE)
     if typenum == cnp.NPY_FLOAT and cnp.PyArray_TYPE(da) == cnp.NPY_DOUBLE:
         _run_scatter_add_widened(K.scatter_add_widened, <const double*>cnp.PyArray_DATA(da), ix,
@@ -129,37 +139,21 @@ def embedding_backward_kept(object dout, object idx, object dW, object old):
     added in order (float64 rows into a float32 dW as np.add.at adds them).
     Returns whether a row written holds a -0.0, or None, having written
     nothing, when the arrays are not ready."""
-    cdef int typenum = kernel_float_type(dW)
-    cdef int dout_type = kernel_float_type(dout)
-    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dW) != 2 or not (
-            dout_type == typenum or (typenum == cnp.NPY_FLOAT and dout_type == cnp.NPY_DOUBLE)):
+    if not (_scatter_ready(dout, idx, dW) and is_kernel_array(old, cnp.NPY_INTP) and apart(dW, old)):
         return None
-    if not (is_kernel_array(idx, cnp.NPY_INTP) and is_kernel_array(old, cnp.NPY_INTP)):
-        return None
-    cdef cnp.ndarray da = <cnp.ndarray>dout
-    cdef cnp.ndarray ia = <cnp.ndarray>idx
-    cdef cnp.ndarray oa = <cnp.ndarray>old
     cdef cnp.ndarray Wa = <cnp.ndarray>dW
-    cdef int nd = cnp.PyArray_NDIM(ia), axis
     cdef Py_ssize_t rows = cnp.PyArray_DIMS(Wa)[0], d = cnp.PyArray_DIMS(Wa)[1]
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(ia), n_old = cnp.PyArray_SIZE(oa)
-    if not cnp.PyArray_ISWRITEABLE(Wa) or cnp.PyArray_NDIM(da) != nd + 1 or cnp.PyArray_DIMS(da)[nd] != d:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>idx), n_old = cnp.PyArray_SIZE(<cnp.ndarray>old)
+    cdef const Py_ssize_t* ix = <const Py_ssize_t*>cnp.PyArray_DATA(<cnp.ndarray>idx)
+    cdef const Py_ssize_t* ox = <const Py_ssize_t*>cnp.PyArray_DATA(<cnp.ndarray>old)
+    if not _in_range(ox, n_old, rows):
         return None
-    for axis in range(nd):
-        if cnp.PyArray_DIMS(da)[axis] != cnp.PyArray_DIMS(ia)[axis]:
-            return None
-    if not (apart(Wa, da) and apart(Wa, ia) and apart(Wa, oa)):
-        return None
-    cdef const Py_ssize_t* ix = <const Py_ssize_t*>cnp.PyArray_DATA(ia)
-    cdef const Py_ssize_t* ox = <const Py_ssize_t*>cnp.PyArray_DATA(oa)
-    if not (_in_range(ix, n, rows) and _in_range(ox, n_old, rows)):
-        return None
-    cdef bint widened = dout_type != typenum
-    cdef const void* src = cnp.PyArray_DATA(da)
+    cdef bint widened = cnp.PyArray_TYPE(<cnp.ndarray>dout) != cnp.PyArray_TYPE(Wa)
+    cdef const void* src = cnp.PyArray_DATA(<cnp.ndarray>dout)
     cdef int n_threads = _threads(n * d + n_old * d, GRAIN_ELEMENTWISE)
     cdef Py_ssize_t k, j
     cdef const float* row
-    if typenum == cnp.NPY_DOUBLE:
+    if cnp.PyArray_TYPE(Wa) == cnp.NPY_DOUBLE:
         _run_scatter_add_kept(K.scatter_add_kept_f64, src, widened, ix,
                               <double*>cnp.PyArray_DATA(Wa), n, d, ox, n_old, rows, n_threads)
         return False

@@ -103,7 +103,7 @@ def test_train_command_cbow(tmp_path):
     assert "[query] cat:" in done.stdout and "epoch   2  mean loss" in done.stdout
     report = json.loads(out.read_text())
     assert report["model"] == "cbow" and len(report["epoch_losses"]) == 2
-    bad = run_module("train", "--model", "cbow", "--data", "ptb")
+    bad = run_module("train", "--model", "cbow", "--data", "ptb", env_update={"ZK_LAYERS_PTB_DIR": ""})
     assert bad.returncode != 0 and "--data ptb needs --data-dir" in bad.stderr
     bad = run_module("train", "--data", "toy")
     assert bad.returncode != 0 and "need --model cbow" in bad.stderr
