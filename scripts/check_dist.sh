@@ -173,9 +173,9 @@ check_wheel_list() {  # list
     missing=()
     require "$list" 'zk_layers/py\.typed' 'zk_layers/data/digits\.csv\.gz' 'zk_layers/data/README\.md' \
         'zk_layers-[^/]+\.dist-info/(METADATA|WHEEL|RECORD|entry_points\.txt)'
-    # Every module of the package and its subpackages (zk_layers.book, zk_layers.bench).
+    # Every module of the package and its subpackages (zk_layers.book, zk_layers.book2, zk_layers.bench).
     while IFS= read -r py; do require "$list" "$py"; done \
-        < <(grep -E '^zk_layers/([^/]+|book/[^/]+|bench/[^/]+)\.py$' "$WORK/sdist.txt" | sed 's/\./\\./g')
+        < <(grep -E '^zk_layers/([^/]+|book/[^/]+|book2/[^/]+|bench/[^/]+)\.py$' "$WORK/sdist.txt" | sed 's/\./\\./g')
     for module in "${MODULES[@]}"; do
         require "$list" "zk_layers/$module\\.[^/]+\\.so" "zk_layers/$module\\.pyi"
         [[ " ${PER_ISA[*]} " == *" $module "* ]] || continue  # _platform and the glue: built once
