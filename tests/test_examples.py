@@ -148,3 +148,17 @@ def test_the_readmes_are_short_and_follow_each_other():
     assert len(english.encode()) <= 16 * 1024, "README.md is over 16 KB: move detail to docs/"
     sections = [re.findall(r"^## ", text, flags=re.MULTILINE) for text in (english, japanese)]
     assert len(sections[0]) == len(sections[1]) >= 5, "README.ja.md must follow README.md section by section"
+
+
+def test_every_subpackage_is_in_the_wheel():
+    """pyproject's `packages` lists every folder of zk_layers that Python imports as a package:
+    one left out is missing from the wheel (zk_layers.book2 once was)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = ROOT / "pyproject.toml"
+    if not pyproject.exists():
+        pytest.skip("pyproject.toml is not next to the tests (a run outside the source tree)")
+    listed = set(tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "zk_layers").rglob("__init__.py")
+             if "__pycache__" not in init.parts}
+    assert "zk_layers.book2" in found and "zk_layers" in listed
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
