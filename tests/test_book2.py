@@ -96,20 +96,21 @@ def zipf_corpus(n=3000, v=200, seed=0):
 
 @needs_book
 @pytest.mark.parametrize("dt", ["f", "d"])
-def test_layers_match_the_book(book, dt):
+@pytest.mark.parametrize("n, d, h", [(7, 5, 4), (300, 20, 64)])  # the second: the in-place paths
+def test_layers_match_the_book(book, dt, n, d, h):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((7, 5)).astype(dt)
-    W = rng.standard_normal((5, 4)).astype(dt)
-    b = rng.standard_normal(4).astype(dt)
-    dout = rng.standard_normal((7, 4)).astype(dt)
-    t = rng.integers(0, 4, 7)
+    x = rng.standard_normal((n, d)).astype(dt)
+    W = rng.standard_normal((d, h)).astype(dt)
+    b = rng.standard_normal(h).astype(dt)
+    dout = rng.standard_normal((n, h)).astype(dt)
+    t = rng.integers(0, h, n)
     B = book["layers"]
     for name, args in (("MatMul", (W,)), ("Affine", (W, b))):
         ours, theirs = getattr(layers, name)(*args), getattr(B, name)(*args)
         same(ours.forward(x), theirs.forward(x))
         same(ours.backward(dout), theirs.backward(dout))
-        for g, h in zip(ours.grads, theirs.grads, strict=True):
-            same(g, h)
+        for mine, books in zip(ours.grads, theirs.grads, strict=True):
+            same(mine, books)
         assert ours.params[0] is W  # kept, not copied
     for name in ("Softmax", "Sigmoid"):
         ours, theirs = getattr(layers, name)(), getattr(B, name)()
@@ -119,11 +120,11 @@ def test_layers_match_the_book(book, dt):
     ours, theirs = layers.SoftmaxWithLoss(), B.SoftmaxWithLoss()
     same(ours.forward(dout, t), theirs.forward(dout, t))
     same(ours.backward(), theirs.backward())
-    onehot = np.eye(4, dtype=np.int32)[t]
+    onehot = np.eye(h, dtype=np.int32)[t]
     same(ours.forward(dout, onehot), theirs.forward(dout, onehot))
     same(ours.backward(2.0), theirs.backward(2.0))
-    score = rng.standard_normal(9).astype(dt) * 4
-    labels = rng.integers(0, 2, 9).astype(np.int32)
+    score = rng.standard_normal(n).astype(dt) * 4
+    labels = rng.integers(0, 2, n).astype(np.int32)
     ours, theirs = layers.SigmoidWithLoss(), B.SigmoidWithLoss()
     same(ours.forward(score, labels), theirs.forward(score, labels))
     same(ours.backward(), theirs.backward())  # float64 for float32 scores, as the book's

@@ -107,3 +107,21 @@ def test_train_command_cbow(tmp_path):
     assert bad.returncode != 0 and "--data ptb needs --data-dir" in bad.stderr
     bad = run_module("train", "--data", "toy")
     assert bad.returncode != 0 and "need --model cbow" in bad.stderr
+
+
+def test_backward_uses_the_ids_forward_saw():
+    corpus = zipf_corpus(n=2000, v=100)
+    offsets = np.array([-1, 1])
+    centre = np.arange(1, 101)
+    contexts, target = corpus[centre[:, None] + offsets], corpus[centre]
+    grads = []
+    for mutate in (False, True):
+        np.random.seed(0)
+        model = CBOW(100, 8, 1, corpus)
+        batch = contexts.copy()
+        model.forward(batch, target)
+        if mutate:
+            batch[:] = 99  # the caller reuses its array before backward
+        model.backward()
+        grads.append(model.grads["W_in"].copy())
+    same(grads[1], grads[0])

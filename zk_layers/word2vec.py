@@ -118,7 +118,8 @@ class CBOW:
             y, layer_loss = _sigmoid_loss(score, 1 if i == 0 else 0)
             ys.append(y)
             loss = layer_loss if loss is None else loss + layer_loss
-        self._cache = (contexts, words, h, rows, ys, n)
+        # The ids as forward used them (a copy: the caller may reuse its array).
+        self._cache = (contexts.copy(), words, h, rows, ys, n)
         return loss
 
     def backward(self, dout: Any = 1) -> None:
