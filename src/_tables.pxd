@@ -247,3 +247,47 @@ ctypedef struct ConvolutionKernels:
                                   Py_ssize_t start, Py_ssize_t stop, Geometry g) noexcept nogil
     void (*max_pool_backward_f64)(const double* dout, const int* arg_max, double* dx,
                                   Py_ssize_t start, Py_ssize_t stop, Geometry g) noexcept nogil
+
+
+# ------------------ src/_cpu_recurrent.pyx: RNN and LSTM, one time step's elementwise work
+# Rows [start, stop) of the batch.  Each (N, ...) operand is given at its
+# row (that time step's slice) and with its row stride in elements; g, dh_rec
+# and dc are contiguous (N, 4H) or (N, H).  Gates are f, g, i, o, H columns each.
+ctypedef struct RecurrentKernels:
+    # a = gates + g + b (gates holding x Wx, g h_prev Wh); gates = sigmoid(a_f),
+    # tanh(a_g), sigmoid(a_i), sigmoid(a_o) in place; c = f c_prev + g i;
+    # tc = tanh(c); h = o tc (c, tc, h at row stride `stride`)
+    void (*lstm_forward_f32)(float* gates, Py_ssize_t gates_stride, const float* g, const float* b,
+                             const float* c_prev, Py_ssize_t c_prev_stride, float* c, float* tc,
+                             float* h, Py_ssize_t stride, Py_ssize_t hidden, Py_ssize_t start,
+                             Py_ssize_t stop) noexcept nogil
+    void (*lstm_forward_f64)(double* gates, Py_ssize_t gates_stride, const double* g, const double* b,
+                             const double* c_prev, Py_ssize_t c_prev_stride, double* c, double* tc,
+                             double* h, Py_ssize_t stride, Py_ssize_t hidden, Py_ssize_t start,
+                             Py_ssize_t stop) noexcept nogil
+    # dh = dh_up + dh_rec; ds = dc + dh o (1 - tc^2); dA = the gates' gradients
+    # (at gates_stride); dc = ds f (the previous step's)
+    void (*lstm_backward_f32)(const float* gates, Py_ssize_t gates_stride, const float* dh_up,
+                              const float* dh_rec, float* dc, const float* c_prev,
+                              Py_ssize_t c_prev_stride, const float* tc, Py_ssize_t stride,
+                              float* dA, Py_ssize_t hidden, Py_ssize_t start,
+                              Py_ssize_t stop) noexcept nogil
+    void (*lstm_backward_f64)(const double* gates, Py_ssize_t gates_stride, const double* dh_up,
+                              const double* dh_rec, double* dc, const double* c_prev,
+                              Py_ssize_t c_prev_stride, const double* tc, Py_ssize_t stride,
+                              double* dA, Py_ssize_t hidden, Py_ssize_t start,
+                              Py_ssize_t stop) noexcept nogil
+    # h = tanh(g + ax + b)
+    void (*rnn_forward_f32)(const float* ax, Py_ssize_t ax_stride, const float* g, const float* b,
+                            float* h, Py_ssize_t stride, Py_ssize_t hidden, Py_ssize_t start,
+                            Py_ssize_t stop) noexcept nogil
+    void (*rnn_forward_f64)(const double* ax, Py_ssize_t ax_stride, const double* g, const double* b,
+                            double* h, Py_ssize_t stride, Py_ssize_t hidden, Py_ssize_t start,
+                            Py_ssize_t stop) noexcept nogil
+    # dt = (dh_up + dh_rec) (1 - h^2)
+    void (*rnn_backward_f32)(const float* h, Py_ssize_t stride, const float* dh_up, const float* dh_rec,
+                             float* dt, Py_ssize_t dt_stride, Py_ssize_t hidden, Py_ssize_t start,
+                             Py_ssize_t stop) noexcept nogil
+    void (*rnn_backward_f64)(const double* h, Py_ssize_t stride, const double* dh_up,
+                             const double* dh_rec, double* dt, Py_ssize_t dt_stride, Py_ssize_t hidden,
+                             Py_ssize_t start, Py_ssize_t stop) noexcept nogil

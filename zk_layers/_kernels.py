@@ -37,10 +37,10 @@ from . import _platform
 # what to build: the kernel modules, built per instruction set, and, for
 # each glue module (built once), the kernel module whose TABLE it calls.
 KERNEL_MODULES = ("_cpu_activations", "_cpu_affine", "_cpu_softmax_loss", "_cpu_update", "_cpu_regularization",
-                  "_cpu_convolution", "_cpu_embedding")
+                  "_cpu_convolution", "_cpu_embedding", "_cpu_recurrent")
 GLUE = {"_activations": "_cpu_activations", "_affine": "_cpu_affine", "_softmax_loss": "_cpu_softmax_loss",
         "_update": "_cpu_update", "_regularization": "_cpu_regularization", "_convolution": "_cpu_convolution",
-        "_embedding": "_cpu_embedding"}
+        "_embedding": "_cpu_embedding", "_recurrent": "_cpu_recurrent"}
 
 LEVELS = ("avx512", "avx2", "baseline")  # best first
 _SUFFIX = {"avx512": "_avx512", "avx2": "_avx2", "baseline": ""}

@@ -24,6 +24,8 @@ import numpy as np
 from .. import _embedding
 from .. import embedding as _embedding_layer
 from .. import regularization as _regularization
+from .._products import product_into as _product_into
+from .._products import sum_into as _sum_into
 from . import _rows
 from .functions import cross_entropy_error, sigmoid, softmax
 from .np import GPU  # noqa: F401 (the book's module namespace)
@@ -39,20 +41,6 @@ def _not_yet(layer: Any) -> None:
 # From this many elements on, the layers' NumPy steps reuse one array
 # (below it, the checks would cost more than the allocations they save).
 _IN_PLACE_MIN = 4096
-
-
-def _product_into(grad: Any, a: Any, b: Any) -> None:
-    """``grad[...] = np.dot(a, b)``: the product written straight into
-    ``grad`` when it fits (the same BLAS call; NumPy itself goes through a
-    temporary if ``grad`` overlaps an input), else through a new array."""
-    if type(grad) is np.ndarray and type(a) is np.ndarray and type(b) is np.ndarray \
-            and grad.dtype == a.dtype == b.dtype and a.ndim == 2 and b.ndim == 2 \
-            and grad.shape == (a.shape[0], b.shape[1]):
-        flags = grad.flags
-        if flags.c_contiguous and flags.writeable:
-            np.dot(a, b, out=grad)
-            return
-    grad[...] = np.dot(a, b)
 
 
 class MatMul:
@@ -105,13 +93,7 @@ class Affine:
             _not_yet(self)
         dx = np.dot(dout, W.T)
         _product_into(self.grads[0], x.T, dout)
-        db = self.grads[1]
-        if type(dout) is np.ndarray and dout.size >= _IN_PLACE_MIN and type(db) is np.ndarray \
-                and db.dtype == dout.dtype and dout.ndim == 2 \
-                and db.shape == dout.shape[1:] and db.flags.c_contiguous and db.flags.writeable:
-            np.sum(dout, axis=0, out=db)
-        else:
-            db[...] = np.sum(dout, axis=0)
+        _sum_into(self.grads[1], dout)
         return dx
 
 
