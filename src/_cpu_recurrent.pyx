@@ -16,7 +16,7 @@ so results are bitwise identical for every thread count and every build.
 The gates are laid out as the book's: f, g, i, o, H columns each.
 """
 from cython cimport floating
-from libc.math cimport fabsf, tanh
+from libc.math cimport NAN, fabsf, tanh
 
 from _math cimport exp_general, exp_moderate, extremes, moderate_limit
 
@@ -89,10 +89,17 @@ cdef inline void _load(floating* into, const floating* a, Py_ssize_t m) noexcept
         into[k] = a[k]
 
 
+cdef inline floating _canonical(floating v) noexcept nogil:
+    """v, or np.nan for any NaN: which NaN an operation passes on (its sign,
+    its payload) depends on the order of its operands in the machine code,
+    which differs between the builds."""
+    return <floating>NAN if v != v else v
+
+
 cdef inline void _store(floating* a, const floating* values, Py_ssize_t m) noexcept nogil:
     cdef Py_ssize_t k
     for k in range(m):
-        a[k] = values[k]
+        a[k] = _canonical(values[k])
 
 
 cdef inline void _preactivation(floating* into, const floating* a, const floating* g, const floating* b,
@@ -212,7 +219,7 @@ cdef void _rnn_forward_rows(const floating* ax, Py_ssize_t ax_stride, const floa
     for n in range(start, stop):
         for j in range(H):
             # (h Wh + x Wx) + b, as the book adds them
-            h[n * stride + j] = _tanh((g[n * H + j] + ax[n * ax_stride + j]) + b[j])
+            h[n * stride + j] = _canonical(_tanh((g[n * H + j] + ax[n * ax_stride + j]) + b[j]))
 
 
 cdef void _rnn_backward_rows(const floating* h, Py_ssize_t stride, const floating* dh_up,
@@ -223,7 +230,7 @@ cdef void _rnn_backward_rows(const floating* h, Py_ssize_t stride, const floatin
     for n in range(start, stop):
         for j in range(H):
             y = h[n * stride + j]
-            dt[n * dt_stride + j] = (dh_up[n * stride + j] + dh_rec[n * H + j]) * (one - y * y)
+            dt[n * dt_stride + j] = _canonical((dh_up[n * stride + j] + dh_rec[n * H + j]) * (one - y * y))
 
 
 include "_cpu_recurrent_table.pxi"

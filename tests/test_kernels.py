@@ -57,6 +57,20 @@ def _everything(dtype) -> list[np.ndarray]:
     np.random.seed(5)  # noqa: NPY002 (Dropout draws from the book's generator)
     drop = zk.Dropout(0.5)
     results += [drop.forward(x, train_flg=True), drop.backward(dout)]
+    # Chapters 5-6: H = 150 is a block of 128 columns and a tail; the
+    # sequence has a NaN, infinities and gate arguments beyond the
+    # moderate exponential's range (|x| > 86 in float32).
+    from zk_layers import recurrent
+
+    seq = rng.standard_normal((3, 4, 5)).astype(dtype)
+    seq[0, 0, :3] = [np.nan, np.inf, -np.inf]
+    seq[1] *= 100
+    for cls, gates in ((recurrent.TimeRNN, 1), (recurrent.TimeLSTM, 4)):
+        layer = cls(rng.standard_normal((5, gates * 150)).astype(dtype),
+                    (rng.standard_normal((150, gates * 150)) / 10).astype(dtype), np.zeros(gates * 150, dtype))
+        with np.errstate(invalid="ignore"):
+            hs = layer.forward(seq)
+            results += [hs, layer.backward(rng.standard_normal(hs.shape).astype(dtype)), *layer.grads]
     return results
 
 
