@@ -210,7 +210,8 @@ def fake_book2(tmp_path):
     """)
     with open(book / "ch04" / "cbow_params.pkl", "wb") as f:
         pickle.dump({"who": "book"}, f)
-    write(book / "ch05" / "later.py", "print(1)\n")  # part 2's: not checked yet
+    write(book / "ch05" / "later.py", "print(1)\n")
+    write(book / "ch09" / "beyond.py", "print(1)\n")  # no chapter of the volume: not checked
     return book
 
 
@@ -242,7 +243,7 @@ def test_the_second_volume_is_told_by_common_time_layers(fake_book2, tmp_path, c
     capsys.readouterr()
     # the chapters checked are the volume's
     assert [s.split("/")[0] for s in _check.book_scripts(str(fake_book2))] == (
-        ["ch01"] * 5 + ["ch02"] * 2 + ["ch04"] * 3)
+        ["ch01"] * 5 + ["ch02"] * 2 + ["ch04"] * 3 + ["ch05"])
     assert _check.book_scripts(str(first)) == []  # ch01 is no chapter of the first volume's check
     (fake_book2 / "common" / "time_layers.py").unlink()
     assert _run.book_volume(str(fake_book2)) == 1
@@ -309,14 +310,18 @@ def test_common_book_serves_the_books_own(fake_book2, capsys):
     assert "common" not in sys.modules
 
 
-def test_time_layers_is_the_books_own(fake_book2, capsys):
+def test_a_module_zk_layers_does_not_serve_is_the_books_own(fake_book2, capsys, monkeypatch):
+    # The hook that takes such modules from the checkout (none now): shown with time_layers.
+    monkeypatch.setattr(_run, "COMMON_MODULES_2", tuple(m for m in _run.COMMON_MODULES_2 if m != "time_layers"))
+    monkeypatch.setattr(_run, "BOOK_OWN_MODULES_2", ("time_layers",))
     book_file = str(fake_book2 / "common" / "time_layers.py")
     report = _run.run_script(str(fake_book2 / "ch01" / "uses_time_layers.py"))
     out = capsys.readouterr()
     assert out.out.splitlines() == [book_file, "zk_layers.book2.np"]  # the book's file, on our common
     assert report["book_modules"] == ["common.time_layers"]
     assert out.err.count("common.time_layers is the book's own (not compiled by zk_layers yet)") == 1
-    assert "common.time_layers" not in sys.modules and not hasattr(zk_layers.book2, "time_layers")
+    assert "common.time_layers" not in sys.modules
+    assert getattr(zk_layers.book2, "time_layers", zk_layers.book2).__name__.startswith("zk_layers.book2")
     # the book's side: all of common is the book's, no hook and no note
     report = _run.run_script(str(fake_book2 / "ch01" / "uses_time_layers.py"), common="book")
     out = capsys.readouterr()
@@ -325,16 +330,29 @@ def test_time_layers_is_the_books_own(fake_book2, capsys):
 
 
 @needs_book2
-def test_the_real_time_layers_is_loaded_from_the_checkout(tmp_path, capsys):
-    require_zk("np", "layers", "functions")
+def test_the_time_layers_and_attention_are_served_by_zk_layers(tmp_path, capsys):
     script = tmp_path / "probe.py"  # outside the checkout: found through book_dir
-    script.write_text("import common.time_layers as t, common.layers\n"
-                      "print(t.__file__)\nprint(common.layers.__name__)\nprint(t.TimeRNN.__module__)\n")
+    script.write_text("import common.time_layers as t, ch08.attention_layer as a\n"
+                      "print(t.__name__)\nprint(t.TimeLSTM.__module__)\nprint(a.TimeAttention.__module__)\n")
     report = _run.run_script(str(script), book_dir=BOOK2_DIR)
     assert capsys.readouterr().out.splitlines() == [
-        os.path.join(os.path.abspath(BOOK2_DIR), "common", "time_layers.py"), "zk_layers.book2.layers",
-        "common.time_layers"]
-    assert report["book_modules"] == ["common.time_layers"]
+        "zk_layers.book2.time_layers", "zk_layers.book2.time_layers", "zk_layers.book2.attention_layer"]
+    assert report["book_modules"] == []
+
+
+def test_scripts_of_ch08_get_ch07_on_the_path(fake_book2, capsys):
+    write(fake_book2 / "ch07" / "seq2seq.py", "WHO = 'ch07'\n")
+    write(fake_book2 / "ch08" / "uses_ch07.py", "import seq2seq\nprint(seq2seq.WHO)\n")
+    write(fake_book2 / "ch06" / "uses_ch07.py", "import seq2seq\n")
+    for common in ("zk", "book"):
+        _run.run_script(str(fake_book2 / "ch08" / "uses_ch07.py"), common=common)
+        out = capsys.readouterr()
+        assert out.out == "ch07\n"
+        assert out.err.count("ch07/ appended to sys.path for ch08/") == 1 and "issue #19" in out.err
+        assert "seq2seq" not in sys.modules
+    with pytest.raises(ModuleNotFoundError):  # control: another chapter's scripts do not get it
+        _run.run_script(str(fake_book2 / "ch06" / "uses_ch07.py"))
+    assert "appended" not in capsys.readouterr().err
 
 
 # -- the step limit ---------------------------------------------------------
@@ -541,7 +559,8 @@ def test_check_of_the_second_volume(fake_book2, child_path):
     out = io.StringIO()
     rows = {row["script"]: row for row in _check.check(str(fake_book2), out=out)}
     assert rows["ch02/count_method_big.py"]["verdict"] == "slow, skipped"
-    assert "ch05/later.py" not in rows and "1 slow (skipped)" in out.getvalue()
+    assert rows["ch05/later.py"]["same"] is True
+    assert "ch09/beyond.py" not in rows and "1 slow (skipped)" in out.getvalue()
 
 
 def test_check_runs_ptb_scripts_with_the_data_dir(fake_book2, tmp_path, child_path):

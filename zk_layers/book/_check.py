@@ -64,13 +64,17 @@ ATOL_PER_SCRIPT = {"ch05/gradient_check.py": GRADIENT_CHECK_ATOL,
                    "ch06/batch_norm_gradient_check.py": GRADIENT_CHECK_ATOL,
                    "ch07/gradient_check.py": GRADIENT_CHECK_ATOL}
 
-# The second volume, chapters 1-4 (part 2 adds ch05-ch08).
-CHAPTERS_2 = ("ch01", "ch02", "ch03", "ch04")
+# The second volume, chapters 1-8.
+CHAPTERS_2 = ("ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08")
 
 DEFAULT_MAX_STEPS_2 = 1000
 
 # ch04/train.py is 10 epochs of 9,295 steps; a few hundred show the losses.
-MAX_STEPS_PER_SCRIPT_2 = {"ch04/train.py": 300}
+# The language models of ch06 take 0.1-1.4 s a step in the book's NumPy:
+# a few reports of perplexity (every 20 steps).  The seq2seq scripts: one
+# epoch (351 steps) and its accuracy on the test set, then one more step.
+MAX_STEPS_PER_SCRIPT_2 = {"ch04/train.py": 300, "ch06/train_rnnlm.py": 40, "ch06/train_better_rnnlm.py": 40,
+                          "ch07/train_seq2seq.py": 352, "ch08/train.py": 352}
 
 # The second volume's scripts compute in float32: a different summation
 # order moves a loss in its 7th digit, and that grows over the steps.

@@ -28,9 +28,10 @@ a later read of that file by the same run is sent there too.
 The second volume (a checkout with ``common/time_layers.py``, see
 :func:`book_volume`) is served by :mod:`zk_layers.book2` instead: the modules
 of :data:`COMMON_MODULES_2` and the chapter modules of
-:data:`CHAPTER_MODULES_2`.  The modules of :data:`BOOK_OWN_MODULES_2`, which
-zk_layers does not compile yet, are imported from the reader's checkout by
-an import hook.  A training step is a call of ``update`` of one of the
+:data:`CHAPTER_MODULES_2`, by an import hook (which would take the modules
+of :data:`BOOK_OWN_MODULES_2`, none now, from the reader's checkout); the
+scripts of ch08 also get ch07/ on ``sys.path`` (:data:`CHAPTER_PATHS_2`).
+A training step is a call of ``update`` of one of the
 optimizers of the ``common.optimizer`` in use, and ``--data-dir DIR`` (or
 ``ZK_LAYERS_PTB_DIR``) gives the Penn Treebank, checked against its MD5
 sums, to ``dataset/ptb.py`` through a shadow ``dataset/`` folder (see
@@ -59,7 +60,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 __all__ = ["run_script", "StepLimitReached", "book_volume", "verify_ptb_dir", "COMMON_MODULES",
-           "COMMON_MODULES_2", "CHAPTER_MODULES_2", "BOOK_OWN_MODULES_2", "OPTIMIZERS_2", "PTB_MD5",
+           "COMMON_MODULES_2", "CHAPTER_MODULES_2", "BOOK_OWN_MODULES_2", "CHAPTER_PATHS_2", "OPTIMIZERS_2",
+           "PTB_MD5",
            "MAX_STEPS_VARIABLE", "PTB_DIR_VARIABLE"]
 
 
@@ -68,16 +70,24 @@ COMMON_MODULES = ("functions", "gradient", "layers", "multi_layer_net", "multi_l
                   "optimizer", "trainer", "util")
 
 # The second volume's common/ modules that zk_layers.book2 serves.
-COMMON_MODULES_2 = ("config", "np", "functions", "layers", "optimizer", "trainer", "util", "base_model")
+COMMON_MODULES_2 = ("config", "np", "functions", "layers", "time_layers", "optimizer", "trainer", "util",
+                    "base_model")
 
 # The second volume's chapter modules that zk_layers.book2 serves: the book's
 # name -> the module of zk_layers.book2.  Each is also served under its last
 # part (`negative_sampling_layer`), as a script in its own folder imports it.
-CHAPTER_MODULES_2 = {"ch04.negative_sampling_layer": "negative_sampling_layer"}
+CHAPTER_MODULES_2 = {"ch04.negative_sampling_layer": "negative_sampling_layer",
+                     "ch08.attention_layer": "attention_layer"}
 
-# The second volume's common/ modules zk_layers does not compile yet: with
-# common served by zk_layers.book2 they are the reader's own files.
-BOOK_OWN_MODULES_2 = ("time_layers",)
+# The second volume's common/ modules zk_layers does not serve: with common
+# served by zk_layers.book2 they would be the reader's own files.  None now.
+BOOK_OWN_MODULES_2: tuple[str, ...] = ()
+
+# Folders a chapter's scripts import from without putting them on the path:
+# ch08/train.py imports ch07.peeky_seq2seq, which imports `seq2seq` as if
+# run from ch07/ (the book's issue #19: the script fails run from ch08/).
+# `book run` appends them to sys.path, on both sides, and says so.
+CHAPTER_PATHS_2 = {"ch08": ("ch07",)}
 
 # A training step of the second volume: a call of `update` of one of these
 # classes of the common.optimizer in use.
@@ -254,14 +264,14 @@ def _served_common(side: str, volume: int = 1, book_dir: str = "",
     saved = {name: mod for name, mod in sys.modules.items() if ours(name)}
     finder: _ServedModules | None = None
     package: types.ModuleType | None = None
-    attributes: set[str] = set()
+    attributes: dict[str, Any] = {}
     if side == "zk" and volume == 1:
         sys.modules["common"] = importlib.import_module("zk_layers.book")
         for name in COMMON_MODULES:
             sys.modules[f"common.{name}"] = importlib.import_module(f"zk_layers.book.{name}")
     elif side == "zk":
         package = importlib.import_module("zk_layers.book2")
-        attributes = set(vars(package))
+        attributes = {name: value for name, value in vars(package).items() if name in BOOK_OWN_MODULES_2}
         for name in served:  # entries an earlier import left: the finder must see these names
             sys.modules.pop(name, None)
         sys.modules["common"] = package
@@ -276,10 +286,12 @@ def _served_common(side: str, volume: int = 1, book_dir: str = "",
             if book_modules is not None:
                 book_modules.extend(finder.loaded)
         if package is not None:
-            # Importing common.time_layers set it as an attribute of the
-            # package (zk_layers.book2): take it off again.
-            for name in set(vars(package)) - attributes:
-                if name in BOOK_OWN_MODULES_2:
+            # Importing common.<name> set the book's module as an attribute
+            # of the package (zk_layers.book2): put back what was there.
+            for name in BOOK_OWN_MODULES_2:
+                if name in attributes:
+                    setattr(package, name, attributes[name])
+                elif hasattr(package, name):
                     delattr(package, name)
         for name in [n for n in sys.modules if ours(n)]:
             del sys.modules[name]
@@ -461,6 +473,18 @@ def _writes_outside(book_dir: str, output_dir: str | None, redirected: dict[str,
         builtins.open = real_open
 
 
+def _append_chapter_paths(book_dir: str, script: str) -> None:
+    """The folders of :data:`CHAPTER_PATHS_2` for the script's chapter, at the
+    end of sys.path, each named on stderr."""
+    chapter = os.path.basename(os.path.dirname(os.path.abspath(script)))
+    for folder in CHAPTER_PATHS_2.get(chapter, ()):
+        path = os.path.join(book_dir, folder)
+        if os.path.isdir(path):
+            sys.path.append(path)
+            print(f"zk-layers book run: {folder}/ appended to sys.path for {chapter}/ (its scripts import "
+                  f"{folder}'s modules as if run from {folder}/; the book's issue #19)", file=sys.stderr)
+
+
 def run_script(script: str, args: Sequence[str] = (), *, seed: int | None = None, common: str = "zk",
                max_steps: int | None = None, book_dir: str | None = None,
                output_dir: str | None = None, data_dir: str | None = None) -> dict[str, Any]:
@@ -522,6 +546,8 @@ def run_script(script: str, args: Sequence[str] = (), *, seed: int | None = None
             # book's root (which the scripts append themselves, relatively,
             # as os.pardir); the shadow folder's dataset/ before the book's.
             sys.path[:0] = [script_dir, *([shadow] if shadow else []), book_dir]
+            if volume == 2:
+                _append_chapter_paths(book_dir, script)
             os.chdir(script_dir)
             with _served_common(common, volume, book_dir, book_modules), \
                     _step_limit(_step_methods(volume, common) if max_steps is not None else (),
