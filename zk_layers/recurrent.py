@@ -35,6 +35,9 @@ __all__ = ["RNN", "TimeRNN", "LSTM", "TimeLSTM"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
+# From this many time steps on, TimeLSTM's backward takes a C-ordered copy of Wh.T.
+_TRANSPOSED_COPY_MIN_STEPS = 8
+
 
 def _compute_dtype(layer: Any, *arrays: Any) -> np.dtype:
     """float64 if any array is float64 (NumPy's promotion), else float32;
@@ -225,9 +228,12 @@ class TimeLSTM(_Recurrent):
         cache, dhs = self._upstream(dhs)
         hs, gates = cache["hs"], cache["gates"]
         N, T, H = hs.shape  # noqa: N806
-        # Wh.T laid out as rows once: BLAS runs the steps' products on it faster
-        # than on the transposed view.
-        WhT = np.ascontiguousarray(_as(self.params[1], hs.dtype).T)  # noqa: N806
+        # Wh.T laid out as rows: BLAS runs the steps' products on it faster than
+        # on the transposed view, which pays for the (slow, strided) copy from
+        # a few steps on.
+        WhT = _as(self.params[1], hs.dtype).T  # noqa: N806
+        if T >= _TRANSPOSED_COPY_MIN_STEPS:
+            WhT = np.ascontiguousarray(WhT)  # noqa: N806
         dA = np.empty_like(gates)  # noqa: N806
         dh = np.zeros((N, H), hs.dtype)
         dc = np.zeros((N, H), hs.dtype)
