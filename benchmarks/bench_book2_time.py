@@ -45,6 +45,7 @@ import time
 from typing import Any
 
 import numpy as np
+from bench_book2 import _corpus  # the same corpus as the CBOW benchmark's (a sibling script)
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from zk_layers.bench import cpu_model
@@ -75,19 +76,6 @@ def _load(book: str, side: str, chapter: str, name: str) -> Any:
     return {"module": module, "trainer": importlib.import_module("common.trainer"),
             "optimizer": importlib.import_module("common.optimizer"),
             "util": importlib.import_module("common.util")}
-
-
-def _ptb_or_zipf(ptb_dir: str | None) -> tuple[np.ndarray, str]:
-    if ptb_dir:
-        with open(os.path.join(ptb_dir, "ptb.train.txt")) as f:
-            words = f.read().replace("\n", "<eos>").strip().split()
-        ids: dict[str, int] = {}
-        for w in words:
-            ids.setdefault(w, len(ids))
-        return np.array([ids[w] for w in words]), "PTB train (V = 10,000)"
-    rng = np.random.default_rng(0)
-    weights = 1.0 / np.arange(1, 10001)
-    return rng.choice(10000, size=200_000, p=weights / weights.sum()), "a Zipf sample (V = 10,000)"
 
 
 def _lm_batches(corpus: np.ndarray, batch: int, time_size: int, steps: int) -> list[tuple[Any, Any]]:
@@ -238,7 +226,7 @@ def main() -> None:
     book = os.path.abspath(book)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:args.threads]))
-    corpus, corpus_name = _ptb_or_zipf(os.environ.get("ZK_LAYERS_PTB_DIR"))
+    corpus, corpus_name = _corpus(os.environ.get("ZK_LAYERS_PTB_DIR"))
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
             for i in threadpool_info() if i.get("user_api") == "blas"]
     lines = ["# The second volume's models (ch05-ch08), the book's common against zk_layers.book2", "",
