@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from zk_layers.book2.base_model import BaseModel, read_params, write_params
+from zk_layers.book2.base_model import BaseModel, read_params
 
 BOOK2_DIR = os.environ.get("ZK_LAYERS_BOOK2_DIR")
 needs_book = pytest.mark.skipif(
