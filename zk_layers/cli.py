@@ -1,6 +1,6 @@
 """The `zk-layers` command: train, gradcheck, shopping, bench, info.
 
-    zk-layers train [--model twolayer|convnet] [--preset book|strong] [--data digits|mnist] ...
+    zk-layers train [--model twolayer|convnet|cbow|rnnlm] [--preset book|strong] [--data ...] ...
     zk-layers gradcheck
     zk-layers shopping [--apple-price 100] ...
     zk-layers bench [--full] [--ops ...] [--sizes ...] [--threads ...]
@@ -100,10 +100,11 @@ reported as ratios.  Without options: book and mid sizes, float64, 1 thread and 
 def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train the book's TwoLayerNet or SimpleConvNet",
                        description=_TRAIN_DESCRIPTION)
-    p.add_argument("--model", choices=["twolayer", "convnet", "cbow"], default="twolayer",
+    p.add_argument("--model", choices=["twolayer", "convnet", "cbow", "rnnlm"], default="twolayer",
                    help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images; "
-                   "cbow: word2vec's CBOW with negative sampling (volume 2, chapter 4) on a text corpus "
-                   "(default: twolayer)")
+                   "cbow: word2vec's CBOW with negative sampling (volume 2, chapter 4) on a text corpus; "
+                   "rnnlm: the LSTM language model of volume 2, chapter 6, perplexity per epoch and "
+                   "generated text at the end (default: twolayer)")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="TwoLayerNet only.  book: SGD lr 0.1, hidden 50, batch 100, init std 0.01 (chapter 5); "
                    "strong: Adam lr 0.001, hidden 100, batch 32, init std 0.1.  Options below override it.  "
@@ -119,12 +120,14 @@ def _add_train(sub: Any) -> None:
                       "the final one on all (default: 1000 on MNIST, the book's; all on the digits)")
     p.add_argument("--data", choices=["digits", "mnist", "toy", "ptb"],
                    help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default for the "
-                   "networks: digits); for cbow, toy: a generated corpus of 4,000 short sentences; ptb: the "
-                   "Penn Treebank from --data-dir (default for cbow: toy)")
+                   "networks: digits); for cbow and rnnlm, toy: a generated corpus of 4,000 short sentences; "
+                   "ptb: the Penn Treebank from --data-dir (default for cbow and rnnlm: toy)")
     p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR) or of "
                    "ptb.train.txt, ptb.valid.txt, ptb.test.txt (default: $ZK_LAYERS_PTB_DIR)")
     p.add_argument("--window-size", type=_positive_int,
                    help="cbow: context words on each side (default: 5, the book's; 2 on toy)")
+    p.add_argument("--time-size", type=_positive_int,
+                   help="rnnlm: time steps of truncated backpropagation (default: 35, the book's)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, help="number of epochs")
     length.add_argument("--iters", type=_positive_int,
@@ -155,8 +158,10 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if args.model == "cbow":
         return _run_train_cbow(args)
-    if args.data in ("toy", "ptb") or args.window_size is not None:
-        args.train_parser.error("--data toy/ptb and --window-size need --model cbow")
+    if args.model == "rnnlm":
+        return _run_train_rnnlm(args)
+    if args.data in ("toy", "ptb") or args.window_size is not None or args.time_size is not None:
+        args.train_parser.error("--data toy/ptb, --window-size and --time-size need --model cbow or rnnlm")
     args.data = args.data or "digits"
     conv_options = [f"--{name.replace('_', '-')}" for name in (*CONV_OPTIONS, "eval_samples")
                     if getattr(args, name) is not None]
@@ -215,30 +220,36 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_train_cbow(args: argparse.Namespace) -> int:
-    """``zk-layers train --model cbow``: the book's ch04/train.py on zk.CBOW
-    (Adam, batch 100), the mean loss per epoch, then the nearest words."""
-    from .word2vec import load_ptb, nearest_words, toy_corpus, train_cbow
+def _text_corpus(args: argparse.Namespace, what: str, extra: tuple[str, ...]) -> tuple[str, Any, Any, Any]:
+    """The corpus of --model cbow or rnnlm: (data, corpus, word_to_id, id_to_word);
+    usage errors for the options these models take not (plus ``extra``)."""
+    from .word2vec import load_ptb, toy_corpus
 
     data = args.data or "toy"
     if data not in ("toy", "ptb"):
-        args.train_parser.error("--model cbow trains on --data toy or --data ptb")
+        args.train_parser.error(f"--model {args.model} trains on --data toy or --data ptb")
     unused = [f"--{name.replace('_', '-')}" for name in ("preset", "optimizer", "weight_init_std", "plot",
-                                                         *CONV_OPTIONS, "eval_samples")
+                                                         *CONV_OPTIONS, "eval_samples", *extra)
               if getattr(args, name) is not None]
     if unused or args.backend != "fast" or args.dtype != "float64":
-        args.train_parser.error(f"--model cbow is the book's float32 CBOW with Adam; it takes no "
+        args.train_parser.error(f"--model {args.model} is {what}; it takes no "
                                 f"{', '.join(unused) or '--backend/--dtype'}")
     if data == "ptb":
         directory: str = args.data_dir or os.environ.get("ZK_LAYERS_PTB_DIR") or ""
         if not directory:
             args.train_parser.error("--data ptb needs --data-dir (or ZK_LAYERS_PTB_DIR): a folder with "
                                     "ptb.train.txt, ptb.valid.txt and ptb.test.txt")
-        corpus, word_to_id, id_to_word = load_ptb(directory)
-        queries = ["you", "year", "car", "toyota"]  # ch04/eval.py's
-    else:
-        corpus, word_to_id, id_to_word = toy_corpus()
-        queries = ["cat", "apple", "alice", "school"]
+        return (data, *load_ptb(directory))
+    return (data, *toy_corpus())
+
+
+def _run_train_cbow(args: argparse.Namespace) -> int:
+    """``zk-layers train --model cbow``: the book's ch04/train.py on zk.CBOW
+    (Adam, batch 100), the mean loss per epoch, then the nearest words."""
+    from .word2vec import nearest_words, train_cbow
+
+    data, corpus, word_to_id, id_to_word = _text_corpus(args, "the book's float32 CBOW with Adam", ("time_size",))
+    queries = ["you", "year", "car", "toyota"] if data == "ptb" else ["cat", "apple", "alice", "school"]
     window = args.window_size or (5 if data == "ptb" else 2)
     hidden = args.hidden or (100 if data == "ptb" else 20)
     batch = args.batch_size or 100
@@ -277,6 +288,58 @@ def _run_train_cbow(args: argparse.Namespace) -> int:
             json.dump({"model": "cbow", "data": data, "epoch_losses": result["epoch_losses"],
                        "steps": result["steps"], "seconds": result["seconds"], "hidden_size": hidden,
                        "window_size": window, "batch_size": batch, "lr": lr, "seed": args.seed}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _run_train_rnnlm(args: argparse.Namespace) -> int:
+    """``zk-layers train --model rnnlm``: the book's ch06/train_rnnlm.py on
+    zk_layers.rnnlm (SGD lr 20, clip 0.25, batch 20, time 35), the perplexity
+    per epoch, then text generated as ch07/generate_text.py does."""
+    from .rnnlm import train_rnnlm
+
+    data, corpus, word_to_id, id_to_word = _text_corpus(
+        args, "the book's float32 LSTM language model with SGD and clipping", ("window_size",))
+    hidden = args.hidden or (100 if data == "ptb" else 50)
+    batch = args.batch_size or 20
+    time_size = args.time_size or 35
+    epochs = args.epochs or 4
+    lr = args.lr if args.lr is not None else 20.0
+    print(f"zk_layers {__version__}: RNNLM on {data} ({corpus.size:,} words, {len(word_to_id):,} in the "
+          f"vocabulary), word vectors and hidden {hidden}, batch {batch}, time {time_size}, SGD lr={lr}, "
+          f"clip 0.25, seed {args.seed}")
+    per_epoch = (corpus.size - 1) // (batch * time_size)
+    progress = _progress_bar(args.iters or epochs * per_epoch, args.no_progress)
+
+    def callback(epoch: int, step: int, loss: float) -> None:
+        if progress is not None:
+            progress.update(1)
+            if step % 20 == 0:
+                progress.set_postfix(epoch=epoch + 1, perplexity=f"{np.exp(loss):.1f}")
+
+    with contextlib.nullcontext() if args.threads is None else limit_threads(args.threads):
+        try:
+            result = train_rnnlm(corpus, len(word_to_id), wordvec_size=hidden, hidden_size=hidden,
+                                 batch_size=batch, time_size=time_size, lr=lr, max_epoch=epochs,
+                                 seed=args.seed, max_steps=args.iters, callback=callback)
+        finally:
+            if progress is not None:
+                progress.close()
+    for epoch, ppl in enumerate(result["perplexities"], 1):
+        print(f"epoch {epoch:3d}  perplexity {ppl:.2f}")
+    print(f"done: {result['steps']} steps in {result['seconds']:.2f} s "
+          f"({result['seconds'] / max(1, result['steps']) * 1e3:.2f} ms per step)")
+    start, skip = ("you", ["N", "<unk>", "$"]) if data == "ptb" else ("the", [])  # ch07/generate_text.py's
+    ids = result["model"].generate(word_to_id[start], [word_to_id[w] for w in skip if w in word_to_id],
+                                   sample_size=100 if data == "ptb" else 30)
+    text = " ".join(id_to_word[i] for i in ids).replace(" <eos>", ".\n")
+    print(f"[generated] {text}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"model": "rnnlm", "data": data, "perplexities": result["perplexities"],
+                       "steps": result["steps"], "seconds": result["seconds"], "hidden_size": hidden,
+                       "batch_size": batch, "time_size": time_size, "lr": lr, "seed": args.seed,
+                       "generated": text}, f, indent=1)
         print(f"wrote {args.json}")
     return 0
 
