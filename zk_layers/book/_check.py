@@ -127,7 +127,7 @@ def needs_ptb(path: str) -> bool:
 
 
 def book_scripts(book_dir: str) -> list[str]:
-    """The scripts of the volume's chapters (5-8 of the first, 1-4 of the
+    """The scripts of the volume's chapters (5-8 of the first, 1-8 of the
     second), as paths relative to ``book_dir``."""
     found = []
     for chapter in VOLUMES[book_volume(book_dir)].chapters:

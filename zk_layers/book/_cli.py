@@ -29,7 +29,7 @@ DATA_DIR_HELP = (f"second volume: a folder with ptb.train.txt, ptb.valid.txt and
 def add_book_parser(sub: Any) -> None:
     """Add ``book run`` and ``book check`` to a subparsers object."""
     book = sub.add_parser("book", help="run the book's own scripts on zk_layers (volume 1: chapters 5-8; "
-                          "volume 2: chapters 1-4)",
+                          "volume 2: chapters 1-8)",
                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = book.add_subparsers(dest="book_command", metavar="{run,check}")
     commands.required = True
@@ -50,7 +50,7 @@ def add_book_parser(sub: Any) -> None:
     run.add_argument("script", help="the book's script, e.g. ch06/batch_norm_test.py")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     run.set_defaults(run=_cli_run)
-    chk = commands.add_parser("check", help="run the scripts of ch05-ch08 (volume 2: ch01-ch04) both ways and "
+    chk = commands.add_parser("check", help="run the scripts of ch05-ch08 (volume 2: ch01-ch08) both ways and "
                               "compare their numbers")
     chk.add_argument("book_dir", help="the book's checkout")
     chk.add_argument("--scripts", nargs="+", help="only these (relative to BOOK_DIR, e.g. ch06/overfit_dropout.py)")
