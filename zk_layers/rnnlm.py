@@ -48,8 +48,8 @@ class Rnnlm:
         affine_W = (rn(H, V) / np.sqrt(H)).astype("f")  # noqa: N806
         affine_b = np.zeros(V).astype("f")
         self.vocab_size = V
-        self.layers = [TimeEmbedding(embed_W), TimeLSTM(lstm_Wx, lstm_Wh, lstm_b, stateful=True),
-                       TimeAffine(affine_W, affine_b)]
+        self.layers: list[Any] = [TimeEmbedding(embed_W), TimeLSTM(lstm_Wx, lstm_Wh, lstm_b, stateful=True),
+                                  TimeAffine(affine_W, affine_b)]
         self.loss_layer = TimeSoftmaxWithLoss()
         self.lstm_layer = self.layers[1]
         self.params = [p for layer in self.layers for p in layer.params]
