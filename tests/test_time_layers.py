@@ -418,3 +418,20 @@ def test_glue_refuses_arrays_that_do_not_fit():
     cs.flags.writeable = False
     with pytest.raises(ValueError, match="cs: expected a writeable array"):
         _recurrent.lstm_forward_step(gates, g, b, c0, cs, tcs, hs, 0)
+
+
+def test_a_long_lstm_step_releases_the_gil():
+    # The negative control of this check is test_threads' sorted(list).
+    from test_threads import _longest_stall
+
+    import zk_layers as zk
+
+    N, H = 40_000, 128  # noqa: N806 (5 million cells: tens of ms)
+    f32 = np.float32
+    gates = np.random.default_rng(0).standard_normal((N, 1, 4 * H)).astype(f32)
+    g, b, c0 = np.zeros((N, 4 * H), f32), np.zeros(4 * H, f32), np.zeros((N, H), f32)
+    cs, tcs, hs = (np.empty((N, 1, H), f32) for _ in range(3))
+    with zk.limit_threads(1):
+        duration, stall = _longest_stall(lambda: _recurrent.lstm_forward_step(gates, g, b, c0, cs, tcs, hs, 0))
+    assert duration > 0.01
+    assert stall < 0.3 * duration, (duration, stall)
