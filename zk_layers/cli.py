@@ -100,11 +100,12 @@ reported as ratios.  Without options: book and mid sizes, float64, 1 thread and 
 def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train the book's TwoLayerNet or SimpleConvNet",
                        description=_TRAIN_DESCRIPTION)
-    p.add_argument("--model", choices=["twolayer", "convnet", "cbow", "rnnlm"], default="twolayer",
+    p.add_argument("--model", choices=["twolayer", "convnet", "cbow", "rnnlm", "seq2seq"], default="twolayer",
                    help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images; "
                    "cbow: word2vec's CBOW with negative sampling (volume 2, chapter 4) on a text corpus; "
                    "rnnlm: the LSTM language model of volume 2, chapter 6, perplexity per epoch and "
-                   "generated text at the end (default: twolayer)")
+                   "generated text at the end; seq2seq: chapter 8's encoder-decoder with attention, "
+                   "accuracy on the test questions per epoch (default: twolayer)")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="TwoLayerNet only.  book: SGD lr 0.1, hidden 50, batch 100, init std 0.01 (chapter 5); "
                    "strong: Adam lr 0.001, hidden 100, batch 32, init std 0.1.  Options below override it.  "
@@ -118,12 +119,15 @@ def _add_train(sub: Any) -> None:
     conv.add_argument("--eval-samples", type=_positive_int, metavar="N",
                       help="accuracy per epoch on the first N images of each set, as the book's Trainer does; "
                       "the final one on all (default: 1000 on MNIST, the book's; all on the digits)")
-    p.add_argument("--data", choices=["digits", "mnist", "toy", "ptb"],
+    p.add_argument("--data", choices=["digits", "mnist", "toy", "ptb", "addition", "date"],
                    help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default for the "
                    "networks: digits); for cbow and rnnlm, toy: a generated corpus of 4,000 short sentences; "
-                   "ptb: the Penn Treebank from --data-dir (default for cbow and rnnlm: toy)")
-    p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR) or of "
-                   "ptb.train.txt, ptb.valid.txt, ptb.test.txt (default: $ZK_LAYERS_PTB_DIR)")
+                   "ptb: the Penn Treebank from --data-dir (default for cbow and rnnlm: toy); for seq2seq, "
+                   "addition: generated sums, or the book's dataset/addition.txt with --data-dir; date: the "
+                   "book's dataset/date.txt from --data-dir (default for seq2seq: addition)")
+    p.add_argument("--data-dir", help="directory of the MNIST IDX files (default: $ZK_LAYERS_MNIST_DIR), of "
+                   "ptb.train.txt, ptb.valid.txt, ptb.test.txt (default: $ZK_LAYERS_PTB_DIR), or the second "
+                   "volume's dataset/ folder (seq2seq)")
     p.add_argument("--window-size", type=_positive_int,
                    help="cbow: context words on each side (default: 5, the book's; 2 on toy)")
     p.add_argument("--time-size", type=_positive_int,
@@ -160,8 +164,12 @@ def _run_train(args: argparse.Namespace) -> int:
         return _run_train_cbow(args)
     if args.model == "rnnlm":
         return _run_train_rnnlm(args)
-    if args.data in ("toy", "ptb") or args.window_size is not None or args.time_size is not None:
-        args.train_parser.error("--data toy/ptb, --window-size and --time-size need --model cbow or rnnlm")
+    if args.model == "seq2seq":
+        return _run_train_seq2seq(args)
+    if args.data in ("toy", "ptb", "addition", "date") or args.window_size is not None \
+            or args.time_size is not None:
+        args.train_parser.error("--data toy/ptb/addition/date, --window-size and --time-size need --model cbow, "
+                                "rnnlm or seq2seq")
     args.data = args.data or "digits"
     conv_options = [f"--{name.replace('_', '-')}" for name in (*CONV_OPTIONS, "eval_samples")
                     if getattr(args, name) is not None]
@@ -220,6 +228,16 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_unused(args: argparse.Namespace, what: str, extra: tuple[str, ...]) -> None:
+    """A usage error for the options the second volume's models take not (plus ``extra``)."""
+    unused = [f"--{name.replace('_', '-')}" for name in ("preset", "optimizer", "weight_init_std", "plot",
+                                                         *CONV_OPTIONS, "eval_samples", *extra)
+              if getattr(args, name) is not None]
+    if unused or args.backend != "fast" or args.dtype != "float64":
+        args.train_parser.error(f"--model {args.model} is {what}; it takes no "
+                                f"{', '.join(unused) or '--backend/--dtype'}")
+
+
 def _text_corpus(args: argparse.Namespace, what: str, extra: tuple[str, ...]) -> tuple[str, Any, Any, Any]:
     """The corpus of --model cbow or rnnlm: (data, corpus, word_to_id, id_to_word);
     usage errors for the options these models take not (plus ``extra``)."""
@@ -228,12 +246,7 @@ def _text_corpus(args: argparse.Namespace, what: str, extra: tuple[str, ...]) ->
     data = args.data or "toy"
     if data not in ("toy", "ptb"):
         args.train_parser.error(f"--model {args.model} trains on --data toy or --data ptb")
-    unused = [f"--{name.replace('_', '-')}" for name in ("preset", "optimizer", "weight_init_std", "plot",
-                                                         *CONV_OPTIONS, "eval_samples", *extra)
-              if getattr(args, name) is not None]
-    if unused or args.backend != "fast" or args.dtype != "float64":
-        args.train_parser.error(f"--model {args.model} is {what}; it takes no "
-                                f"{', '.join(unused) or '--backend/--dtype'}")
+    _refuse_unused(args, what, extra)
     if data == "ptb":
         directory: str = args.data_dir or os.environ.get("ZK_LAYERS_PTB_DIR") or ""
         if not directory:
@@ -340,6 +353,71 @@ def _run_train_rnnlm(args: argparse.Namespace) -> int:
                        "steps": result["steps"], "seconds": result["seconds"], "hidden_size": hidden,
                        "batch_size": batch, "time_size": time_size, "lr": lr, "seed": args.seed,
                        "generated": text}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _run_train_seq2seq(args: argparse.Namespace) -> int:
+    """``zk-layers train --model seq2seq``: ch08/train.py on zk_layers.seq2seq
+    (AttentionSeq2seq, Adam, clip 5, batch 128, the questions reversed), the
+    mean loss and the test accuracy per epoch, then a few answers."""
+    from .seq2seq import addition_data, load_sequence, split_sequence, train_seq2seq
+
+    data = args.data or "addition"
+    if data not in ("addition", "date"):
+        args.train_parser.error("--model seq2seq trains on --data addition or --data date")
+    _refuse_unused(args, "chapter 8's float32 encoder-decoder with attention and Adam",
+                   ("window_size", "time_size"))
+    if args.data_dir:
+        path = os.path.join(args.data_dir, f"{data}.txt")
+        if not os.path.isfile(path):
+            args.train_parser.error(f"--data-dir {args.data_dir} has no {data}.txt (the second volume's "
+                                    "dataset/ folder has addition.txt and date.txt)")
+        x, t, char_to_id, id_to_char = load_sequence(path)
+        source = path
+    elif data == "date":
+        args.train_parser.error("--data date needs --data-dir: the second volume's dataset/ folder (date.txt)")
+    else:
+        x, t, char_to_id, id_to_char = addition_data(seed=args.seed)
+        source = "50,000 generated sums"
+    x_train, t_train, x_test, t_test = split_sequence(x, t)
+    hidden = args.hidden or 256
+    batch = args.batch_size or 128
+    epochs = args.epochs or 10
+    lr = args.lr if args.lr is not None else 0.001
+    print(f"zk_layers {__version__}: AttentionSeq2seq on {data} ({source}: {len(x_train):,} to train, "
+          f"{len(x_test):,} to test, {len(char_to_id)} characters), word vectors 16, hidden {hidden}, "
+          f"batch {batch}, Adam lr={lr}, clip 5, seed {args.seed}")
+    progress = _progress_bar(args.iters or epochs * (len(x_train) // batch), args.no_progress)
+
+    def callback(epoch: int, step: int, loss: float) -> None:
+        if progress is not None:
+            progress.update(1)
+            if step % 20 == 0:
+                progress.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}")
+
+    with contextlib.nullcontext() if args.threads is None else limit_threads(args.threads):
+        try:
+            result = train_seq2seq(x_train, t_train, x_test, t_test, len(char_to_id), hidden_size=hidden,
+                                   batch_size=batch, max_epoch=epochs, lr=lr, seed=args.seed,
+                                   max_steps=args.iters, callback=callback)
+        finally:
+            if progress is not None:
+                progress.close()
+    for epoch, (loss, accuracy) in enumerate(zip(result["losses"], result["accuracies"], strict=True), 1):
+        print(f"epoch {epoch:3d}  mean loss {loss:.4f}  test accuracy {accuracy * 100:.3f} %")
+    print(f"done: {result['steps']} steps in {result['seconds']:.2f} s (test accuracy after each epoch "
+          f"included)")
+    guess = result["model"].generate(x_test[:5, ::-1], int(t_test[0, 0]), t_test.shape[1] - 1)
+    for question, answer in zip(x_test[:5], guess, strict=True):
+        print(f"[answer] {''.join(id_to_char[int(i)] for i in question).strip()} -> "
+              f"{''.join(id_to_char[int(i)] for i in answer).strip()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"model": "seq2seq", "data": data, "losses": result["losses"],
+                       "accuracies": result["accuracies"], "steps": result["steps"],
+                       "seconds": result["seconds"], "hidden_size": hidden, "batch_size": batch, "lr": lr,
+                       "seed": args.seed}, f, indent=1)
         print(f"wrote {args.json}")
     return 0
 
