@@ -228,6 +228,26 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_progress(args: argparse.Namespace, total: int, every: int, postfix: Any, train: Any) -> Any:
+    """``train(callback)`` under ``--threads``, with a progress bar of ``total``
+    steps (unless ``--no-progress``) that shows ``postfix(loss)`` every
+    ``every`` steps; the second volume's models report through it."""
+    progress = _progress_bar(total, args.no_progress)
+
+    def callback(epoch: int, step: int, loss: float) -> None:
+        if progress is not None:
+            progress.update(1)
+            if step % every == 0:
+                progress.set_postfix(epoch=epoch + 1, **postfix(loss))
+
+    with contextlib.nullcontext() if args.threads is None else limit_threads(args.threads):
+        try:
+            return train(callback)
+        finally:
+            if progress is not None:
+                progress.close()
+
+
 def _refuse_unused(args: argparse.Namespace, what: str, extra: tuple[str, ...]) -> None:
     """A usage error for the options the second volume's models take not (plus ``extra``)."""
     unused = [f"--{name.replace('_', '-')}" for name in ("preset", "optimizer", "weight_init_std", "plot",
@@ -271,22 +291,9 @@ def _run_train_cbow(args: argparse.Namespace) -> int:
     print(f"zk_layers {__version__}: CBOW on {data} ({corpus.size:,} words, {len(word_to_id):,} in the "
           f"vocabulary), hidden {hidden}, window {window}, batch {batch}, Adam lr={lr}, seed {args.seed}")
     steps = args.iters or epochs * ((corpus.size - 2 * window) // batch)
-    progress = _progress_bar(steps, args.no_progress)
-
-    def callback(epoch: int, step: int, loss: float) -> None:
-        if progress is not None:
-            progress.update(1)
-            if step % 50 == 0:
-                progress.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}")
-
-    with contextlib.nullcontext() if args.threads is None else limit_threads(args.threads):
-        try:
-            result = train_cbow(corpus, len(word_to_id), hidden_size=hidden, window_size=window,
-                                batch_size=batch, max_epoch=epochs, lr=lr, seed=args.seed,
-                                max_steps=args.iters, callback=callback)
-        finally:
-            if progress is not None:
-                progress.close()
+    result = _with_progress(args, steps, 50, lambda loss: {"loss": f"{loss:.3f}"}, lambda callback: train_cbow(
+        corpus, len(word_to_id), hidden_size=hidden, window_size=window, batch_size=batch, max_epoch=epochs,
+        lr=lr, seed=args.seed, max_steps=args.iters, callback=callback))
     for epoch, loss in enumerate(result["epoch_losses"], 1):
         print(f"epoch {epoch:3d}  mean loss {loss:.4f}")
     print(f"done: {result['steps']} steps in {result['seconds']:.2f} s "
@@ -322,22 +329,11 @@ def _run_train_rnnlm(args: argparse.Namespace) -> int:
           f"vocabulary), word vectors and hidden {hidden}, batch {batch}, time {time_size}, SGD lr={lr}, "
           f"clip 0.25, seed {args.seed}")
     per_epoch = (corpus.size - 1) // (batch * time_size)
-    progress = _progress_bar(args.iters or epochs * per_epoch, args.no_progress)
-
-    def callback(epoch: int, step: int, loss: float) -> None:
-        if progress is not None:
-            progress.update(1)
-            if step % 20 == 0:
-                progress.set_postfix(epoch=epoch + 1, perplexity=f"{np.exp(loss):.1f}")
-
-    with contextlib.nullcontext() if args.threads is None else limit_threads(args.threads):
-        try:
-            result = train_rnnlm(corpus, len(word_to_id), wordvec_size=hidden, hidden_size=hidden,
-                                 batch_size=batch, time_size=time_size, lr=lr, max_epoch=epochs,
-                                 seed=args.seed, max_steps=args.iters, callback=callback)
-        finally:
-            if progress is not None:
-                progress.close()
+    result = _with_progress(
+        args, args.iters or epochs * per_epoch, 20, lambda loss: {"perplexity": f"{np.exp(loss):.1f}"},
+        lambda callback: train_rnnlm(corpus, len(word_to_id), wordvec_size=hidden, hidden_size=hidden,
+                                     batch_size=batch, time_size=time_size, lr=lr, max_epoch=epochs,
+                                     seed=args.seed, max_steps=args.iters, callback=callback))
     for epoch, ppl in enumerate(result["perplexities"], 1):
         print(f"epoch {epoch:3d}  perplexity {ppl:.2f}")
     print(f"done: {result['steps']} steps in {result['seconds']:.2f} s "
@@ -388,22 +384,11 @@ def _run_train_seq2seq(args: argparse.Namespace) -> int:
     print(f"zk_layers {__version__}: AttentionSeq2seq on {data} ({source}: {len(x_train):,} to train, "
           f"{len(x_test):,} to test, {len(char_to_id)} characters), word vectors 16, hidden {hidden}, "
           f"batch {batch}, Adam lr={lr}, clip 5, seed {args.seed}")
-    progress = _progress_bar(args.iters or epochs * (len(x_train) // batch), args.no_progress)
-
-    def callback(epoch: int, step: int, loss: float) -> None:
-        if progress is not None:
-            progress.update(1)
-            if step % 20 == 0:
-                progress.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}")
-
-    with contextlib.nullcontext() if args.threads is None else limit_threads(args.threads):
-        try:
-            result = train_seq2seq(x_train, t_train, x_test, t_test, len(char_to_id), hidden_size=hidden,
-                                   batch_size=batch, max_epoch=epochs, lr=lr, seed=args.seed,
-                                   max_steps=args.iters, callback=callback)
-        finally:
-            if progress is not None:
-                progress.close()
+    result = _with_progress(
+        args, args.iters or epochs * (len(x_train) // batch), 20, lambda loss: {"loss": f"{loss:.3f}"},
+        lambda callback: train_seq2seq(x_train, t_train, x_test, t_test, len(char_to_id), hidden_size=hidden,
+                                       batch_size=batch, max_epoch=epochs, lr=lr, seed=args.seed,
+                                       max_steps=args.iters, callback=callback))
     for epoch, (loss, accuracy) in enumerate(zip(result["losses"], result["accuracies"], strict=True), 1):
         print(f"epoch {epoch:3d}  mean loss {loss:.4f}  test accuracy {accuracy * 100:.3f} %")
     print(f"done: {result['steps']} steps in {result['seconds']:.2f} s (test accuracy after each epoch "

@@ -15,16 +15,16 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ._epochs import run_epochs
 from ._validate import positive_int, positive_number
 from .book2.functions import softmax
 from .book2.optimizer import SGD
 from .book2.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
-from .book2.util import clip_grads
 
 __all__ = ["Rnnlm", "train_rnnlm"]
 
@@ -139,33 +139,20 @@ def train_rnnlm(corpus: Any, vocab_size: int, *, wordvec_size: int = 100, hidden
     optimizer = SGD(lr)
     jump = xs.size // batch
     offsets = np.arange(batch) * jump
-    time_idx = 0
-    perplexities = []
-    step = 0
+    perplexities: list[float] = []
+
+    def batches(epoch: int) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        # The book's time_idx runs on across epochs: step k reads columns k*T .. k*T + T - 1.
+        for it in range(iters):
+            cols = (epoch * iters + it) * steps_per_batch + np.arange(steps_per_batch)
+            rows = (offsets[:, None] + cols[None, :]) % xs.size
+            yield xs[rows], ts[rows]
+
     start = time.perf_counter()
-    for epoch in range(positive_int(max_epoch, "max_epoch")):
-        total, count = 0.0, 0
-        for _ in range(iters):
-            if max_steps is not None and step >= max_steps:
-                break
-            rows = (offsets[:, None] + time_idx + np.arange(steps_per_batch)[None, :]) % xs.size
-            time_idx += steps_per_batch
-            loss = model.forward(xs[rows], ts[rows])
-            model.backward()
-            if max_grad is not None:
-                clip_grads(model.grads, max_grad)
-            optimizer.update(model.params, model.grads)
-            total += loss
-            count += 1
-            step += 1
-            if callback is not None:
-                callback(epoch, step, loss)
-        if count:
-            perplexities.append(math.exp(total / count))
-        if max_steps is not None and step >= max_steps:
-            break
+    steps = run_epochs(model, optimizer, batches, positive_int(max_epoch, "max_epoch"), max_grad, max_steps,
+                       callback, lambda epoch, loss: perplexities.append(math.exp(loss)))
     return {"model": model, "perplexities": perplexities, "seconds": time.perf_counter() - start,
-            "steps": step}
+            "steps": steps}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,16 +21,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
+from ._epochs import run_epochs
 from ._validate import positive_int, positive_number
 from .book2.attention_layer import TimeAttention
 from .book2.optimizer import Adam
 from .book2.time_layers import TimeAffine, TimeEmbedding, TimeLSTM, TimeSoftmaxWithLoss
-from .book2.util import clip_grads
 
 __all__ = ["AttentionSeq2seq", "train_seq2seq", "addition_data", "load_sequence", "split_sequence"]
 
@@ -202,35 +202,25 @@ def train_seq2seq(x_train: Any, t_train: Any, x_test: Any, t_test: Any, vocab_si
         raise ValueError(f"batch_size={batch} is larger than the {len(x_train)} training rows")
     model = AttentionSeq2seq(vocab_size, wordvec_size, hidden_size)
     optimizer = Adam(lr=positive_number(lr, "lr"))
-    losses, accuracies = [], []
-    step = 0
-    start = time.perf_counter()
-    for epoch in range(positive_int(max_epoch, "max_epoch")):
+    losses: list[float] = []
+    accuracies: list[float] = []
+
+    def batches(epoch: int) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         order = np.random.permutation(np.arange(len(x_train)))  # noqa: NPY002 (the book's draw)
         x, t = x_train[order], t_train[order]
-        total, count = 0.0, 0
         for it in range(iters):
-            if max_steps is not None and step >= max_steps:
-                break
-            rows = slice(it * batch, (it + 1) * batch)
-            loss = model.forward(x[rows], t[rows])
-            model.backward()
-            if max_grad is not None:
-                clip_grads(model.grads, max_grad)
-            optimizer.update(model.params, model.grads)
-            total += loss
-            count += 1
-            step += 1
-            if callback is not None:
-                callback(epoch, step, loss)
-        if count:
-            losses.append(total / count)
-            guess = model.generate(x_test, int(t_test[0, 0]), t_test.shape[1] - 1)
-            accuracies.append(float(np.mean(np.all(guess == t_test[:, 1:], axis=1))))
-        if max_steps is not None and step >= max_steps:
-            break
+            yield x[it * batch:(it + 1) * batch], t[it * batch:(it + 1) * batch]
+
+    def score(epoch: int, loss: float) -> None:
+        losses.append(loss)
+        guess = model.generate(x_test, int(t_test[0, 0]), t_test.shape[1] - 1)
+        accuracies.append(float(np.mean(np.all(guess == t_test[:, 1:], axis=1))))
+
+    start = time.perf_counter()
+    steps = run_epochs(model, optimizer, batches, positive_int(max_epoch, "max_epoch"), max_grad, max_steps,
+                       callback, score)
     return {"model": model, "losses": losses, "accuracies": accuracies,
-            "seconds": time.perf_counter() - start, "steps": step}
+            "seconds": time.perf_counter() - start, "steps": steps}
 
 
 if __name__ == "__main__":  # pragma: no cover
