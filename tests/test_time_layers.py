@@ -399,6 +399,17 @@ def test_inputs_and_params_are_not_changed_and_are_kept():
         assert_array_equal(a, b)
 
 
+def test_sigmoid_loss_keeps_its_labels():
+    rng = np.random.default_rng(3)
+    xs, ts = rng.standard_normal((3, 4)).astype(np.float32), rng.integers(0, 2, (3, 4))
+    layer = time_layers.TimeSigmoidWithLoss()
+    layer.forward(xs, ts)
+    expected = layer.backward()
+    layer.forward(xs, ts)
+    ts[...] = 1 - ts  # the caller reuses its labels before backward: backward is forward's
+    assert_array_equal(layer.backward(), expected)
+
+
 def test_glue_refuses_arrays_that_do_not_fit():
     f32 = np.float32
     gates, g, b = np.zeros((2, 3, 8), f32), np.zeros((2, 8), f32), np.zeros(8, f32)

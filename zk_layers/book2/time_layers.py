@@ -249,6 +249,7 @@ class TimeSigmoidWithLoss:
     def forward(self, xs: Any, ts: Any) -> Any:
         N, T = xs.shape  # noqa: N806
         self.xs_shape = xs.shape
+        ts = np.array(ts)  # a copy: the caller may reuse its array before backward
         y = sigmoid(xs)
         both = np.stack((1 - y, y), axis=-1)  # the book's np.c_[1 - y, y] of every step
         picked = both[np.arange(N)[:, None], np.arange(T)[None, :], ts]
