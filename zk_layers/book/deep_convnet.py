@@ -11,8 +11,8 @@ The book's network and interface::
 Weights are He-initialised with ``np.random.randn`` in the book's order (W1
 to W8), so a seeded script starts from the book's weights.  The layers are
 the names of :mod:`zk_layers.book.layers`, so the net runs wherever
-``Convolution`` and ``Pooling`` are installed (zk_layers.convolution, issue
-11); without them, constructing the net raises ImportError.
+``Convolution`` and ``Pooling`` are installed (zk_layers.convolution);
+without them, constructing the net raises ImportError.
 
 Parameters are saved as ``.npz`` (``save_params``).  ``load_params`` reads
 ``.npz``; the book's pretrained ``deep_convnet_params.pkl`` is a pickle,
