@@ -283,9 +283,18 @@ def batchnorm_saved_state(layer: Any, dout: Any) -> tuple[np.ndarray, np.ndarray
 class DropoutBase:
     """Dropout's ratio and mask."""
 
-    def __init__(self, dropout_ratio: float = 0.5) -> None:
+    def __init__(self, dropout_ratio: float = 0.5, *, rng: Any = None) -> None:
         self.dropout_ratio = fraction(dropout_ratio, "dropout_ratio")
         self.mask: np.ndarray | None = None
+        if rng is not None and not isinstance(rng, np.random.RandomState):
+            raise TypeError(f"rng must be a numpy.random.RandomState or None (the global np.random), "
+                            f"got {type(rng).__name__}")
+        self.rng = rng
+
+    def _draws(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The book's ``np.random.rand(*x.shape)``, from ``rng`` when one was given."""
+        source = np.random if self.rng is None else self.rng
+        return np.asarray(source.rand(*shape))
 
 
 class BatchNormalizationBase:

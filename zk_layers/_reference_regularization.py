@@ -39,7 +39,8 @@ class Dropout(DropoutBase):
 
     ``forward(x, train_flg=True)`` draws ``mask = np.random.rand(*x.shape) >
     dropout_ratio`` from NumPy's global generator (so a seeded script draws
-    what the book draws) and returns ``x * mask``; in test mode it returns
+    what the book draws), or from ``rng`` (a ``numpy.random.RandomState``,
+    keyword only) when one is given, and returns ``x * mask``; in test mode it returns
     ``x * (1.0 - dropout_ratio)``.  ``backward(dout)`` returns ``dout * mask``.
     """
 
@@ -47,7 +48,7 @@ class Dropout(DropoutBase):
         x = as_float_array(x, "x")
         ratio = fraction(self.dropout_ratio, "Dropout.dropout_ratio")
         if train_flg:
-            self.mask = np.asarray(np.random.rand(*x.shape) > ratio)  # noqa: NPY002 (the book's generator)
+            self.mask = self._draws(x.shape) > ratio  # the book's np.random.rand unless rng is given
             return x * self.mask
         else:
             return x * (1.0 - ratio)

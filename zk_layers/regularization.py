@@ -41,7 +41,7 @@ class Dropout(DropoutBase):
     """Dropout, as in the book (see :class:`zk_layers.reference.Dropout`).
 
     ``forward(x, train_flg=True)``: the mask ``np.random.rand(*x.shape) >
-    dropout_ratio`` and ``x * mask`` (x's shape and dtype, float32/float64,
+    dropout_ratio`` (``rng.rand`` with ``rng=``, a RandomState) and ``x * mask`` (x's shape and dtype, float32/float64,
     C order); test mode: ``x * (1.0 - dropout_ratio)``.  ``backward(dout)``:
     ``dout * mask``.
     """
@@ -52,8 +52,7 @@ class Dropout(DropoutBase):
         x = c_array(x, x.dtype)
         if not train_flg:
             return ran(_regularization.dropout_scale(x, 1.0 - ratio))
-        draws = np.random.rand(*x.shape)  # noqa: NPY002 (the book's generator, the book's draw)
-        out, mask = ran(_regularization.dropout_forward_train(x, np.asarray(draws), ratio))
+        out, mask = ran(_regularization.dropout_forward_train(x, self._draws(x.shape), ratio))
         self.mask = self._mask_forward = mask
         return out
 
