@@ -55,13 +55,14 @@ from ._version import __version__
 from .convnet import SimpleConvNet
 from .convolution import Convolution, Pooling, col2im, im2col
 from .datasets import load_digits, load_mnist
+from .deepconvnet import DeepConvNet
 from .embedding import Embedding
 from .gradient import GradientComparison, gradient_check, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
 from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .regularization import BatchNormalization, Dropout
-from .train import TrainResult, train, train_convnet
+from .train import TrainResult, train, train_convnet, train_deepconvnet
 from .word2vec import CBOW
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "Embedding",
     "CBOW",
     "SimpleConvNet",
+    "DeepConvNet",
     "reference",
     "shopping",
     "numerical_gradient",
@@ -102,6 +104,7 @@ __all__ = [
     "Adam",
     "train",
     "train_convnet",
+    "train_deepconvnet",
     "TrainResult",
     "load_digits",
     "load_mnist",

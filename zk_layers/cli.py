@@ -1,6 +1,6 @@
 """The `zk-layers` command: train, gradcheck, shopping, bench, info.
 
-    zk-layers train [--model twolayer|convnet|cbow|rnnlm] [--preset book|strong] [--data ...] ...
+    zk-layers train [--model twolayer|convnet|deepconvnet|cbow|rnnlm|seq2seq] [--preset book|strong] ...
     zk-layers gradcheck
     zk-layers shopping [--apple-price 100] ...
     zk-layers bench [--full] [--ops ...] [--sizes ...] [--threads ...]
@@ -36,6 +36,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # SimpleConvNet's settings (chapter 7, train_convnet.py), and its conv_param options.
 CONVNET_SETTINGS: dict[str, Any] = {"optimizer": "adam", "hidden": 100, "batch_size": 100, "weight_init_std": 0.01}
 CONV_OPTIONS = ("filter_num", "filter_size", "pad", "stride")
+# DeepConvNet's (chapter 8, train_deepnet.py): its weights are He-initialised.
+DEEPCONVNET_SETTINGS: dict[str, Any] = {"optimizer": "adam", "hidden": 50, "batch_size": 100}
 
 
 def _number(text: str, convert: type, accept: Any, expected: str) -> Any:
@@ -77,8 +79,10 @@ Train the book's TwoLayerNet (Affine-Relu-Affine-SoftmaxWithLoss, chapter 5) or,
 convnet, its SimpleConvNet (Conv-Relu-Pool-Affine-Relu-Affine-SoftmaxWithLoss, chapter 7: Adam
 lr 0.001, batch 100, hidden 100, init std 0.01, the book's 20 epochs; on MNIST 30 filters 5x5,
 pad 0, stride 1 as in the book; on the 8x8 digits 30 filters 3x3, pad 1, stride 1, so that the
-maps stay 8x8 and pool to 4x4, and 40 epochs of 15 steps) with any of the book's six optimizers,
-printing accuracy per epoch and the time per step."""
+maps stay 8x8 and pool to 4x4, and 40 epochs of 15 steps) or, with --model deepconvnet, its
+DeepConvNet (six 3x3 convolutions, three pools, dropout, chapter 8: Adam lr 0.001, batch 100,
+hidden 50, the book's 20 epochs; 40 on the digits; --dtype float32 computes in float32 throughout)
+with any of the book's six optimizers, printing accuracy per epoch and the time per step."""
 
 _GRADCHECK_DESCRIPTION = """\
 The chapter's gradient check: TwoLayerNet's gradients by backprop and by central differences,
@@ -98,10 +102,12 @@ reported as ratios.  Without options: book and mid sizes, float64, 1 thread and 
 
 # --------------------------------------------------------------------- train
 def _add_train(sub: Any) -> None:
-    p = sub.add_parser("train", help="train the book's TwoLayerNet or SimpleConvNet",
+    p = sub.add_parser("train", help="train the book's TwoLayerNet, SimpleConvNet, DeepConvNet or volume 2's models",
                        description=_TRAIN_DESCRIPTION)
-    p.add_argument("--model", choices=["twolayer", "convnet", "cbow", "rnnlm", "seq2seq"], default="twolayer",
+    p.add_argument("--model", choices=["twolayer", "convnet", "deepconvnet", "cbow", "rnnlm", "seq2seq"],
+                   default="twolayer",
                    help="twolayer: TwoLayerNet on flattened images; convnet: SimpleConvNet on 1xHxW images; "
+                   "deepconvnet: chapter 8's DeepConvNet on 1xHxW images; "
                    "cbow: word2vec's CBOW with negative sampling (volume 2, chapter 4) on a text corpus; "
                    "rnnlm: the LSTM language model of volume 2, chapter 6, perplexity per epoch and "
                    "generated text at the end; seq2seq: chapter 8's encoder-decoder with attention, "
@@ -117,7 +123,8 @@ def _add_train(sub: Any) -> None:
     conv.add_argument("--pad", type=_nonnegative_int, help="zero padding on each side")
     conv.add_argument("--stride", type=_positive_int, help="stride of the convolution")
     conv.add_argument("--eval-samples", type=_positive_int, metavar="N",
-                      help="accuracy per epoch on the first N images of each set, as the book's Trainer does; "
+                      help="convnet and deepconvnet: accuracy per epoch on the first N images of each set, as "
+                      "the book's Trainer does; "
                       "the final one on all (default: 1000 on MNIST, the book's; all on the digits)")
     p.add_argument("--data", choices=["digits", "mnist", "toy", "ptb", "addition", "date"],
                    help="digits: the embedded 8x8 set; mnist: IDX files from --data-dir (default for the "
@@ -135,8 +142,8 @@ def _add_train(sub: Any) -> None:
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, help="number of epochs")
     length.add_argument("--iters", type=_positive_int,
-                        help="number of iterations (default: 3000 on digits, 10000 on MNIST; convnet: 40 epochs "
-                        "on digits, 20 on MNIST)")
+                        help="number of iterations (default: 3000 on digits, 10000 on MNIST; convnet and "
+                        "deepconvnet: 40 epochs on digits, 20 on MNIST)")
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=_positive_float, help="learning rate")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS),
@@ -146,8 +153,9 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--weight-init-std", type=_positive_float)
     p.add_argument("--backend", choices=["fast", "reference"], default="fast")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
-                   help="dtype of the weights and images (convnet: of the weights; the images stay float32, "
-                   "as the book's loader gives them; default: float64)")
+                   help="dtype of the weights and images (convnet, deepconvnet: of the weights; the images "
+                   "stay float32, as the book's loader gives them, so float32 computes in float32 "
+                   "throughout; default: float64)")
     p.add_argument("--threads", type=_positive_int, help="thread limit for the kernels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", type=_png_path, metavar="FILE.png",
@@ -173,14 +181,22 @@ def _run_train(args: argparse.Namespace) -> int:
     args.data = args.data or "digits"
     conv_options = [f"--{name.replace('_', '-')}" for name in (*CONV_OPTIONS, "eval_samples")
                     if getattr(args, name) is not None]
-    if args.model == "convnet":
+    if args.model in ("convnet", "deepconvnet"):
         if args.preset is not None:
             args.train_parser.error("--preset applies to --model twolayer; give --optimizer, --lr, --hidden, "
                                     "--batch-size or --weight-init-std instead")
+        if args.model == "deepconvnet":
+            fixed = [f"--{name.replace('_', '-')}" for name in (*CONV_OPTIONS, "weight_init_std")
+                     if getattr(args, name) is not None]
+            if fixed:
+                args.train_parser.error(f"{', '.join(fixed)}: DeepConvNet has the book's six 3x3 convolutions "
+                                        "and He-initialised weights")
+            return _run_train_deepconvnet(args)
         return _run_train_convnet(args)
     if conv_options:
+        models = "convnet or deepconvnet" if conv_options == ["--eval-samples"] else "convnet"
         args.train_parser.error(f"{', '.join(conv_options)} {'needs' if len(conv_options) == 1 else 'need'} "
-                                "--model convnet")
+                                f"--model {models}")
     args.preset = args.preset or "book"
     if args.plot:
         _require_matplotlib()
@@ -409,17 +425,9 @@ def _run_train_seq2seq(args: argparse.Namespace) -> int:
 
 def _run_train_convnet(args: argparse.Namespace) -> int:
     """``zk-layers train --model convnet``: SimpleConvNet, one line per epoch as it ends."""
-    from .train import (
-        DEFAULT_LEARNING_RATES,
-        default_conv_param,
-        default_convnet_epochs,
-        load_image_dataset,
-        train_convnet,
-    )
+    from .train import DEFAULT_LEARNING_RATES, default_conv_param, default_convnet_epochs, train_convnet
 
-    if args.plot:
-        _require_matplotlib()
-    (x_train, t_train), test = load_image_dataset(args.data, args.data_dir)
+    (x_train, t_train), test = _image_data(args)
     conv_param = default_conv_param(x_train.shape[1:])
     conv_param.update({name: getattr(args, name) for name in CONV_OPTIONS if getattr(args, name) is not None})
     optimizer = args.optimizer or CONVNET_SETTINGS["optimizer"]
@@ -435,6 +443,55 @@ def _run_train_convnet(args: argparse.Namespace) -> int:
           f"{conv_param['stride']} - relu - 2x2 max-pool - affine {hidden} - relu - affine; backend {args.backend}, "
           f"{args.dtype} weights (float32 images), {optimizer} lr={lr}, batch {batch_size}, "
           f"{iterations} steps ({iterations / per_epoch:g} epochs), seed {args.seed}")
+
+    def run(callback: Any, epoch_callback: Any, eval_samples: Any) -> Any:
+        return train_convnet(((x_train, t_train), test), conv_param=conv_param, hidden_size=hidden,
+                             iterations=iterations, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
+                             weight_init_std=args.weight_init_std or CONVNET_SETTINGS["weight_init_std"],
+                             seed=args.seed, backend=args.backend, dtype=args.dtype, threads=args.threads,
+                             callback=callback, epoch_callback=epoch_callback, eval_samples=eval_samples)
+
+    return _train_images(args, run, iterations, per_epoch)
+
+
+def _run_train_deepconvnet(args: argparse.Namespace) -> int:
+    """``zk-layers train --model deepconvnet``: DeepConvNet, one line per epoch as it ends."""
+    from .train import DEFAULT_LEARNING_RATES, default_deepconvnet_epochs, train_deepconvnet
+
+    (x_train, t_train), test = _image_data(args)
+    optimizer = args.optimizer or DEEPCONVNET_SETTINGS["optimizer"]
+    lr = args.lr if args.lr is not None else DEFAULT_LEARNING_RATES[optimizer]
+    hidden = args.hidden or DEEPCONVNET_SETTINGS["hidden"]
+    batch_size = args.batch_size or DEEPCONVNET_SETTINGS["batch_size"]
+    per_epoch = -(-x_train.shape[0] // batch_size)
+    iterations = args.iters or (args.epochs or default_deepconvnet_epochs(args.data)) * per_epoch
+    image = "x".join(str(n) for n in x_train.shape[1:])
+    computed = "float32 throughout" if args.dtype == "float32" else "float64 weights, float32 images"
+    print(f"zk_layers {__version__}: DeepConvNet on {args.data} ({x_train.shape[0]} training images {image}, "
+          f"{test[0].shape[0]} test): 6 convolutions 3x3 (16, 16, 32, 32, 64, 64 filters) - 3 max-pools - "
+          f"affine {hidden} - dropout - affine - dropout; backend {args.backend}, {computed}, {optimizer} lr={lr}, "
+          f"batch {batch_size}, {iterations} steps ({iterations / per_epoch:g} epochs), seed {args.seed}")
+
+    def run(callback: Any, epoch_callback: Any, eval_samples: Any) -> Any:
+        return train_deepconvnet(((x_train, t_train), test), hidden_size=hidden, iterations=iterations,
+                                 batch_size=batch_size, learning_rate=lr, optimizer=optimizer, seed=args.seed,
+                                 backend=args.backend, dtype=args.dtype, threads=args.threads, callback=callback,
+                                 epoch_callback=epoch_callback, eval_samples=eval_samples)
+
+    return _train_images(args, run, iterations, per_epoch)
+
+
+def _image_data(args: argparse.Namespace) -> Any:
+    from .train import load_image_dataset
+
+    if args.plot:
+        _require_matplotlib()
+    return load_image_dataset(args.data, args.data_dir)
+
+
+def _train_images(args: argparse.Namespace, run: Any, iterations: int, per_epoch: int) -> int:
+    """What the two convnets' commands share: the progress bar, a line per
+    epoch with its time per step, the summary and the outputs."""
     eval_samples = args.eval_samples or (1000 if args.data == "mnist" else None)
     if eval_samples is not None:
         print(f"accuracy per epoch on the first {eval_samples} images of each set (the book's Trainer); "
@@ -464,12 +521,7 @@ def _run_train_convnet(args: argparse.Namespace) -> int:
         clock.update(epoch_s=0.0, epoch_steps=0, last=time.perf_counter())  # evaluations not timed
 
     try:
-        result = train_convnet(((x_train, t_train), test), conv_param=conv_param, hidden_size=hidden,
-                               iterations=iterations, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
-                               weight_init_std=args.weight_init_std or CONVNET_SETTINGS["weight_init_std"],
-                               seed=args.seed, backend=args.backend, dtype=args.dtype, threads=args.threads,
-                               callback=callback, epoch_callback=epoch_callback,
-                               eval_samples=eval_samples)
+        result = run(callback, epoch_callback, eval_samples)
     finally:
         if progress is not None:
             progress.close()
