@@ -425,17 +425,13 @@ def _run_train_seq2seq(args: argparse.Namespace) -> int:
 
 def _run_train_convnet(args: argparse.Namespace) -> int:
     """``zk-layers train --model convnet``: SimpleConvNet, one line per epoch as it ends."""
-    from .train import DEFAULT_LEARNING_RATES, default_conv_param, default_convnet_epochs, train_convnet
+    from .train import default_conv_param, default_convnet_epochs, train_convnet
 
     (x_train, t_train), test = _image_data(args)
     conv_param = default_conv_param(x_train.shape[1:])
     conv_param.update({name: getattr(args, name) for name in CONV_OPTIONS if getattr(args, name) is not None})
-    optimizer = args.optimizer or CONVNET_SETTINGS["optimizer"]
-    lr = args.lr if args.lr is not None else DEFAULT_LEARNING_RATES[optimizer]
-    hidden = args.hidden or CONVNET_SETTINGS["hidden"]
-    batch_size = args.batch_size or CONVNET_SETTINGS["batch_size"]
-    per_epoch = -(-x_train.shape[0] // batch_size)
-    iterations = args.iters or (args.epochs or default_convnet_epochs(args.data)) * per_epoch
+    optimizer, lr, hidden, batch_size, per_epoch, iterations = _image_run(
+        args, CONVNET_SETTINGS, x_train.shape[0], default_convnet_epochs(args.data))
     image = "x".join(str(n) for n in x_train.shape[1:])
     print(f"zk_layers {__version__}: SimpleConvNet on {args.data} ({x_train.shape[0]} training images {image}, "
           f"{test[0].shape[0]} test): conv {conv_param['filter_num']} filters "
@@ -456,15 +452,11 @@ def _run_train_convnet(args: argparse.Namespace) -> int:
 
 def _run_train_deepconvnet(args: argparse.Namespace) -> int:
     """``zk-layers train --model deepconvnet``: DeepConvNet, one line per epoch as it ends."""
-    from .train import DEFAULT_LEARNING_RATES, default_deepconvnet_epochs, train_deepconvnet
+    from .train import default_deepconvnet_epochs, train_deepconvnet
 
     (x_train, t_train), test = _image_data(args)
-    optimizer = args.optimizer or DEEPCONVNET_SETTINGS["optimizer"]
-    lr = args.lr if args.lr is not None else DEFAULT_LEARNING_RATES[optimizer]
-    hidden = args.hidden or DEEPCONVNET_SETTINGS["hidden"]
-    batch_size = args.batch_size or DEEPCONVNET_SETTINGS["batch_size"]
-    per_epoch = -(-x_train.shape[0] // batch_size)
-    iterations = args.iters or (args.epochs or default_deepconvnet_epochs(args.data)) * per_epoch
+    optimizer, lr, hidden, batch_size, per_epoch, iterations = _image_run(
+        args, DEEPCONVNET_SETTINGS, x_train.shape[0], default_deepconvnet_epochs(args.data))
     image = "x".join(str(n) for n in x_train.shape[1:])
     computed = "float32 throughout" if args.dtype == "float32" else "float64 weights, float32 images"
     print(f"zk_layers {__version__}: DeepConvNet on {args.data} ({x_train.shape[0]} training images {image}, "
@@ -479,6 +471,21 @@ def _run_train_deepconvnet(args: argparse.Namespace) -> int:
                                  epoch_callback=epoch_callback, eval_samples=eval_samples)
 
     return _train_images(args, run, iterations, per_epoch)
+
+
+def _image_run(args: argparse.Namespace, settings: dict[str, Any], train_size: int,
+               default_epochs: int) -> tuple[str, float, int, int, int, int]:
+    """The options a convnet command resolves: optimizer, learning rate,
+    hidden size, batch size, steps per epoch and steps in all."""
+    from .train import DEFAULT_LEARNING_RATES
+
+    optimizer = args.optimizer or settings["optimizer"]
+    lr = args.lr if args.lr is not None else DEFAULT_LEARNING_RATES[optimizer]
+    hidden = args.hidden or settings["hidden"]
+    batch_size = args.batch_size or settings["batch_size"]
+    per_epoch = -(-train_size // batch_size)
+    iterations = args.iters or (args.epochs or default_epochs) * per_epoch
+    return optimizer, lr, hidden, batch_size, per_epoch, iterations
 
 
 def _image_data(args: argparse.Namespace) -> Any:

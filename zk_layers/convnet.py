@@ -162,20 +162,7 @@ class SimpleConvNet:
     def accuracy(self, x: Any, t: Any, batch_size: int = 100) -> float:
         """Fraction of samples whose highest score is the label, predicted
         ``batch_size`` images at a time."""
-        batch_size = positive_int(batch_size, "batch_size")
-        t = np.asarray(t)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        n = np.shape(x)[0]
-        if n == 0:
-            raise ValueError("accuracy of an empty batch is undefined")
-        if t.shape[0] != n:
-            raise ValueError(f"t must hold one label per image: {n} images, got {t.shape[0]} labels")
-        correct = 0
-        for start in range(0, n, batch_size):
-            y = self.predict(x[start:start + batch_size])
-            correct += int(np.sum(np.argmax(y, axis=1) == t[start:start + batch_size]))
-        return correct / n
+        return batched_accuracy(self.predict, x, t, batch_size)
 
     def numerical_gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:
         """Gradients by central differences (two forward passes per weight: slow)."""
@@ -213,31 +200,59 @@ class SimpleConvNet:
         net's parameter; it is converted to the net's dtype.  As in the book,
         ``params`` and the layers then hold the loaded arrays.
         """
-        path = os.fspath(file_name)
-        if zipfile.is_zipfile(path):
-            with np.load(path, allow_pickle=False) as data:
-                loaded = {key: data[key] for key in data.files}
-        elif not allow_pickle:
-            raise ValueError(f"{path} is not an .npz file of save_params; if it is one of the book's "
-                             "pickle files (params.pkl), pass allow_pickle=True, and only for a file you "
-                             "trust: unpickling runs code from the file")
-        else:
-            with open(path, "rb") as f:
-                loaded = pickle.load(f)  # noqa: S301 - the caller opted in
-            if not isinstance(loaded, Mapping):
-                raise ValueError(f"{path} holds a {type(loaded).__name__}, not a dict of parameters")
-        params = {}
-        for key in PARAM_KEYS:
-            if key not in loaded:
-                raise ValueError(f"{path} has no parameter {key!r} (it holds {sorted(loaded)})")
-            value = np.asarray(loaded[key])
-            if value.dtype.kind not in "iuf":
-                raise TypeError(f"parameter {key!r} in {path} must be real numbers, got dtype {value.dtype}")
-            if value.shape != self.params[key].shape:
-                raise ValueError(f"parameter {key!r} in {path} has shape {value.shape}, the net's has "
-                                 f"{self.params[key].shape}")
-            params[key] = np.array(value, dtype=self.dtype, copy=True)
+        params = read_param_file(file_name, self.params, PARAM_KEYS, self.dtype, "params.pkl", allow_pickle)
         self.params.update(params)
         for i, key in enumerate(("Conv1", "Affine1", "Affine2")):
             self.layers[key].W = self.params[f"W{i + 1}"]
             self.layers[key].b = self.params[f"b{i + 1}"]
+
+
+def read_param_file(file_name: Any, current: Mapping[str, np.ndarray], keys: tuple[str, ...], dtype: np.dtype,
+                    book_file: str, allow_pickle: bool) -> dict[str, np.ndarray]:
+    """The parameters ``keys`` of an .npz file from ``save_params`` (or, with
+    ``allow_pickle``, of the book's pickle ``book_file``), each checked
+    against the shape of its entry in ``current`` and copied into ``dtype``."""
+    path = os.fspath(file_name)
+    if zipfile.is_zipfile(path):
+        with np.load(path, allow_pickle=False) as data:
+            loaded = {key: data[key] for key in data.files}
+    elif not allow_pickle:
+        raise ValueError(f"{path} is not an .npz file of save_params; if it is the book's pickle "
+                         f"({book_file}), pass allow_pickle=True, and only for a file you "
+                         "trust: unpickling runs code from the file")
+    else:
+        with open(path, "rb") as f:
+            loaded = pickle.load(f)  # noqa: S301 - the caller opted in
+        if not isinstance(loaded, Mapping):
+            raise ValueError(f"{path} holds a {type(loaded).__name__}, not a dict of parameters")
+    params = {}
+    for key in keys:
+        if key not in loaded:
+            raise ValueError(f"{path} has no parameter {key!r} (it holds {sorted(loaded)})")
+        value = np.asarray(loaded[key])
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"parameter {key!r} in {path} must be real numbers, got dtype {value.dtype}")
+        if value.shape != current[key].shape:
+            raise ValueError(f"parameter {key!r} in {path} has shape {value.shape}, the net's has "
+                             f"{current[key].shape}")
+        params[key] = np.array(value, dtype=dtype, copy=True)
+    return params
+
+
+def batched_accuracy(predict: Any, x: Any, t: Any, batch_size: int) -> float:
+    """The fraction of images whose highest score from ``predict`` is the
+    label, ``batch_size`` images at a time; t: indices or one-hot rows."""
+    batch_size = positive_int(batch_size, "batch_size")
+    t = np.asarray(t)
+    if t.ndim != 1:
+        t = np.argmax(t, axis=1)
+    n = np.shape(x)[0]
+    if n == 0:
+        raise ValueError("accuracy of an empty batch is undefined")
+    if t.shape[0] != n:
+        raise ValueError(f"t must hold one label per image: {n} images, got {t.shape[0]} labels")
+    correct = 0
+    for start in range(0, n, batch_size):
+        y = predict(x[start:start + batch_size])
+        correct += int(np.sum(np.argmax(y, axis=1) == t[start:start + batch_size]))
+    return correct / n

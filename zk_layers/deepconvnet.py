@@ -22,9 +22,6 @@ book's layers' values.
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,7 +32,7 @@ from . import reference
 from . import regularization as fast_regularization
 from ._validate import float_dtype, positive_int
 from ._validate import output_size as _output_size
-from .convnet import _conv_param
+from .convnet import _conv_param, batched_accuracy, read_param_file
 from .gradient import numerical_gradient as _numerical_gradient
 
 __all__ = ["DeepConvNet"]
@@ -201,20 +198,7 @@ class DeepConvNet:
     def accuracy(self, x: Any, t: Any, batch_size: int = 100) -> float:
         """Fraction of samples whose highest score (test mode) is the label,
         predicted ``batch_size`` images at a time; t: indices or one-hot."""
-        batch_size = positive_int(batch_size, "batch_size")
-        t = np.asarray(t)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        n = np.shape(x)[0]
-        if n == 0:
-            raise ValueError("accuracy of an empty batch is undefined")
-        if t.shape[0] != n:
-            raise ValueError(f"t must hold one label per image: {n} images, got {t.shape[0]} labels")
-        correct = 0
-        for start in range(0, n, batch_size):
-            y = self.predict(x[start:start + batch_size])
-            correct += int(np.sum(np.argmax(y, axis=1) == t[start:start + batch_size]))
-        return correct / n
+        return batched_accuracy(self.predict, x, t, batch_size)
 
     def gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:
         """Gradients by backpropagation, one training-mode forward (the
@@ -257,30 +241,8 @@ class DeepConvNet:
         of the net's parameter; it is converted to the net's dtype, and
         ``params`` and the layers then hold the loaded arrays.
         """
-        path = os.fspath(file_name)
-        if zipfile.is_zipfile(path):
-            with np.load(path, allow_pickle=False) as data:
-                loaded = {key: data[key] for key in data.files}
-        elif not allow_pickle:
-            raise ValueError(f"{path} is not an .npz file of save_params; if it is the book's pickle "
-                             "(deep_convnet_params.pkl), pass allow_pickle=True, and only for a file you "
-                             "trust: unpickling runs code from the file")
-        else:
-            with open(path, "rb") as f:
-                loaded = pickle.load(f)  # noqa: S301 - the caller opted in
-            if not isinstance(loaded, Mapping):
-                raise ValueError(f"{path} holds a {type(loaded).__name__}, not a dict of parameters")
-        params = {}
-        for key in PARAM_KEYS:
-            if key not in loaded:
-                raise ValueError(f"{path} has no parameter {key!r} (it holds {sorted(loaded)})")
-            value = np.asarray(loaded[key])
-            if value.dtype.kind not in "iuf":
-                raise TypeError(f"parameter {key!r} in {path} must be real numbers, got dtype {value.dtype}")
-            if value.shape != self.params[key].shape:
-                raise ValueError(f"parameter {key!r} in {path} has shape {value.shape}, the net's has "
-                                 f"{self.params[key].shape}")
-            params[key] = np.array(value, dtype=self.dtype, copy=True)
+        params = read_param_file(file_name, self.params, PARAM_KEYS, self.dtype, "deep_convnet_params.pkl",
+                                 allow_pickle)
         self.params.update(params)
         for i, index in enumerate(_PARAMETER_LAYERS):
             self.layers[index].W = self.params[f"W{i + 1}"]
