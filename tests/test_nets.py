@@ -62,6 +62,32 @@ def test_fast_and_reference_gradients_agree(batch):
         assert_allclose(g_fast[key], g_ref[key], rtol=1e-12, atol=1e-15)
 
 
+def test_gradient_runs_a_subclass_loss_and_predict(batch):
+    """gradient's short path (no decay, the base class's loss and predict)
+    gives what loss-then-backward gives, and a subclass's own loss or
+    predict still runs."""
+    x, t = batch
+    calls = []
+
+    class Counted(zk.TwoLayerNet):
+        def loss(self, x, t):
+            calls.append("loss")
+            return super().loss(x, t)
+
+    class Traced(zk.TwoLayerNet):
+        def predict(self, x):
+            calls.append("predict")
+            return super().predict(x)
+
+    plain = zk.TwoLayerNet(12, 8, 4, weight_init_std=0.5, seed=1)
+    expected = {key: value.copy() for key, value in plain.gradient(x, t).items()}
+    for cls in (Counted, Traced):
+        grads = cls(12, 8, 4, weight_init_std=0.5, seed=1).gradient(x, t)
+        for key, value in expected.items():
+            assert_array_equal(grads[key], value)
+    assert calls == ["loss", "predict"]
+
+
 def test_first_affine_skips_dx_but_parameter_gradients_are_unchanged(batch):
     """need_dx=False on Affine1 saves a product without changing any gradient."""
     x, t = batch

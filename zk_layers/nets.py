@@ -118,6 +118,19 @@ class _LayerStack:
     def gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:
         """Gradients by backpropagation (one forward and one backward pass);
         with weight decay, ``lambda * W`` is added to each weight's gradient."""
+        cls = type(self)
+        if (not self.weight_decay_lambda and cls._forward_for_gradient is _LayerStack._forward_for_gradient
+                and cls.loss is _LayerStack.loss and cls.predict is _LayerStack.predict):
+            # loss() without its float conversion and decay term, whose value
+            # backward does not read: about 1 us of a 27 us step at N = 1.
+            for layer in self.layers.values():
+                x = layer.forward(x)
+            last = self._loss_layer()
+            last.forward(x, t)
+            dout = last.backward(1)
+            for layer in reversed(self.layers.values()):
+                dout = layer.backward(dout)
+            return {key: getattr(self.layers[name], attr) for key, (name, attr) in self._gradient_sources.items()}
         self._forward_for_gradient(x, t)
         dout = self._loss_layer().backward(1)
         for layer in reversed(self.layers.values()):
