@@ -280,12 +280,14 @@ def test_training_is_reproducible_and_float64_follows():
 
 def test_cli_deepconvnet(tmp_path):
     out = tmp_path / "run.json"
+    # From tmp_path: run from the source tree, `-m` would import its unbuilt package.
     proc = subprocess.run([sys.executable, "-m", "zk_layers", "train", "--model", "deepconvnet", "--dtype",
                            "float32", "--iters", "20", "--no-progress", "--json", str(out)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
     assert "DeepConvNet on digits" in proc.stdout and "float32 throughout" in proc.stdout
     assert "final test accuracy" in proc.stdout
     assert json.loads(out.read_text())["settings"]["model"] == "DeepConvNet"
     bad = subprocess.run([sys.executable, "-m", "zk_layers", "train", "--model", "deepconvnet",
-                          "--filter-size", "5"], capture_output=True, text=True)
+                          "--filter-size", "5"], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "six 3x3 convolutions" in bad.stderr
