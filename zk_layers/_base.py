@@ -31,6 +31,7 @@ from ._validate import (
     nonnegative_int,
     nonnegative_number,
     positive_int,
+    random_state,
     require_forward,
     require_ndim,
     require_shape,
@@ -286,10 +287,7 @@ class DropoutBase:
     def __init__(self, dropout_ratio: float = 0.5, *, rng: Any = None) -> None:
         self.dropout_ratio = fraction(dropout_ratio, "dropout_ratio")
         self.mask: np.ndarray | None = None
-        if rng is not None and not isinstance(rng, np.random.RandomState):
-            raise TypeError(f"rng must be a numpy.random.RandomState or None (the global np.random), "
-                            f"got {type(rng).__name__}")
-        self.rng = rng
+        self.rng = random_state(rng)
 
     def _draws(self, shape: tuple[int, ...]) -> np.ndarray:
         """The book's ``np.random.rand(*x.shape)``, from ``rng`` when one was given."""

@@ -74,6 +74,15 @@ def fraction(value: Any, name: str) -> float:
     return number
 
 
+def random_state(rng: Any) -> Any:
+    """``rng`` if it is a numpy.random.RandomState (whose ``rand`` and
+    ``randn`` draw as the book's global ``np.random`` does), or None."""
+    if rng is not None and not isinstance(rng, np.random.RandomState):
+        raise TypeError(f"rng must be a numpy.random.RandomState or None (the global np.random), "
+                        f"got {type(rng).__name__}")
+    return rng
+
+
 def _integer(value: Any, name: str, minimum: int, what: str) -> int:
     """An integer >= minimum; NumPy integers are accepted through
     ``__index__``, bools and floats are not."""

@@ -28,7 +28,7 @@ __all__ = ["SimpleConvNet"]
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 # Layers whose forward output and backward dx are fresh arrays they do not
-# keep: a fast Relu right after one may work in place (SimpleConvNet._call).
+# keep: a fast Relu right after one may work in place (call_layer).
 _FRESH_RESULTS = (fast_conv.Convolution, fast_conv.Pooling, fast_layers.Affine)
 _DEFAULT_CONV = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 
@@ -136,23 +136,9 @@ class SimpleConvNet:
         """Scores (before the softmax), shape (N, output_size)."""
         previous = None
         for layer in self.layers.values():
-            x = self._call(layer, "forward", x, previous)
+            x = call_layer(layer, "forward", x, previous)
             previous = layer
         return x
-
-    @staticmethod
-    def _call(layer: Any, method: str, value: Any, previous: Any) -> Any:
-        """``layer.forward(value)`` or ``layer.backward(value)``, except that
-        a fast Relu whose input was just returned by one of our own
-        Convolution, Pooling or Affine layers (Conv1's and Affine1's output
-        forward, Pool1's and Affine2's dx backward: fresh arrays that nothing
-        else holds) is applied in place (``out=``) instead of into a fresh
-        array of its size, whose page faults it would pay on every call.
-        The values are the book's.  After a layer a user has
-        put in (whose output may be kept), a fresh array, as in the book."""
-        if type(layer) is fast_layers.Relu and type(previous) in _FRESH_RESULTS:
-            return getattr(layer, method)(value, out=value)
-        return getattr(layer, method)(value)
 
     def loss(self, x: Any, t: Any) -> float:
         """Mean cross-entropy of the batch; t: class indices or one-hot rows."""
@@ -177,7 +163,7 @@ class SimpleConvNet:
         dout = self.last_layer.backward(1)
         previous = None
         for layer in reversed(self.layers.values()):
-            dout = self._call(layer, "backward", dout, previous)
+            dout = call_layer(layer, "backward", dout, previous)
             previous = layer
         grads = {}
         grads["W1"], grads["b1"] = self.layers["Conv1"].dW, self.layers["Conv1"].db
@@ -256,3 +242,17 @@ def batched_accuracy(predict: Any, x: Any, t: Any, batch_size: int) -> float:
         y = predict(x[start:start + batch_size])
         correct += int(np.sum(np.argmax(y, axis=1) == t[start:start + batch_size]))
     return correct / n
+
+
+def call_layer(layer: Any, method: str, value: Any, previous: Any) -> Any:
+    """``layer.forward(value)`` or ``layer.backward(value)``, except that
+    a fast Relu whose input was just returned by one of our own
+    Convolution, Pooling or Affine layers (``previous``: their forward
+    output, or their dx backward, fresh arrays that nothing else holds) is
+    applied in place (``out=``) instead of into a fresh array of its size,
+    whose page faults it would pay on every call.  The values are the
+    book's.  After a layer a user has put in (whose output may be kept), a
+    fresh array, as in the book."""
+    if type(layer) is fast_layers.Relu and type(previous) in _FRESH_RESULTS:
+        return getattr(layer, method)(value, out=value)
+    return getattr(layer, method)(value)

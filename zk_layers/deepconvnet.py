@@ -30,9 +30,9 @@ from . import convolution as fast_conv
 from . import layers as fast_layers
 from . import reference
 from . import regularization as fast_regularization
-from ._validate import float_dtype, positive_int
+from ._validate import float_dtype, positive_int, random_state
 from ._validate import output_size as _output_size
-from .convnet import _conv_param, batched_accuracy, read_param_file
+from .convnet import _conv_param, batched_accuracy, call_layer, read_param_file
 from .gradient import numerical_gradient as _numerical_gradient
 
 __all__ = ["DeepConvNet"]
@@ -41,8 +41,6 @@ PARAM_KEYS = tuple(f"{kind}{i}" for i in range(1, 9) for kind in ("W", "b"))
 _DEFAULT_CONVS = tuple({"filter_num": n, "filter_size": 3, "pad": pad, "stride": 1}
                        for n, pad in ((16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)))
 _PARAMETER_LAYERS = (0, 2, 5, 7, 10, 12, 15, 18)  # the layers holding W1 ... W8
-# Layers whose forward output and backward dx are fresh arrays they do not keep.
-_FRESH_RESULTS = (fast_conv.Convolution, fast_conv.Pooling, fast_layers.Affine)
 
 
 def _input_dim(input_dim: Any) -> tuple[int, int, int]:
@@ -101,8 +99,7 @@ class DeepConvNet:
                  backend: str = "fast", dtype: Any = np.float64, rng: Any = None) -> None:
         if backend not in ("fast", "reference"):
             raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}")
-        if rng is not None and not isinstance(rng, np.random.RandomState):
-            raise TypeError(f"rng must be a numpy.random.RandomState or None, got {type(rng).__name__}")
+        rng = random_state(rng)
         dtype = float_dtype(dtype)
         channels, height, width = _input_dim(input_dim)
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
@@ -173,10 +170,8 @@ class DeepConvNet:
         for layer in self.layers:
             if isinstance(layer, (fast_regularization.Dropout, reference.Dropout)):
                 x = layer.forward(x, train_flg)
-            elif type(layer) is fast_layers.Relu and type(previous) in _FRESH_RESULTS:
-                x = layer.forward(x, out=x)  # the output just made, which nothing else holds
             else:
-                x = layer.forward(x)
+                x = call_layer(layer, "forward", x, previous)
             previous = layer
         return x
 
@@ -207,10 +202,7 @@ class DeepConvNet:
         dout = self.last_layer.backward(1)
         previous: Any = None
         for layer in reversed(self.layers):
-            if type(layer) is fast_layers.Relu and type(previous) in _FRESH_RESULTS:
-                dout = layer.backward(dout, out=dout)
-            else:
-                dout = layer.backward(dout)
+            dout = call_layer(layer, "backward", dout, previous)
             previous = layer
         grads = {}
         for i, index in enumerate(_PARAMETER_LAYERS):
@@ -247,4 +239,3 @@ class DeepConvNet:
         for i, index in enumerate(_PARAMETER_LAYERS):
             self.layers[index].W = self.params[f"W{i + 1}"]
             self.layers[index].b = self.params[f"b{i + 1}"]
-
