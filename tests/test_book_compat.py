@@ -1,13 +1,17 @@
 """The book's chapter-5 code runs unchanged on our classes.
 
-``make_two_layer_net(module)`` returns the book's ``TwoLayerNet``
-(ch05/two_layer_net.py), copied as the book writes it; the only change is
-where the names ``Affine``, ``Relu``, ``SoftmaxWithLoss`` and
-``numerical_gradient`` come from: the fast package or the NumPy reference.
+``make_two_layer_net(module)`` returns the book's ``TwoLayerNet``, read
+from ``ch05/two_layer_net.py`` of the checkout that ``ZK_LAYERS_BOOK_DIR``
+names (skipped without one; CI sets it), unchanged; the names ``Affine``,
+``Relu``, ``SoftmaxWithLoss`` and ``numerical_gradient`` it imports come from
+the fast package or the NumPy reference.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+import os
+import sys
+import types
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,89 +19,41 @@ import pytest
 
 import zk_layers as zk
 
+BOOK_DIR = os.environ.get("ZK_LAYERS_BOOK_DIR")
+pytestmark = pytest.mark.skipif(not BOOK_DIR, reason="set ZK_LAYERS_BOOK_DIR to a checkout of the book")
+
 IMPLS = [pytest.param(zk, id="fast"), pytest.param(zk.reference, id="reference")]
 KEYS = ("W1", "b1", "W2", "b2")
 
 
 def make_two_layer_net(module: Any) -> type:
-    """The book's TwoLayerNet, with the layer classes taken from ``module``."""
-    Affine = module.Affine
-    Relu = module.Relu
-    SoftmaxWithLoss = module.SoftmaxWithLoss
-    numerical_gradient = zk.numerical_gradient  # the book's common/gradient.py
-
-    # --- ch05/two_layer_net.py, as in the book --------------------------------
-    class TwoLayerNet:
-
-        def __init__(self, input_size, hidden_size, output_size, weight_init_std = 0.01):
-            # 重みの初期化
-            self.params = {}
-            self.params['W1'] = weight_init_std * np.random.randn(input_size, hidden_size)
-            self.params['b1'] = np.zeros(hidden_size)
-            self.params['W2'] = weight_init_std * np.random.randn(hidden_size, output_size)
-            self.params['b2'] = np.zeros(output_size)
-
-            # レイヤの生成
-            self.layers = OrderedDict()
-            self.layers['Affine1'] = Affine(self.params['W1'], self.params['b1'])
-            self.layers['Relu1'] = Relu()
-            self.layers['Affine2'] = Affine(self.params['W2'], self.params['b2'])
-
-            self.lastLayer = SoftmaxWithLoss()
-
-        def predict(self, x):
-            for layer in self.layers.values():
-                x = layer.forward(x)
-
-            return x
-
-        # x:入力データ, t:教師データ
-        def loss(self, x, t):
-            y = self.predict(x)
-            return self.lastLayer.forward(y, t)
-
-        def accuracy(self, x, t):
-            y = self.predict(x)
-            y = np.argmax(y, axis=1)
-            if t.ndim != 1 : t = np.argmax(t, axis=1)
-
-            accuracy = np.sum(y == t) / float(x.shape[0])
-            return accuracy
-
-        # x:入力データ, t:教師データ
-        def numerical_gradient(self, x, t):
-            loss_W = lambda W: self.loss(x, t)
-
-            grads = {}
-            grads['W1'] = numerical_gradient(loss_W, self.params['W1'])
-            grads['b1'] = numerical_gradient(loss_W, self.params['b1'])
-            grads['W2'] = numerical_gradient(loss_W, self.params['W2'])
-            grads['b2'] = numerical_gradient(loss_W, self.params['b2'])
-
-            return grads
-
-        def gradient(self, x, t):
-            # forward
-            self.loss(x, t)
-
-            # backward
-            dout = 1
-            dout = self.lastLayer.backward(dout)
-
-            layers = list(self.layers.values())
-            layers.reverse()
-            for layer in layers:
-                dout = layer.backward(dout)
-
-            # 設定
-            grads = {}
-            grads['W1'], grads['b1'] = self.layers['Affine1'].dW, self.layers['Affine1'].db
-            grads['W2'], grads['b2'] = self.layers['Affine2'].dW, self.layers['Affine2'].db
-
-            return grads
-    # ---------------------------------------------------------------------------
-
-    return TwoLayerNet
+    """The book's TwoLayerNet, read from the checkout, with its
+    ``common.layers`` and ``common.gradient`` names taken from ``module``
+    and ``zk.numerical_gradient`` (the book's ``common/gradient.py``)."""
+    path = Path(BOOK_DIR or "", "ch05", "two_layer_net.py")
+    layers = types.ModuleType("common.layers")
+    for name in ("Affine", "Relu", "SoftmaxWithLoss"):
+        setattr(layers, name, getattr(module, name))
+    gradient = types.ModuleType("common.gradient")
+    gradient.numerical_gradient = zk.numerical_gradient  # type: ignore[attr-defined]
+    common = types.ModuleType("common")
+    common.__path__ = []  # a package, so that "common.layers" imports
+    common.layers, common.gradient = layers, gradient  # type: ignore[attr-defined]
+    served = {"common": common, "common.layers": layers, "common.gradient": gradient}
+    saved_modules = {name: sys.modules.get(name) for name in served}
+    saved_path = list(sys.path)  # the file appends os.pardir
+    sys.modules.update(served)
+    try:
+        namespace: dict[str, Any] = {"__name__": "two_layer_net", "__file__": str(path)}
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
+    finally:
+        sys.path[:] = saved_path
+        for name, saved in saved_modules.items():
+            if saved is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = saved
+    return namespace["TwoLayerNet"]
 
 
 def build_net(module: Any, seed: int, *sizes: int, weight_init_std: float = 0.01) -> Any:
@@ -311,3 +267,13 @@ def test_accuracy_with_both_label_forms(impl: Any) -> None:
     wrong = predicted.copy()
     wrong[0] = (wrong[0] + 1) % 3
     assert network.accuracy(x, one_hot(wrong, 3)) == pytest.approx(1 - 1 / 30)
+
+
+def test_the_net_is_read_from_the_books_checkout() -> None:
+    """What these tests run is the book's file, with our classes in it."""
+    before = {name: sys.modules.get(name) for name in ("common", "common.layers", "common.gradient")}
+    net_class = make_two_layer_net(zk)
+    assert {name: sys.modules.get(name) for name in before} == before  # nothing left behind
+    assert net_class.gradient.__code__.co_filename == str(Path(BOOK_DIR or "", "ch05", "two_layer_net.py"))
+    net = build_net(zk, 0, 4, 3, 2)
+    assert type(net.layers["Affine1"]) is zk.Affine and type(net.lastLayer) is zk.SoftmaxWithLoss
