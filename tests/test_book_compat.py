@@ -146,10 +146,10 @@ def train(network: Any, x_train: np.ndarray, t_train: np.ndarray, iters_num: int
         x_batch = x_train[batch_mask]
         t_batch = t_train[batch_mask]
 
-        # 勾配
+        # gradient
         grad = network.gradient(x_batch, t_batch)
 
-        # 更新
+        # update
         for key in ('W1', 'b1', 'W2', 'b2'):
             network.params[key] -= learning_rate * grad[key]
 
