@@ -5,7 +5,7 @@
 What they compute (out, mask, dx are written; everything else is read):
     relu_forward      mask = x <= 0;  out = 0 where mask else x
     relu_backward     dx = 0 where mask else dout
-    sigmoid_forward   out = 1 / (1 + exp(-x))
+    sigmoid_forward   out = 1 / (1 + exp(-x)), and a copy into kept if given
     sigmoid_backward  dx = dout * (1 - out) * out
 
 Each entry point is the one compiled path of a layer method.  It takes the
@@ -56,7 +56,8 @@ cdef inline object _output(cnp.ndarray a, object given, int typenum, int order):
 
 
 cdef inline object _forward(int kind, object x, object out, object mask):
-    """out (Sigmoid) or (out, mask) (Relu) for x; None when not ready."""
+    """out (Sigmoid, with its copy into mask when given) or (out, mask)
+    (Relu) for x; None when not ready."""
     cdef int typenum
     cdef int order = float_input_order(x, &typenum)
     if order == ORDER_NONE:
@@ -69,15 +70,22 @@ cdef inline object _forward(int kind, object x, object out, object mask):
         mask = _output(xa, mask, cnp.NPY_BOOL, order)
         if mask is None:
             return None
+    elif mask is not None and not pairs_with(mask, typenum, order, xa, True):
+        return None  # Sigmoid's kept copy
     cdef Py_ssize_t n = cnp.PyArray_SIZE(xa)
     cdef const void* xs = cnp.PyArray_DATA(xa)
     cdef void* o = cnp.PyArray_DATA(<cnp.ndarray>out)
     cdef unsigned char* m
+    cdef void* kept = NULL
     if kind == SIGMOID:
+        if mask is not None:
+            kept = cnp.PyArray_DATA(<cnp.ndarray>mask)
         if typenum == cnp.NPY_DOUBLE:
-            _run_unary(K.sigmoid_forward_f64, <const double*>xs, <double*>o, n, _threads(n, GRAIN_EXP))
+            _run_sigmoid(K.sigmoid_forward_f64, <const double*>xs, <double*>o, <double*>kept, n,
+                         _threads(n, GRAIN_EXP))
         else:
-            _run_unary(K.sigmoid_forward_f32, <const float*>xs, <float*>o, n, _threads(n, GRAIN_EXP))
+            _run_sigmoid(K.sigmoid_forward_f32, <const float*>xs, <float*>o, <float*>kept, n,
+                         _threads(n, GRAIN_EXP))
         return out
     m = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>mask)
     if typenum == cnp.NPY_DOUBLE:
@@ -130,10 +138,11 @@ def relu_backward(object dout, object mask, object out=None):
     return _backward(RELU, dout, mask, out)
 
 
-def sigmoid_forward(object x, object out=None):
+def sigmoid_forward(object x, object out=None, object kept=None):
     """out of Sigmoid.forward for ``x``, into ``out`` when given (x's shape,
-    type and memory order); else None."""
-    return _forward(SIGMOID, x, out, None)
+    type and memory order), and the same values into ``kept`` when given
+    (the same rules; it must not overlap out); else None."""
+    return _forward(SIGMOID, x, out, kept)
 
 
 def sigmoid_backward(object dout, object y, object out=None):

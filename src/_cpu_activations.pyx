@@ -18,6 +18,7 @@ input gives np.nan (one bit pattern in every build).
 """
 from cython cimport floating
 from libc.math cimport NAN
+from libc.string cimport memcpy
 
 from _math cimport exp_general, exp_moderate, extremes, moderate_limit
 
@@ -50,13 +51,15 @@ cdef void _relu_backward_range(const floating* dout,
 
 
 cdef void _sigmoid_forward_range(const floating* x, floating* out,
-                                 Py_ssize_t start,
+                                 floating* kept, Py_ssize_t start,
                                  Py_ssize_t stop) noexcept nogil:
     # Block by block: a block whose elements all lie within the moderate
     # exponential's range (|x| <= 707, or 86 in float32: exp(-x) a normal
     # number) takes it, the same bits with fewer operations; any other
     # block, and work too short to pay for the range check, the general
     # one.  Elementwise, so which blocks take which never changes a bit.
+    # kept (a layer's own copy of out, when the caller owns out) is
+    # written from each block while it is in L1, not in a second pass.
     cdef Py_ssize_t i, block_start, block_stop
     # A typed 1 keeps float32 arithmetic in float32, as in NumPy (Cython
     # would turn a literal 1 into the double 1.0).
@@ -86,6 +89,9 @@ cdef void _sigmoid_forward_range(const floating* x, floating* out,
             for i in range(block_start, block_stop):
                 e = exp_general(-x[i])
                 out[i] = NAN if x[i] != x[i] else one / (one + e)
+        if kept != NULL:
+            memcpy(kept + block_start, out + block_start,
+                   (block_stop - block_start) * sizeof(floating))
         block_start = block_stop
 
 

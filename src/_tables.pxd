@@ -35,10 +35,10 @@ ctypedef struct ActivationKernels:
                               Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     void (*relu_backward_f64)(const double* dout, const unsigned char* mask, double* dx,
                               Py_ssize_t start, Py_ssize_t stop) noexcept nogil
-    # out = 1 / (1 + exp(-x))
-    void (*sigmoid_forward_f32)(const float* x, float* out,
+    # out = 1 / (1 + exp(-x)); kept, unless NULL, a second copy of out
+    void (*sigmoid_forward_f32)(const float* x, float* out, float* kept,
                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
-    void (*sigmoid_forward_f64)(const double* x, double* out,
+    void (*sigmoid_forward_f64)(const double* x, double* out, double* kept,
                                 Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     # dx = dout * (1 - out) * out
     void (*sigmoid_backward_f32)(const float* dout, const float* out, float* dx,

@@ -302,3 +302,25 @@ def test_reassigned_state_attributes_are_used_or_refused(rng):
     loss.y = np.ones((2, 2))
     with pytest.raises(ValueError, match="the shape of the last forward's y"):
         loss.backward()
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (300, 1001)])
+def test_sigmoid_out_forward_keeps_a_bitwise_copy_of_its_own(rng, shape, dtype):
+    """forward(x, out=) writes the result into out and, in the same kernel,
+    into the layer's own saved copy: both bitwise the fresh forward's, over
+    both of the kernel's paths (a block with a huge or NaN element takes the
+    general exponential), and backward still right once out is overwritten."""
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[5000 % x.size] = 1e4
+    x.reshape(-1)[7 % x.size] = np.nan
+    dout = rng.standard_normal(shape).astype(dtype)
+    fresh = zk.Sigmoid()
+    expected, expected_dx = fresh.forward(x), fresh.backward(dout)
+    layer = zk.Sigmoid()
+    buffer = np.empty_like(x)
+    layer.forward(x, out=buffer)
+    assert not np.may_share_memory(layer.out, buffer)
+    assert_array_equal(buffer, expected)
+    assert_array_equal(layer.out, expected)
+    buffer[...] = 0.25  # the caller reuses its buffer before backward
+    assert_array_equal(layer.backward(dout), expected_dx)

@@ -25,6 +25,9 @@ def _run_all_layers(rng_seed: int, dtype) -> list[np.ndarray]:
     results = []
     for layer in (zk.Relu(), zk.Sigmoid()):
         results += [layer.forward(x), layer.backward(dout)]
+        buffer = np.empty_like(x)  # out=: Sigmoid's kernel writes its own copy too
+        results += [layer.forward(x, out=buffer), layer.mask if isinstance(layer, zk.Relu) else layer.out,
+                    layer.backward(dout)]
     W, b = rng.standard_normal((37, 29)).astype(dtype), rng.standard_normal(29).astype(dtype)
     affine = zk.Affine(W, b)
     results.append(affine.forward(x))

@@ -169,10 +169,13 @@ class Sigmoid(SigmoidBase):
         if out is None:
             self.out = out = _ran(_activations.sigmoid_forward(x))  # as in the book: the saved array
             return out
-        out = _ran(_activations.sigmoid_forward(x, output_buffer(out, x.shape, order, x.dtype, "out", (x,))))
-        # The caller may reuse its buffer before backward: keep our own copy.
+        out = output_buffer(out, x.shape, order, x.dtype, "out", (x,))
+        # The caller may reuse its buffer before backward: keep our own copy,
+        # written by the kernel from each block of out while it is in cache.
         saved = _layer_owned_buffer(self, "out", x.shape, x.dtype, order)
-        np.copyto(saved, out)
+        if np.may_share_memory(saved, out):  # out is the layer's own last copy
+            saved = np.empty(x.shape, x.dtype, order=order)
+        _ran(_activations.sigmoid_forward(x, out, saved))
         self.out = saved
         return out
 
