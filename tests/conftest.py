@@ -1,6 +1,7 @@
 """Shared fixtures: dtypes, memory layouts, thread counts, both implementations."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -50,6 +51,24 @@ def arrange(arr: np.ndarray, layout: str) -> np.ndarray:
     # Every other element of a larger buffer, along every axis.
     assert layout != "strided" or not (out.flags.c_contiguous or out.flags.f_contiguous) or arr.size <= 1
     return out
+
+
+@contextlib.contextmanager
+def restored_imports(names):
+    """sys.path and the sys.modules entries ``names`` as they were, after the
+    block (a book file appends to sys.path; its ``common`` is ours only
+    while it loads)."""
+    saved_modules = {name: sys.modules.get(name) for name in names}
+    saved_path = list(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = saved_path
+        for name, before in saved_modules.items():
+            if before is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = before
 
 
 def tolerance(dtype) -> dict:

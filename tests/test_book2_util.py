@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import restored_imports
 
 from zk_layers.book2 import util
 
@@ -33,9 +34,7 @@ def _load_book_util(book_dir: str) -> types.ModuleType:
     package (np, config) is put in sys.modules only while it loads."""
     common = Path(book_dir) / "common"
     names = ("common", "common.np", "common.config")
-    saved_modules = {name: sys.modules.get(name) for name in names}
-    saved_path = list(sys.path)  # the book's module appends '..'
-    try:
+    with restored_imports(names):  # the book's module appends '..'
         package = types.ModuleType("common")
         package.__path__ = [str(common)]
         sys.modules["common"] = package
@@ -46,13 +45,6 @@ def _load_book_util(book_dir: str) -> types.ModuleType:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
-    finally:
-        sys.path[:] = saved_path
-        for name, module_before in saved_modules.items():
-            if module_before is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module_before
 
 
 @pytest.fixture(scope="module")

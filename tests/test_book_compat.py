@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import restored_imports
 
 import zk_layers as zk
 
@@ -40,19 +41,10 @@ def make_two_layer_net(module: Any) -> type:
     common.__path__ = []  # a package, so that "common.layers" imports
     common.layers, common.gradient = layers, gradient  # type: ignore[attr-defined]
     served = {"common": common, "common.layers": layers, "common.gradient": gradient}
-    saved_modules = {name: sys.modules.get(name) for name in served}
-    saved_path = list(sys.path)  # the file appends os.pardir
-    sys.modules.update(served)
-    try:
-        namespace: dict[str, Any] = {"__name__": "two_layer_net", "__file__": str(path)}
+    namespace: dict[str, Any] = {"__name__": "two_layer_net", "__file__": str(path)}
+    with restored_imports(served):
+        sys.modules.update(served)
         exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
-    finally:
-        sys.path[:] = saved_path
-        for name, saved in saved_modules.items():
-            if saved is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved
     return namespace["TwoLayerNet"]
 
 
