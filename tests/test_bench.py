@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import time
 
 import numpy as np
@@ -253,22 +252,43 @@ def test_bad_sample_options_are_value_errors(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_bandwidth_probe_agrees_with_numpys_copy():
-    """The probe at one thread, against an independent stream: np.copyto of
-    the same 256 MiB, bytes read + written.  A wrong byte count or clock in
-    the probe moves it out of this band (the two streams read within
-    0.8-1.6x of each other here)."""
+class _FakeClock:
+    """A perf_counter whose every timed interval (one call between two reads)
+    lasts ``step`` seconds: the probe's GB/s is then its byte count alone."""
+
+    def __init__(self, step):
+        self.now, self.step, self.reads = 0.0, step, 0
+
+    def perf_counter(self):
+        self.reads += 1
+        if self.reads % 2 == 0:
+            self.now += self.step
+        return self.now
+
+
+def test_bandwidth_probe_counts_bytes_read_and_written(monkeypatch):
+    """The probe's arithmetic, without timing it: with each copy made to take
+    exactly 10 ms, the figure is the bytes of one pass over 2**25 elements
+    (an 8-byte read, a 1-byte mask read and an 8-byte write each) per 10 ms.  A wrong byte count, sample count or clock
+    use moves it.  Timing the probe against np.copyto in a test is what
+    failed under CI's parallel load, so only the arithmetic is asserted."""
+    import types
+
+    from zk_layers.bench import _timing
+
+    clock = _FakeClock(0.010)
+    monkeypatch.setattr(_timing, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     gbps = bench.measure_bandwidth(1, samples=5)
-    n = 1 << 25
-    src, dst = np.ones(n), np.empty(n)
-    np.copyto(dst, src)
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        np.copyto(dst, src)
-        times.append(time.perf_counter() - start)
-    copy_gbps = 16 * n / statistics.median(times) / 1e9
-    assert 0.5 < gbps / copy_gbps < 2.5, (gbps, copy_gbps)
+    assert clock.reads == 10
+    assert gbps == pytest.approx(17 * (1 << 25) / 0.010 / 1e9, rel=1e-12)
+
+
+def test_bandwidth_probe_runs_the_stream():
+    """The real probe: a finite positive rate, with the kernel's first touch
+    and samples done (no band on its value: a machine's bandwidth under load
+    is not a test's to assert)."""
+    gbps = bench.measure_bandwidth(1, samples=3)
+    assert np.isfinite(gbps) and gbps > 0
 
 
 def test_peer_outputs_are_checked_before_timing():
