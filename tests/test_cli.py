@@ -229,6 +229,24 @@ def test_bad_convnet_options_exit_2(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("model,others", [
+    ("convnet", "--optimizer, --lr, --hidden, --batch-size or --weight-init-std instead"),
+    ("deepconvnet", "--optimizer, --lr, --hidden or --batch-size instead"),
+])
+def test_preset_error_names_the_options_the_model_takes(model, others, capsys):
+    """DeepConvNet's weights are He-initialised: its message does not offer
+    --weight-init-std, which it refuses."""
+    with pytest.raises(SystemExit):
+        main(["train", "--model", model, "--preset", "book"])
+    assert others in capsys.readouterr().err
+
+
+def test_optimizer_help_names_deepconvnets_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "adam for convnet and deepconvnet" in " ".join(capsys.readouterr().out.split())
+
+
 def test_convnet_that_does_not_fit_the_images_fails_clearly(capsys):
     assert main(["train", "--model", "convnet", "--filter-size", "4", "--iters", "1", "--no-progress"]) == 1
     err = capsys.readouterr().err

@@ -200,3 +200,29 @@ def test_bad_construction(kwargs, error, word):
     arguments = dict(SMALL, **kwargs)
     with pytest.raises(error, match=word):
         zk.SimpleConvNet(**arguments)
+
+
+def test_replaced_params_are_the_ones_used():
+    """``params[key] = new`` reaches the layers, as an in-place change does."""
+    x, t = _batch()
+    _seed_global(3)
+    replaced = zk.SimpleConvNet(**SMALL)
+    _seed_global(3)
+    in_place = zk.SimpleConvNet(**SMALL)
+    grads = replaced.gradient(x, t)
+    for key in replaced.params:
+        replaced.params[key] = replaced.params[key] - 0.5 * grads[key]
+        in_place.params[key] -= 0.5 * grads[key]
+    assert_array_equal(replaced.predict(x), in_place.predict(x))
+    assert replaced.layers["Affine2"].W is replaced.params["W3"]
+
+
+def test_accuracy_checks_its_labels():
+    x, t = _batch(6)
+    net = zk.SimpleConvNet(**SMALL)
+    expected = net.accuracy(x, t)
+    assert net.accuracy(x, t[:, None], batch_size=4) == expected  # (N, 1): indices, not one-hot rows
+    with pytest.raises(ValueError, match="out of range"):
+        net.accuracy(x, np.full(6, 4))
+    with pytest.raises(ValueError, match=r"one-hot t must have shape \(6, 4\)"):
+        net.accuracy(x, np.eye(5)[t])

@@ -178,8 +178,67 @@ def test_accuracy_counts_every_sample():
     expected = np.mean(np.argmax(net.predict(x), axis=1) == t)
     assert net.accuracy(x, t, batch_size=3) == pytest.approx(expected)
     assert net.accuracy(x, np.eye(10)[t]) == pytest.approx(expected)
-    with pytest.raises(ValueError, match="one label per image"):
+    with pytest.raises(ValueError, match="one label per sample: expected 7, got 3"):
         net.accuracy(x, t[:3])
+    assert net.accuracy(x, t[:, None], batch_size=3) == pytest.approx(expected)  # a column of indices
+
+
+@pytest.mark.parametrize("labels,error,words", [
+    (lambda t: t.astype(np.float64), TypeError, "integer dtype"),
+    (lambda t: np.where(t == t[0], 10, t), ValueError, r"out of range: class indices must satisfy 0 <= t < 10"),
+    (lambda t: np.where(t == t[0], -1, t), ValueError, "out of range"),
+    (lambda t: np.eye(9)[t % 9], ValueError, r"one-hot t must have shape \(7, 10\)"),
+    (lambda t: 0.5 * np.eye(10)[t], ValueError, "exactly one 1"),
+    (lambda t: t[0], ValueError, r"got shape \(\)"),
+    (lambda t: ["cat"] * 7, TypeError, "integer dtype"),
+])
+def test_accuracy_checks_its_labels(labels, error, words):
+    """As SoftmaxWithLoss checks t: no label is read as something else."""
+    x, t = _batch(7)
+    net = zk.DeepConvNet(rng=np.random.RandomState(2))
+    with pytest.raises(error, match=words):
+        net.accuracy(x, labels(t), batch_size=3)
+
+
+def test_replaced_params_are_the_ones_used():
+    """``params[key] = new`` (an optimizer that is not in place) reaches the
+    layers: the net computes what it computes after the same in-place change."""
+    x, t = _batch(4, shape=(1, 8, 8), classes=3)
+    replaced, in_place = (zk.DeepConvNet(**SMALL, rng=np.random.RandomState(3)) for _ in range(2))
+    grads = replaced.gradient(x, t)
+    in_place.gradient(x, t)  # the same Dropout draws, so the two nets' generators stay in step
+    for key in ("W1", "b3", "W8"):
+        replaced.params[key] = replaced.params[key] - 0.1 * grads[key]
+        in_place.params[key] -= 0.1 * grads[key]
+    assert_array_equal(replaced.predict(x), in_place.predict(x))
+    assert replaced.layers[0].W is replaced.params["W1"] and replaced.layers[18].W is replaced.params["W8"]
+    theirs = in_place.gradient(x, t)
+    for key, value in replaced.gradient(x, t).items():
+        assert_array_equal(value, theirs[key], err_msg=key)
+    replaced.params["W8"] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="shape"):
+        replaced.predict(x)
+
+
+def test_float32_net_computes_in_float32_from_float64_images():
+    x, _ = _batch(3)
+    net = zk.DeepConvNet(dtype=np.float32, rng=np.random.RandomState(2))
+    scores = net.predict(x.astype(np.float64))
+    assert scores.dtype == np.float32
+    assert_array_equal(scores, net.predict(x))
+
+
+def test_load_params_needs_an_existing_file_and_a_bool_opt_in(tmp_path):
+    net = zk.DeepConvNet(rng=np.random.RandomState(4))
+    with pytest.raises(FileNotFoundError, match="no parameter file"):
+        net.load_params(tmp_path / "absent.npz")
+    with pytest.raises(FileNotFoundError, match="is not a file"):
+        net.load_params(tmp_path)
+    path = tmp_path / "deep_convnet_params.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(dict(net.params), f)
+    with pytest.raises(TypeError, match="allow_pickle must be True or False, got str 'no'"):
+        net.load_params(path, allow_pickle="no")
 
 
 def test_save_and_load_params_npz(tmp_path):

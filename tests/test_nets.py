@@ -116,6 +116,32 @@ def test_predict_loss_accuracy(batch):
     assert net.loss(x, t) == pytest.approx(np.log(4), rel=1e-3)  # tiny weights: uniform softmax
     with pytest.raises(ValueError, match="empty batch"):
         net.accuracy(x[:0], t[:0])
+    assert net.accuracy(x, t[:, None]) == expected  # a column of indices is not one-hot rows
+    with pytest.raises(ValueError, match="out of range"):
+        net.accuracy(x, np.full(6, 4))
+    with pytest.raises(TypeError, match="integer dtype"):
+        net.accuracy(x, t + 0.5)
+    with pytest.raises(ValueError, match="exactly one 1"):
+        net.accuracy(x, 2 * np.eye(4)[t])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: zk.TwoLayerNet(12, 8, 4, weight_init_std=0.5, seed=2),
+    lambda: zk.MultiLayerNet(12, [7, 6], 4, seed=2),
+    lambda: zk.MultiLayerNetExtend(12, [7, 6], 4, use_batchnorm=True, seed=2),
+])
+def test_replaced_params_are_the_ones_used(make, batch):
+    """An update that replaces the arrays (``params[key] = W - lr * dW``)
+    reaches the layers: the net computes what the in-place update gives."""
+    x, t = batch
+    replaced, in_place = make(), make()
+    for _ in range(3):
+        grads, theirs = replaced.gradient(x, t), in_place.gradient(x, t)  # (BatchNorm's running means too)
+        for key in replaced.params:
+            assert_array_equal(grads[key], theirs[key], err_msg=key)
+            replaced.params[key] = replaced.params[key] - 0.5 * grads[key]
+            in_place.params[key] -= 0.5 * theirs[key]
+        assert_array_equal(replaced.predict(x), in_place.predict(x))
 
 
 def test_sgd_update_in_place_reaches_the_layers(batch):

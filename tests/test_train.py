@@ -233,3 +233,42 @@ def test_convnet_needs_images():
         zk.train_convnet(((x, t), (x, t)))
     with pytest.raises(ValueError, match="data must be 'digits' or 'mnist'"):
         zk.train_convnet("cifar")
+
+
+def _arrays(n=10, shape=(1, 8, 8)):
+    rng = np.random.default_rng(0)
+    return rng.random((n, *shape)).astype(np.float32), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("trainer,shape", [
+    (zk.train, (64,)), (zk.train_convnet, (1, 8, 8)), (zk.train_deepconvnet, (1, 8, 8)),
+])
+@pytest.mark.parametrize("change,error,match", [
+    (lambda x, t: ((x, t.astype(float)), (x, t)), TypeError, r"t_train must be a 1-D array of integer class"),
+    (lambda x, t: ((x, t), (x, np.eye(3, dtype=int)[t])), TypeError, r"t_test must be a 1-D array"),
+    (lambda x, t: ((x, t[:-1]), (x, t)), ValueError, "t_train must hold one label per sample of x_train: 10 "
+     "samples, got 9"),
+    (lambda x, t: ((x, t), (x, t - 1)), ValueError, "t_test must be non-negative class indices, got -1"),
+    (lambda x, t: ((x[:0], t[:0]), (x, t)), ValueError, "x_train must hold at least one sample"),
+    (lambda x, t: ((x, t), (x[..., :4], t)), ValueError, "training and test samples differ in shape"),
+    (lambda x, t: (x, t), TypeError, r"data must be 'digits', 'mnist' or \(\(x_train, t_train\)"),
+    (lambda x, t: ((x, t),), TypeError, "data must be"),
+])
+def test_bad_training_sets_are_refused(trainer, shape, change, error, match):
+    """Labels are checked before a net is sized from them: a float or one-hot
+    label array, a count that differs from the images' or an empty set."""
+    x, t = _arrays(shape=shape)
+    with pytest.raises(error, match=match):
+        trainer(change(x, t), iterations=1)
+
+
+@pytest.mark.parametrize("trainer", [zk.train, zk.train_convnet, zk.train_deepconvnet])
+def test_threads_argument_is_named(trainer):
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
+        trainer("digits", iterations=1, threads=0)
+
+
+def test_training_sets_may_be_lists():
+    x, t = _arrays(shape=(64,))
+    result = zk.train(((x.tolist(), t.tolist()), (x, t)), iterations=2, hidden_size=4)
+    assert result.network.params["W2"].shape == (4, 3)

@@ -385,6 +385,17 @@ def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -
     return np.array(flat, dtype=np.intp, order="C", copy=True)
 
 
+def accuracy_labels(t: Any, n_samples: int, n_classes: int) -> np.ndarray:
+    """The labels of an accuracy over ``n_samples`` scores of ``n_classes``
+    classes, checked as SoftmaxWithLoss checks them: class indices of shape
+    (N,) or (N, 1), or one-hot rows (N, C); the indices in [0, C)."""
+    if n_samples == 0:
+        raise ValueError("accuracy of an empty batch is undefined")
+    labels = class_indices(t, n_samples, n_classes, single_sample=False)
+    check_label_range(labels, n_classes, first_invalid_label)
+    return labels
+
+
 def first_invalid_label(labels: np.ndarray, n_classes: int) -> int:
     """Index of the first label outside [0, n_classes), or -1 (NumPy version)."""
     bad = np.flatnonzero((labels < 0) | (labels >= n_classes))

@@ -147,8 +147,8 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=_positive_float, help="learning rate")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS),
-                   help="the book's six (default: the preset's, book: sgd, strong: adam; adam for convnet; "
-                   "their learning rates: zk_layers.train.DEFAULT_LEARNING_RATES)")
+                   help="the book's six (default: the preset's, book: sgd, strong: adam; adam for convnet and "
+                   "deepconvnet; their learning rates: zk_layers.train.DEFAULT_LEARNING_RATES)")
     p.add_argument("--hidden", type=_positive_int, help="hidden layer size")
     p.add_argument("--weight-init-std", type=_positive_float)
     p.add_argument("--backend", choices=["fast", "reference"], default="fast")
@@ -183,8 +183,9 @@ def _run_train(args: argparse.Namespace) -> int:
                     if getattr(args, name) is not None]
     if args.model in ("convnet", "deepconvnet"):
         if args.preset is not None:
-            args.train_parser.error("--preset applies to --model twolayer; give --optimizer, --lr, --hidden, "
-                                    "--batch-size or --weight-init-std instead")
+            rest = ", --batch-size or --weight-init-std" if args.model == "convnet" else " or --batch-size"
+            args.train_parser.error(f"--preset applies to --model twolayer; give --optimizer, --lr, --hidden{rest} "
+                                    "instead")
         if args.model == "deepconvnet":
             fixed = [f"--{name.replace('_', '-')}" for name in (*CONV_OPTIONS, "weight_init_std")
                      if getattr(args, name) is not None]

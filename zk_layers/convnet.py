@@ -21,8 +21,9 @@ import numpy as np
 from . import convolution as fast_conv
 from . import layers as fast_layers
 from . import reference
-from ._validate import float_dtype, nonnegative_int, positive_int, positive_number
+from ._validate import accuracy_labels, float_dtype, nonnegative_int, positive_int, positive_number
 from .gradient import numerical_gradient as _numerical_gradient
+from .nets import bind_params, param_bindings
 
 __all__ = ["SimpleConvNet"]
 
@@ -131,9 +132,14 @@ class SimpleConvNet:
         self.last_layer = layers.SoftmaxWithLoss()
         self.backend = backend
         self.dtype = dtype
+        self._bindings = param_bindings(self.layers, {
+            f"{kind}{i + 1}": (name, f"d{kind}") for i, name in enumerate(("Conv1", "Affine1", "Affine2"))
+            for kind in ("W", "b")})
 
     def predict(self, x: Any) -> np.ndarray:
-        """Scores (before the softmax), shape (N, output_size)."""
+        """Scores (before the softmax), shape (N, output_size).  The layers
+        compute with the arrays ``params`` holds at the call."""
+        bind_params(self.params, self._bindings)
         previous = None
         for layer in self.layers.values():
             x = call_layer(layer, "forward", x, previous)
@@ -188,9 +194,7 @@ class SimpleConvNet:
         """
         params = read_param_file(file_name, self.params, PARAM_KEYS, self.dtype, "params.pkl", allow_pickle)
         self.params.update(params)
-        for i, key in enumerate(("Conv1", "Affine1", "Affine2")):
-            self.layers[key].W = self.params[f"W{i + 1}"]
-            self.layers[key].b = self.params[f"b{i + 1}"]
+        bind_params(self.params, self._bindings)
 
 
 def read_param_file(file_name: Any, current: Mapping[str, np.ndarray], keys: tuple[str, ...], dtype: np.dtype,
@@ -198,7 +202,12 @@ def read_param_file(file_name: Any, current: Mapping[str, np.ndarray], keys: tup
     """The parameters ``keys`` of an .npz file from ``save_params`` (or, with
     ``allow_pickle``, of the book's pickle ``book_file``), each checked
     against the shape of its entry in ``current`` and copied into ``dtype``."""
+    if not isinstance(allow_pickle, (bool, np.bool_)):
+        raise TypeError(f"allow_pickle must be True or False, got {type(allow_pickle).__name__} {allow_pickle!r}")
     path = os.fspath(file_name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no parameter file {path!r}" if not os.path.exists(path)
+                                else f"{path!r} is not a file")
     if zipfile.is_zipfile(path):
         with np.load(path, allow_pickle=False) as data:
             loaded = {key: data[key] for key in data.files}
@@ -227,20 +236,19 @@ def read_param_file(file_name: Any, current: Mapping[str, np.ndarray], keys: tup
 
 def batched_accuracy(predict: Any, x: Any, t: Any, batch_size: int) -> float:
     """The fraction of images whose highest score from ``predict`` is the
-    label, ``batch_size`` images at a time; t: indices or one-hot rows."""
+    label, ``batch_size`` images at a time; t: class indices, shape (N,)
+    or (N, 1), or one-hot rows (N, C), checked against the scores' C."""
     batch_size = positive_int(batch_size, "batch_size")
-    t = np.asarray(t)
-    if t.ndim != 1:
-        t = np.argmax(t, axis=1)
-    n = np.shape(x)[0]
+    n = np.shape(x)[0] if np.ndim(x) else 0
     if n == 0:
         raise ValueError("accuracy of an empty batch is undefined")
-    if t.shape[0] != n:
-        raise ValueError(f"t must hold one label per image: {n} images, got {t.shape[0]} labels")
+    labels = None
     correct = 0
     for start in range(0, n, batch_size):
         y = predict(x[start:start + batch_size])
-        correct += int(np.sum(np.argmax(y, axis=1) == t[start:start + batch_size]))
+        if labels is None:  # the number of classes is the first batch's
+            labels = accuracy_labels(t, n, y.shape[1])
+        correct += int(np.sum(np.argmax(y, axis=1) == labels[start:start + batch_size]))
     return correct / n
 
 

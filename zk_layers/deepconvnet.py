@@ -34,6 +34,7 @@ from ._validate import float_dtype, positive_int, random_state
 from ._validate import output_size as _output_size
 from .convnet import _conv_param, batched_accuracy, call_layer, read_param_file
 from .gradient import numerical_gradient as _numerical_gradient
+from .nets import bind_params, param_bindings
 
 __all__ = ["DeepConvNet"]
 
@@ -78,8 +79,10 @@ class DeepConvNet:
     backend : "fast" (default) or "reference" (keyword only)
         The compiled layers or the NumPy ones.
     dtype : float64 (default, the book's) or float32 (keyword only)
-        The weights' dtype, and so the computation's: float32 images with
-        float32 weights compute in float32 throughout.
+        The weights' dtype, and so the computation's: a float32 net takes
+        its images in float32 (other dtypes are converted) and computes in
+        float32 throughout; a float64 net computes in float64 from the
+        book's float32 images as from float64 ones.
     rng : numpy.random.RandomState, optional (keyword only)
         Draws the weights and the two Dropout layers' masks instead of the
         global ``np.random``; with neither, after ``np.random.seed(s)``, the
@@ -164,8 +167,12 @@ class DeepConvNet:
         self.backend = backend
         self.dtype = dtype
         self.input_dim = (channels, height, width)
+        self._bindings = param_bindings(self.layers, {
+            f"{kind}{i + 1}": (index, f"d{kind}") for i, index in enumerate(_PARAMETER_LAYERS)
+            for kind in ("W", "b")})
 
     def _run(self, x: Any, train_flg: bool) -> Any:
+        bind_params(self.params, self._bindings)  # the arrays params holds now
         previous: Any = None
         for layer in self.layers:
             if isinstance(layer, (fast_regularization.Dropout, reference.Dropout)):
@@ -184,6 +191,8 @@ class DeepConvNet:
         if len(shape) != 4 or tuple(shape[1:]) != self.input_dim:
             raise ValueError(f"x must be images of shape (N, {', '.join(map(str, self.input_dim))}) "
                              f"(input_dim), got shape {tuple(shape)}")
+        if self.dtype == np.float32:
+            return np.asarray(x, dtype=np.float32)
         return x
 
     def loss(self, x: Any, t: Any) -> Any:
@@ -236,6 +245,4 @@ class DeepConvNet:
         params = read_param_file(file_name, self.params, PARAM_KEYS, self.dtype, "deep_convnet_params.pkl",
                                  allow_pickle)
         self.params.update(params)
-        for i, index in enumerate(_PARAMETER_LAYERS):
-            self.layers[index].W = self.params[f"W{i + 1}"]
-            self.layers[index].b = self.params[f"b{i + 1}"]
+        bind_params(self.params, self._bindings)

@@ -29,6 +29,7 @@ unchanged.  The reference backend computes it, as the book does.
 """
 from __future__ import annotations
 
+import functools
 import types
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -38,7 +39,7 @@ import numpy as np
 
 from . import layers as fast_layers
 from . import reference, regularization
-from ._validate import float_dtype, fraction, nonnegative_number, positive_int
+from ._validate import accuracy_labels, float_dtype, fraction, nonnegative_number, positive_int
 from .gradient import numerical_gradient as _numerical_gradient
 
 __all__ = ["TwoLayerNet", "MultiLayerNet", "MultiLayerNetExtend", "layers_module"]
@@ -55,6 +56,22 @@ def layers_module(backend: str) -> types.ModuleType:
         raise ValueError(f"backend must be 'fast' or 'reference', got {backend!r}") from None
 
 
+def param_bindings(layers: Any, sources: dict[str, tuple[Any, str]]) -> tuple[tuple[str, Any, str], ...]:
+    """(key, layer, attribute) for each parameter: ``sources`` maps a key to
+    (layer name, gradient attribute), e.g. ``"W1": ("Affine1", "dW")``."""
+    return tuple((key, layers[name], grad[1:]) for key, (name, grad) in sources.items())
+
+
+def bind_params(params: dict[str, np.ndarray], bindings: tuple[tuple[str, Any, str], ...]) -> None:
+    """Point each layer at the array ``params`` holds now: an entry the
+    caller replaced (``params["W1"] = W1 - lr * dW1``) is then the one the
+    layer computes with, not silently the old one."""
+    for key, layer, attribute in bindings:
+        value = params[key]
+        if getattr(layer, attribute) is not value:
+            setattr(layer, attribute, value)
+
+
 class _LayerStack:
     """What every net here shares: the book's predict/loss/accuracy/gradient."""
 
@@ -68,8 +85,17 @@ class _LayerStack:
     def _loss_layer(self) -> Any:
         return getattr(self, self._loss_attribute)
 
+    @functools.cached_property
+    def _bindings(self) -> tuple[tuple[str, Any, str], ...]:
+        # Built on first use: every constructor has filled the layers by then.
+        return param_bindings(self.layers, self._gradient_sources)
+
+    def _bind_params(self) -> None:
+        bind_params(self.params, self._bindings)
+
     def predict(self, x: Any) -> np.ndarray:
         """Scores (before the softmax) of shape (N, output_size)."""
+        self._bind_params()
         for layer in self.layers.values():
             x = layer.forward(x)
         return x
@@ -89,13 +115,8 @@ class _LayerStack:
         return np.float64(self._loss_layer().forward(self.predict(x), t)) + self._weight_decay()
 
     def _accuracy_of(self, y: np.ndarray, t: Any) -> np.float64:
-        y = np.argmax(y, axis=1)
-        t = np.asarray(t)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        if y.shape[0] == 0:
-            raise ValueError("accuracy of an empty batch is undefined")
-        return np.sum(y == t) / float(y.shape[0])
+        labels = accuracy_labels(t, y.shape[0], y.shape[1])
+        return np.sum(np.argmax(y, axis=1) == labels) / float(y.shape[0])
 
     def accuracy(self, x: Any, t: Any) -> np.float64:
         """Fraction of samples whose highest score is the label (a NumPy float, as in the book)."""
@@ -123,6 +144,7 @@ class _LayerStack:
                 and cls.loss is _LayerStack.loss and cls.predict is _LayerStack.predict):
             # loss() without its float conversion and decay term, whose value
             # backward does not read: about 1 us of a 27 us step at N = 1.
+            self._bind_params()
             for layer in self.layers.values():
                 x = layer.forward(x)
             last = self._loss_layer()
@@ -366,6 +388,7 @@ class MultiLayerNetExtend(MultiLayerNet):
     def predict(self, x: Any, train_flg: bool = False) -> np.ndarray:
         """Scores of shape (N, output_size); Dropout and BatchNorm in
         training mode if ``train_flg``."""
+        self._bind_params()
         for key, layer in self.layers.items():
             if "Dropout" in key or "BatchNorm" in key:
                 x = layer.forward(x, train_flg)

@@ -106,6 +106,11 @@ def _run_length(train_size: int, batch_size: Any, iterations: Any, epochs: Any, 
     return int(iterations), iter_per_epoch
 
 
+def _check_threads(threads: Any) -> None:
+    if threads is not None:
+        positive_int(threads, "threads")
+
+
 def _make_optimizer(optimizer: Any, learning_rate: float | None) -> Any:
     """An optimizer object from a name (with the name's default rate) or as given."""
     if isinstance(optimizer, str):
@@ -189,12 +194,13 @@ def train(
     -------
     TrainResult
     """
-    (x_train, t_train), (x_test, t_test) = load_dataset(data, data_dir, dtype) if isinstance(data, str) else data
+    _check_threads(threads)
+    ((x_train, t_train), (x_test, t_test)), n_classes = _labelled_sets(
+        load_dataset(data, data_dir, dtype) if isinstance(data, str) else data, "(N, D)")
     n_iterations, iter_per_epoch = _run_length(x_train.shape[0], batch_size, iterations, epochs,
                                                default_iterations=default_iterations(data))
     opt = _make_optimizer(optimizer, learning_rate)
     train_size = x_train.shape[0]
-    n_classes = int(max(t_train.max(), t_test.max())) + 1
     rng = np.random.default_rng(seed)
     network = TwoLayerNet(x_train.shape[1], hidden_size, n_classes, weight_init_std,
                           dtype=dtype, backend=backend, seed=rng, eps=eps)
@@ -302,16 +308,46 @@ def load_image_dataset(name: str = "digits", data_dir: Any = None) -> Dataset:
     raise ValueError(f"data must be 'digits' or 'mnist', got {name!r}")
 
 
-def _image_sets(data: str | Dataset, data_dir: Any) -> tuple[tuple[np.ndarray, np.ndarray],
-                                                               tuple[np.ndarray, np.ndarray], tuple[int, ...]]:
-    """The training and test sets of images (N, C, H, W), checked, and (C, H, W)."""
-    (x_train, t_train), (x_test, t_test) = load_image_dataset(data, data_dir) if isinstance(data, str) else data
-    for name, x in (("x_train", x_train), ("x_test", x_test)):
-        if np.ndim(x) != 4:
-            raise ValueError(f"{name} must be images of shape (N, C, H, W), got shape {np.shape(x)}")
-    if x_train.shape[1:] != x_test.shape[1:]:
-        raise ValueError(f"training and test images differ in shape: {x_train.shape[1:]} and {x_test.shape[1:]}")
-    return (x_train, t_train), (x_test, t_test), tuple(int(n) for n in x_train.shape[1:])
+def _labelled_sets(data: Any, layout: str) -> tuple[Dataset, int]:
+    """((x_train, t_train), (x_test, t_test)) checked, and the number of
+    classes (the largest label + 1, as the book's loaders imply).  Labels are
+    class indices: one non-negative integer per sample, in a 1-D array.
+    ``layout``: the samples' shape, "(N, D)" or "(N, C, H, W)"."""
+    try:
+        (x_train, t_train), (x_test, t_test) = data
+    except (TypeError, ValueError):
+        raise TypeError("data must be 'digits', 'mnist' or ((x_train, t_train), (x_test, t_test)), "
+                        f"got {type(data).__name__}") from None
+    sets = []
+    for split, x, t in (("train", x_train, t_train), ("test", x_test, t_test)):
+        x, t = np.asarray(x), np.asarray(t)
+        if x.ndim != layout.count(",") + 1:
+            what = "images" if layout.count(",") == 3 else "samples"
+            raise ValueError(f"x_{split} must be {what} of shape {layout}, got shape {x.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"x_{split} must hold at least one sample (N >= 1 rows), got shape {x.shape}")
+        if t.ndim != 1 or t.dtype.kind not in "iu":
+            raise TypeError(f"t_{split} must be a 1-D array of integer class indices, "
+                            f"got {t.dtype} of shape {t.shape}")
+        if t.shape[0] != x.shape[0]:
+            raise ValueError(f"t_{split} must hold one label per sample of x_{split}: "
+                             f"{x.shape[0]} samples, got {t.shape[0]} labels")
+        if t.min() < 0:
+            raise ValueError(f"t_{split} must be non-negative class indices, got {t.min()}")
+        sets.append((x, t))
+    if sets[0][0].shape[1:] != sets[1][0].shape[1:]:
+        raise ValueError(f"training and test samples differ in shape: {sets[0][0].shape[1:]} "
+                         f"and {sets[1][0].shape[1:]}")
+    n_classes = int(max(sets[0][1].max(), sets[1][1].max())) + 1
+    return (sets[0], sets[1]), n_classes
+
+
+def _image_sets(data: str | Dataset, data_dir: Any) -> tuple[Dataset, tuple[int, ...], int]:
+    """The training and test sets of images (N, C, H, W), checked, their
+    (C, H, W) and the number of classes."""
+    sets, n_classes = _labelled_sets(load_image_dataset(data, data_dir) if isinstance(data, str) else data,
+                                     "(N, C, H, W)")
+    return sets, tuple(int(n) for n in sets[0][0].shape[1:]), n_classes
 
 
 def train_convnet(
@@ -394,14 +430,14 @@ def train_convnet(
     """
     from .convnet import SimpleConvNet
 
-    (x_train, t_train), (x_test, t_test), input_dim = _image_sets(data, data_dir)
+    _check_threads(threads)
+    ((x_train, t_train), (x_test, t_test)), input_dim, n_classes = _image_sets(data, data_dir)
     conv_param = default_conv_param(input_dim) if conv_param is None else conv_param
     n_iterations, iter_per_epoch = _run_length(x_train.shape[0], batch_size, iterations, epochs,
                                                default_epochs=default_convnet_epochs(data))
     if eval_samples is not None:
         positive_int(eval_samples, "eval_samples")
     opt = _make_optimizer(optimizer, learning_rate)
-    n_classes = int(max(t_train.max(), t_test.max())) + 1
     weights = np.random.RandomState(seed)  # noqa: NPY002 - the book's draws, in its order
     network = SimpleConvNet(input_dim, conv_param, hidden_size, n_classes, weight_init_std,
                             backend=backend, dtype=dtype, rng=weights)
@@ -461,8 +497,8 @@ def train_deepconvnet(
     ----------
     data : "digits", "mnist" or ((x_train, t_train), (x_test, t_test))
         Images (N, C, H, W), float32 in [0, 1] as loaded; labels as class
-        indices.  The net's pooled maps fit any size from 8x8 (the digits:
-        8, 4, 2, 1) up.
+        indices.  The net's pooled maps fit any size from 8x8 up (the
+        digits' three pooled maps are 4x4, 3x3 and 1x1).
     hidden_size : int, default 50
     iterations, epochs : int, optional
         Give at most one.  Default: the book's 20 epochs; 40 on the digits.
@@ -477,7 +513,8 @@ def train_deepconvnet(
     backend : "fast" or "reference"
     dtype : float32 or float64
         The weights' dtype.  float32 computes in float32 throughout (the
-        images are float32); float64 is the book's (float64 weights).
+        net converts images of another dtype); float64 is the book's
+        (float64 weights).
     threads, callback, epoch_callback, eval_samples
         As for :func:`train_convnet`.
 
@@ -488,13 +525,13 @@ def train_deepconvnet(
     """
     from .deepconvnet import DeepConvNet
 
-    (x_train, t_train), (x_test, t_test), input_dim = _image_sets(data, data_dir)
+    _check_threads(threads)
+    ((x_train, t_train), (x_test, t_test)), input_dim, n_classes = _image_sets(data, data_dir)
     n_iterations, iter_per_epoch = _run_length(x_train.shape[0], batch_size, iterations, epochs,
                                                default_epochs=default_deepconvnet_epochs(data))
     if eval_samples is not None:
         positive_int(eval_samples, "eval_samples")
     opt = _make_optimizer(optimizer, learning_rate)
-    n_classes = int(max(t_train.max(), t_test.max())) + 1
     draws = np.random.RandomState(seed)  # noqa: NPY002 - the book's draws, in its order
     network = DeepConvNet(input_dim, hidden_size=hidden_size, output_size=n_classes, backend=backend,
                           dtype=dtype, rng=draws)
