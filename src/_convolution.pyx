@@ -32,7 +32,7 @@ cimport numpy as cnp
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memset
 
-from _common cimport is_kernel_array, kernel_float_type
+from _common cimport apart, is_kernel_array, kernel_float_type
 from _tables cimport GRAIN_ELEMENTWISE, ConvolutionKernels, Geometry
 
 ctypedef ConvolutionKernels Table
@@ -168,24 +168,42 @@ def bias_add(object out, object b, bint serial=False):
     return out
 
 
-def bias_gradient(object dout):
-    """db (FN,) for a C-contiguous float (N, FN, P) dout; or None."""
+def bias_gradient(object dout, object lanes=None, bint finish=True):
+    """db (FN,) for a C-contiguous float (N, FN, P) dout; or None.
+
+    With ``lanes``, a C-contiguous float64 (FN, 8) array of running sums
+    (zeros before the first block): dout is one block of the batch's
+    images, added into them; ``finish``: the batch's last block, db is
+    returned, else ``lanes``.  The blocks of a batch, given in order, give
+    the bits of one call."""
     cdef int typenum = kernel_float_type(dout)
     if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dout) != 3:
         return None
     cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(<cnp.ndarray>dout)
     cdef Py_ssize_t n = dims[0], n_filters = dims[1], positions = dims[2], items = _size(dout)
-    cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &dims[1], typenum, 0)
-    if n_filters == 0 or n == 0 or positions == 0:
-        return db
-    cdef int n_threads = _threads(items, GRAIN_ELEMENTWISE)
-    if typenum == cnp.NPY_DOUBLE:
-        _run_sums(K.bias_gradient_f64, <const double*>_data(dout), <double*>_data(db), n, n_filters, positions,
-                  items, n_threads)
+    cdef cnp.npy_intp lane_dims[2]
+    cdef cnp.ndarray sums
+    if lanes is None:
+        lane_dims[0], lane_dims[1] = n_filters, 8
+        sums = cnp.PyArray_ZEROS(2, lane_dims, cnp.NPY_DOUBLE, 0)
+    elif (not is_kernel_array(lanes, cnp.NPY_DOUBLE) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>lanes)
+            or cnp.PyArray_NDIM(<cnp.ndarray>lanes) != 2 or cnp.PyArray_DIMS(<cnp.ndarray>lanes)[0] != n_filters
+            or cnp.PyArray_DIMS(<cnp.ndarray>lanes)[1] != 8 or not apart(lanes, dout)):
+        return None
     else:
-        _run_sums(K.bias_gradient_f32, <const float*>_data(dout), <float*>_data(db), n, n_filters, positions,
-                  items, n_threads)
-    return db
+        sums = <cnp.ndarray>lanes
+    cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &dims[1], typenum, 0) if finish else None
+    cdef int n_threads = _threads(items, GRAIN_ELEMENTWISE)
+    if positions == 0:
+        n = 0  # nothing to add: the sums combine as they stand
+    if n_filters > 0:
+        if typenum == cnp.NPY_DOUBLE:
+            _run_sums(K.bias_gradient_f64, <const double*>_data(dout), <double*>_data(sums),
+                      <double*>_data(db) if finish else NULL, n, n_filters, positions, items, n_threads)
+        else:
+            _run_sums(K.bias_gradient_f32, <const float*>_data(dout), <double*>_data(sums),
+                      <float*>_data(db) if finish else NULL, n, n_filters, positions, items, n_threads)
+    return db if finish else sums
 
 
 cdef bint _read_window(object x_like, object window, Geometry* g, Py_ssize_t* planes) except -1:

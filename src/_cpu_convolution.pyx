@@ -184,20 +184,22 @@ cdef void _bias_add_images(floating* out, const floating* b, Py_ssize_t n_filter
                 row[p] = row[p] + bias
 
 
-cdef void _bias_gradient_filters(const floating* dout, floating* db,
+cdef void _bias_gradient_filters(const floating* dout, double* lanes, floating* db,
                                  Py_ssize_t n_images, Py_ssize_t n_filters,
                                  Py_ssize_t positions, Py_ssize_t start,
                                  Py_ssize_t stop) noexcept nogil:
     """db[f] for f in [start, stop), in double: eight running sums (element p
     goes to sum p % 8), independent so that the adds vectorise instead of
     waiting on each other in one dependent chain, then combined in a fixed
-    order.  The order depends only on the shapes."""
+    order.  The order depends only on the shapes.  The sums are
+    lanes[8 f .. 8 f + 7], which the caller zeroes: a batch given in blocks
+    of images, in order, adds up to the same bits as in one call.  db NULL:
+    only the sums (a block before the last)."""
     cdef Py_ssize_t n, f, p, lane, blocked = positions - positions % 8
     cdef const floating* row
-    cdef double sums[8]
+    cdef double* sums
     for f in range(start, stop):
-        for lane in range(8):
-            sums[lane] = 0
+        sums = lanes + 8 * f
         for n in range(n_images):
             row = dout + (n * n_filters + f) * positions
             for p in range(0, blocked, 8):
@@ -205,8 +207,9 @@ cdef void _bias_gradient_filters(const floating* dout, floating* db,
                     sums[lane] = sums[lane] + row[p + lane]
             for p in range(blocked, positions):
                 sums[p - blocked] = sums[p - blocked] + row[p]
-        db[f] = <floating>(((sums[0] + sums[1]) + (sums[2] + sums[3]))
-                           + ((sums[4] + sums[5]) + (sums[6] + sums[7])))
+        if db != NULL:
+            db[f] = <floating>(((sums[0] + sums[1]) + (sums[2] + sums[3]))
+                               + ((sums[4] + sums[5]) + (sums[6] + sums[7])))
 
 
 # --------------------------------------------------------------- pooling

@@ -230,11 +230,12 @@ ctypedef struct ConvolutionKernels:
                          Py_ssize_t start, Py_ssize_t stop) noexcept nogil
     void (*bias_add_f64)(double* out, const double* b, Py_ssize_t n_filters, Py_ssize_t positions,
                          Py_ssize_t start, Py_ssize_t stop) noexcept nogil
-    # db[f] = sum over n, p of dout[n, f, p], for filters [start, stop), in double
-    void (*bias_gradient_f32)(const float* dout, float* db, Py_ssize_t n_images,
+    # db[f] = sum over n, p of dout[n, f, p], for filters [start, stop), in
+    # double: added into lanes (8 per filter), then combined into db (unless NULL)
+    void (*bias_gradient_f32)(const float* dout, double* lanes, float* db, Py_ssize_t n_images,
                               Py_ssize_t n_filters, Py_ssize_t positions, Py_ssize_t start,
                               Py_ssize_t stop) noexcept nogil
-    void (*bias_gradient_f64)(const double* dout, double* db, Py_ssize_t n_images,
+    void (*bias_gradient_f64)(const double* dout, double* lanes, double* db, Py_ssize_t n_images,
                               Py_ssize_t n_filters, Py_ssize_t positions, Py_ssize_t start,
                               Py_ssize_t stop) noexcept nogil
     # out = each window's maximum, arg_max = its first index i*filter_w + j

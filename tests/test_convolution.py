@@ -525,3 +525,33 @@ def test_backward_before_forward():
             impl.Pooling(2, 2).backward(np.zeros((2, 3, 3, 3)))
         assert impl.Convolution(W3, B4).col is None
         assert impl.Pooling(2, 2).arg_max is None
+
+
+@pytest.mark.parametrize("positions", [576, 13, 1])
+def test_bias_gradient_in_blocks_gives_the_bits_of_one_pass(positions, dtype, rng):
+    """The glue's running sums: a batch given block by block, in order,
+    adds up to exactly the one-pass db (which the reference matches)."""
+    from zk_layers import _convolution
+
+    dout = rng.standard_normal((11, 6, positions)).astype(dtype)
+    whole = _convolution.bias_gradient(dout)
+    assert whole.dtype == dtype
+    assert_allclose(whole, dout.sum(axis=(0, 2)), **tolerance(dtype))
+    for cuts in ((0, 11), (0, 1, 11), (0, 4, 5, 9, 11)):
+        lanes = np.zeros((6, 8))
+        for start, stop in zip(cuts, cuts[1:], strict=False):
+            result = _convolution.bias_gradient(dout[start:stop], lanes, stop == 11)
+            assert result is (lanes if stop < 11 else result)
+        assert_array_equal(result, whole)
+
+
+def test_bias_gradient_refuses_running_sums_that_do_not_fit(rng):
+    from zk_layers import _convolution
+
+    dout = rng.standard_normal((3, 4, 10))
+    read_only = np.zeros((4, 8))
+    read_only.flags.writeable = False
+    for lanes in (np.zeros((4, 7)), np.zeros((5, 8)), np.zeros((4, 8), np.float32), np.zeros((8, 8))[:, ::2].T,
+                  read_only, dout.reshape(-1)[:32].reshape(4, 8)):
+        assert _convolution.bias_gradient(dout, lanes) is None
+    assert _convolution.bias_gradient(dout, np.zeros((4, 8))) is not None

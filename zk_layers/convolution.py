@@ -260,18 +260,22 @@ class Convolution(ConvolutionBase):
         if patches.dtype is not dtype:
             patches = patches.astype(dtype)
 
-        db = ran(_convolution.bias_gradient(dout3))
         # dW: one product per image, then the images added in order (the
         # same sums whatever the thread count).  dx: each image's patch
         # gradients W.T @ dout[n], added into its pixels by col2im.  Both
         # block by block, as forward: a block of dout is read by both
         # products while it is in cache, and the patch gradients go through a
         # buffer of the layer's own into col2im (no fresh 11.5 MB array for
-        # the book's 100 images); the blocks change no bits (tested).
+        # the book's 100 images); the blocks change no bits (tested).  db:
+        # on one part, each block's sums too while it is in cache (the
+        # kernel's running sums carry over, so the bits are those of one
+        # pass); over several parts, one pass after them.
         products = np.empty((N, FN, K), dtype)
         block = _images_per_block(K * P * dtype.itemsize)
         parts = _image_parts(N, FN * K * P, N * K * P)
         serial = parts > 1  # inside a part: the parts already use the threads
+        lanes = np.zeros((FN, 8)) if parts == 1 else None
+        db = None
         dx = dpatches = None
         if self.need_dx:
             dx = np.empty((N, C, H, W_in), dtype)
@@ -291,10 +295,15 @@ class Convolution(ConvolutionBase):
             image_in = C * H * W_in
 
         def part(i: int) -> None:
+            nonlocal db
             first, last = i * N // parts, (i + 1) * N // parts
             for start in range(first, last, block):
                 stop = min(last, start + block)
                 np.matmul(dout3[start:stop], patches[start:stop].transpose(0, 2, 1), out=products[start:stop])
+                if lanes is not None:
+                    sums = ran(_convolution.bias_gradient(dout3[start:stop], lanes, stop == last))
+                    if stop == last:
+                        db = sums
                 if dpatches is not None:  # need_dx
                     n = stop - start
                     target = dpatches[i * chunk:i * chunk + n * K * P]
@@ -303,6 +312,8 @@ class Convolution(ConvolutionBase):
                                             (n, C, H, W_in, FH, FW, stride, pad, out_h, out_w), True, serial))
 
         run_parts(part, parts)
+        if db is None:  # several parts, or an empty batch
+            db = ran(_convolution.bias_gradient(dout3))
         self.dW = products.sum(axis=0).reshape(FN, C, FH, FW)  # zeros for an empty batch
         self.db = db
         if dpatches is not None:
