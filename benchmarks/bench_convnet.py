@@ -17,6 +17,7 @@ Contenders, all in one process, the same batches, the same thread budget
 * torch f64/f32  PyTorch eager, the same net, F.cross_entropy, torch.optim.Adam
                  (only if PyTorch imports; PYTHONPATH may point at it).
 
+One-thread rows run with the process pinned to one core (os.sched_setaffinity).
 Each sample is one step; medians and IQR of the samples; the gradients of
 the first three are compared first (max relative difference per parameter).
 
@@ -37,7 +38,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import zk_layers as zk
 from zk_layers import baseline
-from zk_layers.bench import cpu_model
+from zk_layers.bench import cpu_model, pinned_to_one_core
 
 BATCH = 100
 
@@ -126,7 +127,7 @@ def gradient_agreement(x, t):
 def measure(cases, x_all, t_all, threads, samples, torch):
     rng = np.random.default_rng(123)
     times = {name: [] for name in cases}
-    with threadpool_limits(threads), zk.limit_threads(threads):
+    with pinned_to_one_core(threads == 1), threadpool_limits(threads), zk.limit_threads(threads):
         if torch is not None:
             torch.set_num_threads(threads)
         for _ in range(3):  # warm-up
@@ -169,7 +170,8 @@ def main():
         f"Data: {data}, float32 images as the book's loader gives them; weights float64 (the book's) "
         "unless the row says float32.",
         f"One process, contenders interleaved, {args.samples} samples of one step each after 3 warm-up "
-        "steps, gc off; the same thread budget for all, BLAS included (threadpoolctl).",
+        "steps, gc off; the same thread budget for all, BLAS included (threadpoolctl); one thread: the "
+        "process pinned to one core.",
         "",
         f"Gradients against the book's (max |diff| / max |book| over each parameter, worst): "
         f"zk.SimpleConvNet {rel_ours:.1e}, book net on zk layers {rel_mixed:.1e}.",
