@@ -226,3 +226,11 @@ def test_accuracy_checks_its_labels():
         net.accuracy(x, np.full(6, 4))
     with pytest.raises(ValueError, match=r"one-hot t must have shape \(6, 4\)"):
         net.accuracy(x, np.eye(5)[t])
+
+
+def test_float32_net_computes_in_float32_from_float64_images():
+    x, _ = _batch()
+    net = zk.SimpleConvNet(**SMALL, dtype=np.float32)
+    scores = net.predict(x.astype(np.float64))
+    assert scores.dtype == np.float32
+    assert_array_equal(scores, net.predict(x))

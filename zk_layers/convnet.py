@@ -79,6 +79,8 @@ class SimpleConvNet:
         The compiled layers or the NumPy ones.  The fast net builds Conv1
         with ``need_dx=False`` (nothing uses the gradient of the images).
     dtype : float64 (default, the book's) or float32 (keyword only)
+        A float32 net takes its images in float32 (other dtypes are
+        converted) and computes in float32 throughout.
     rng : numpy.random.RandomState, optional (keyword only)
         Draws the weights instead of the global ``np.random``.
 
@@ -140,6 +142,8 @@ class SimpleConvNet:
         """Scores (before the softmax), shape (N, output_size).  The layers
         compute with the arrays ``params`` holds at the call."""
         bind_params(self.params, self._bindings)
+        if self.dtype == np.float32:
+            x = np.asarray(x, dtype=np.float32)
         previous = None
         for layer in self.layers.values():
             x = call_layer(layer, "forward", x, previous)
