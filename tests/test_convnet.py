@@ -234,3 +234,10 @@ def test_float32_net_computes_in_float32_from_float64_images():
     scores = net.predict(x.astype(np.float64))
     assert scores.dtype == np.float32
     assert_array_equal(scores, net.predict(x))
+
+
+def test_float32_net_refuses_images_that_are_not_real_numbers():
+    x, _ = _batch()
+    net = zk.SimpleConvNet(**SMALL, dtype=np.float32)
+    with pytest.raises(TypeError, match="booleans"):
+        net.predict(x > 0.5)

@@ -228,6 +228,42 @@ def test_float32_net_computes_in_float32_from_float64_images():
     assert_array_equal(scores, net.predict(x))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("change,words", [
+    (lambda x: x.astype(str), "strings"), (lambda x: x > 0.5, "booleans"), (lambda x: x + 1j, "complex"),
+])
+def test_images_that_are_not_real_numbers_are_refused(dtype, change, words):
+    """The float32 net converts real images only, as the float64 net takes them."""
+    x, _ = _batch(2, shape=(1, 8, 8))
+    net = zk.DeepConvNet(**SMALL, dtype=dtype, rng=np.random.RandomState(0))
+    with pytest.raises(TypeError, match=words):
+        net.predict(change(x))
+
+
+def test_accuracy_names_the_number_of_classes():
+    x, t = _batch(3)
+    net = zk.DeepConvNet(rng=np.random.RandomState(2))
+    with pytest.raises(ValueError, match=r"0 <= t < 10 \(the number of classes, the scores' columns\)"):
+        net.accuracy(x, np.array([1, 0, 12]))
+    with pytest.raises(ValueError, match="x must be a batch of images"):
+        net.accuracy(np.float32(1), t)
+
+
+def test_a_copied_net_binds_its_own_params():
+    import copy
+
+    x, _ = _batch(2, shape=(1, 8, 8))
+    net = zk.DeepConvNet(**SMALL, rng=np.random.RandomState(0))
+    net.predict(x)
+    other = pickle.loads(pickle.dumps(net))
+    for clone in (other, copy.deepcopy(net)):
+        clone.params["W8"] = np.zeros_like(clone.params["W8"])
+        clone.params["b8"] = np.ones_like(clone.params["b8"])
+        assert_array_equal(clone.predict(x), np.full((2, 3), 0.5))  # b8, scaled by the test-mode Dropout
+        assert clone.layers[18].W is clone.params["W8"] and net.layers[18].W is net.params["W8"]
+    assert not np.array_equal(net.predict(x), np.full((2, 3), 0.5))
+
+
 def test_load_params_needs_an_existing_file_and_a_bool_opt_in(tmp_path):
     net = zk.DeepConvNet(rng=np.random.RandomState(4))
     with pytest.raises(FileNotFoundError, match="no parameter file"):

@@ -317,14 +317,16 @@ def real_operand(value: Any, name: str) -> Any:
     return arr if isinstance(value, (list, tuple)) else value
 
 
-def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -> np.ndarray:
+def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool,
+                  classes: str = "the number of columns of x") -> np.ndarray:
     """Labels of SoftmaxWithLoss as an intp array of shape (n_samples,).
 
     ``t`` holds class indices (any integer dtype; shape (N,) or (N, 1), or a
     scalar for a single sample) or one-hot rows (shape (N, C), or (C,) for a single
     sample).  One-hot rows must contain only 0 and 1 with exactly one 1.
     Range checks of the indices are done by the caller (see
-    ``check_label_range``), which knows how to do them fast.
+    ``check_label_range``), which knows how to do them fast.  ``classes``
+    says in messages where ``n_classes`` comes from.
     """
     try:
         t_arr = np.asarray(t)
@@ -378,7 +380,7 @@ def class_indices(t: Any, n_samples: int, n_classes: int, single_sample: bool) -
     flat = t_arr.reshape(-1)
     if kind == "u" and flat.dtype.itemsize >= np.dtype(np.intp).itemsize:
         # Values beyond intp's range would wrap around to negative numbers.
-        check_label_range(flat, n_classes, first_invalid_label)
+        check_label_range(flat, n_classes, first_invalid_label, classes)
     # Always a copy: the layer keeps these indices for backward, where the
     # kernel uses them without bounds checks, so they must not be memory
     # that the caller can still change.
@@ -391,8 +393,9 @@ def accuracy_labels(t: Any, n_samples: int, n_classes: int) -> np.ndarray:
     (N,) or (N, 1), or one-hot rows (N, C); the indices in [0, C)."""
     if n_samples == 0:
         raise ValueError("accuracy of an empty batch is undefined")
-    labels = class_indices(t, n_samples, n_classes, single_sample=False)
-    check_label_range(labels, n_classes, first_invalid_label)
+    classes = "the number of classes, the scores' columns"
+    labels = class_indices(t, n_samples, n_classes, single_sample=False, classes=classes)
+    check_label_range(labels, n_classes, first_invalid_label, classes)
     return labels
 
 
@@ -402,7 +405,8 @@ def first_invalid_label(labels: np.ndarray, n_classes: int) -> int:
     return int(bad[0]) if bad.size else -1
 
 
-def check_label_range(labels: np.ndarray, n_classes: int, finder: Any) -> None:
+def check_label_range(labels: np.ndarray, n_classes: int, finder: Any,
+                      classes: str = "the number of columns of x") -> None:
     """Raise ValueError naming the first out-of-range label, if any.
 
     ``finder(labels, n_classes)`` returns that label's index or -1: the
@@ -413,7 +417,7 @@ def check_label_range(labels: np.ndarray, n_classes: int, finder: Any) -> None:
     if index >= 0:
         raise ValueError(
             f"label t[{index}] = {labels[index]} is out of range: class indices "
-            f"must satisfy 0 <= t < {n_classes} (the number of columns of x)"
+            f"must satisfy 0 <= t < {n_classes} ({classes})"
         )
 
 

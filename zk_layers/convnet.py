@@ -9,6 +9,7 @@ The book's ``Trainer`` (``common/trainer.py``) trains it unchanged.
 """
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import zipfile
@@ -21,7 +22,7 @@ import numpy as np
 from . import convolution as fast_conv
 from . import layers as fast_layers
 from . import reference
-from ._validate import accuracy_labels, float_dtype, nonnegative_int, positive_int, positive_number
+from ._validate import accuracy_labels, as_float_array, float_dtype, nonnegative_int, positive_int, positive_number
 from .gradient import numerical_gradient as _numerical_gradient
 from .nets import bind_params, param_bindings
 
@@ -79,7 +80,7 @@ class SimpleConvNet:
         The compiled layers or the NumPy ones.  The fast net builds Conv1
         with ``need_dx=False`` (nothing uses the gradient of the images).
     dtype : float64 (default, the book's) or float32 (keyword only)
-        A float32 net takes its images in float32 (other dtypes are
+        A float32 net takes its images in float32 (other real dtypes are
         converted) and computes in float32 throughout.
     rng : numpy.random.RandomState, optional (keyword only)
         Draws the weights instead of the global ``np.random``.
@@ -134,7 +135,11 @@ class SimpleConvNet:
         self.last_layer = layers.SoftmaxWithLoss()
         self.backend = backend
         self.dtype = dtype
-        self._bindings = param_bindings(self.layers, {
+        self._bindings  # noqa: B018 - bound to the layers the net built (a layer put in later keeps its own)
+
+    @functools.cached_property
+    def _bindings(self) -> tuple[tuple[str, Any, str], ...]:
+        return param_bindings(self.layers, {
             f"{kind}{i + 1}": (name, f"d{kind}") for i, name in enumerate(("Conv1", "Affine1", "Affine2"))
             for kind in ("W", "b")})
 
@@ -143,7 +148,7 @@ class SimpleConvNet:
         compute with the arrays ``params`` holds at the call."""
         bind_params(self.params, self._bindings)
         if self.dtype == np.float32:
-            x = np.asarray(x, dtype=np.float32)
+            x = as_float_array(x, "x").astype(np.float32, copy=False)
         previous = None
         for layer in self.layers.values():
             x = call_layer(layer, "forward", x, previous)
@@ -243,7 +248,9 @@ def batched_accuracy(predict: Any, x: Any, t: Any, batch_size: int) -> float:
     label, ``batch_size`` images at a time; t: class indices, shape (N,)
     or (N, 1), or one-hot rows (N, C), checked against the scores' C."""
     batch_size = positive_int(batch_size, "batch_size")
-    n = np.shape(x)[0] if np.ndim(x) else 0
+    if np.ndim(x) == 0:
+        raise ValueError(f"x must be a batch of images (N, C, H, W), got {type(x).__name__} {x!r}")
+    n = np.shape(x)[0]
     if n == 0:
         raise ValueError("accuracy of an empty batch is undefined")
     labels = None

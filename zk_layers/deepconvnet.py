@@ -21,6 +21,7 @@ book's layers' values.
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -30,7 +31,7 @@ from . import convolution as fast_conv
 from . import layers as fast_layers
 from . import reference
 from . import regularization as fast_regularization
-from ._validate import float_dtype, positive_int, random_state
+from ._validate import as_float_array, float_dtype, positive_int, random_state
 from ._validate import output_size as _output_size
 from .convnet import _conv_param, batched_accuracy, call_layer, read_param_file
 from .gradient import numerical_gradient as _numerical_gradient
@@ -80,8 +81,8 @@ class DeepConvNet:
         The compiled layers or the NumPy ones.
     dtype : float64 (default, the book's) or float32 (keyword only)
         The weights' dtype, and so the computation's: a float32 net takes
-        its images in float32 (other dtypes are converted) and computes in
-        float32 throughout; a float64 net computes in float64 from the
+        its images in float32 (other real dtypes are converted) and computes
+        in float32 throughout; a float64 net computes in float64 from the
         book's float32 images as from float64 ones.
     rng : numpy.random.RandomState, optional (keyword only)
         Draws the weights and the two Dropout layers' masks instead of the
@@ -167,7 +168,11 @@ class DeepConvNet:
         self.backend = backend
         self.dtype = dtype
         self.input_dim = (channels, height, width)
-        self._bindings = param_bindings(self.layers, {
+        self._bindings  # noqa: B018 - bound to the layers the net built (a layer put in later keeps its own)
+
+    @functools.cached_property
+    def _bindings(self) -> tuple[tuple[str, Any, str], ...]:
+        return param_bindings(self.layers, {
             f"{kind}{i + 1}": (index, f"d{kind}") for i, index in enumerate(_PARAMETER_LAYERS)
             for kind in ("W", "b")})
 
@@ -192,7 +197,7 @@ class DeepConvNet:
             raise ValueError(f"x must be images of shape (N, {', '.join(map(str, self.input_dim))}) "
                              f"(input_dim), got shape {tuple(shape)}")
         if self.dtype == np.float32:
-            return np.asarray(x, dtype=np.float32)
+            return as_float_array(x, "x").astype(np.float32, copy=False)
         return x
 
     def loss(self, x: Any, t: Any) -> Any:

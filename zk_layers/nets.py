@@ -87,7 +87,8 @@ class _LayerStack:
 
     @functools.cached_property
     def _bindings(self) -> tuple[tuple[str, Any, str], ...]:
-        # Built on first use: every constructor has filled the layers by then.
+        # Built at the end of each constructor (and on first use by a net
+        # unpickled from a version without it).
         return param_bindings(self.layers, self._gradient_sources)
 
     def _bind_params(self) -> None:
@@ -208,6 +209,7 @@ class _LayerStack:
                 self.layers[f"{activation_name}{i}"] = activations[activation]()
         setattr(self, self._loss_attribute, impl.SoftmaxWithLoss(eps=eps))
         self.backend = backend
+        self._bindings  # noqa: B018 - bound to the layers the net built (a layer put in later keeps its own)
 
 
 class TwoLayerNet(_LayerStack):
@@ -384,6 +386,7 @@ class MultiLayerNetExtend(MultiLayerNet):
         self.layers[f"Affine{i}"] = self._affine(impl, i, backend)
         self.last_layer = impl.SoftmaxWithLoss(eps=eps)
         self.backend = backend
+        self._bindings  # noqa: B018 - bound to the layers the net built
 
     def predict(self, x: Any, train_flg: bool = False) -> np.ndarray:
         """Scores of shape (N, output_size); Dropout and BatchNorm in
