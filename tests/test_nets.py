@@ -144,6 +144,15 @@ def test_replaced_params_are_the_ones_used(make, batch):
         assert_array_equal(replaced.predict(x), in_place.predict(x))
 
 
+def test_a_missing_parameter_is_named(batch):
+    x, _ = batch
+    net = zk.TwoLayerNet(12, 8, 4, seed=2)
+    del net.params["b2"]
+    words = r"params lacks \['b2'\]: the net's layers compute with \['W1', 'b1', 'W2', 'b2'\]"
+    with pytest.raises(KeyError, match=words):
+        net.predict(x)
+
+
 def test_sgd_update_in_place_reaches_the_layers(batch):
     x, t = batch
     net = zk.TwoLayerNet(12, 8, 4, weight_init_std=0.5, seed=2)

@@ -66,10 +66,14 @@ def bind_params(params: dict[str, np.ndarray], bindings: tuple[tuple[str, Any, s
     """Point each layer at the array ``params`` holds now: an entry the
     caller replaced (``params["W1"] = W1 - lr * dW1``) is then the one the
     layer computes with, not silently the old one."""
-    for key, layer, attribute in bindings:
-        value = params[key]
-        if getattr(layer, attribute) is not value:
-            setattr(layer, attribute, value)
+    try:
+        for key, layer, attribute in bindings:
+            value = params[key]
+            if getattr(layer, attribute) is not value:
+                setattr(layer, attribute, value)
+    except KeyError:
+        missing = [key for key, _, _ in bindings if key not in params]
+        raise KeyError(f"params lacks {missing}: the net's layers compute with {[k for k, _, _ in bindings]}") from None
 
 
 class _LayerStack:
