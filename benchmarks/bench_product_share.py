@@ -4,18 +4,20 @@ For the steps of issue-sized targets (the book's BetterRnnlm, AttentionSeq2seq,
 SimpleConvNet and DeepConvNet, as ``bench_book2_time.py``,
 ``bench_convnet.py`` and ``bench_deepconvnet.py`` build them), each side's
 step is timed together with the time its Python-level ``np.dot`` and
-``np.matmul`` calls take (both replaced by timing wrappers for the run).
-The products that zk_layers' compiled glue calls from C (Affine's ``dx``,
-``dW``) are not counted, so a step's product time here is a lower bound of
-its BLAS time, and
+``np.matmul`` calls take (both replaced by timing wrappers for the run; the
+time inside them: BLAS, NumPy's dispatch, fresh outputs).  The products that
+zk_layers' compiled glue calls from C (Affine's ``x @ W``, ``dx`` and
+``dW``) are not counted, which only lowers zk's figure, so
 
     ceiling = book step / zk product time
 
-is an upper bound of the ratio zk_layers could reach with everything but
-those products taking no time at all, at the speed BLAS runs them.
+bounds the ratio zk_layers could reach with its products as it runs them now
+and everything else taking no time at all.
 
 One thread, the process pinned to one core; sides interleaved; medians of
-the steps after two warm-up steps.
+the steps after two warm-up steps.  The convnets read MNIST from
+``ZK_LAYERS_MNIST_DIR`` when it is set, else random images (their step
+times do not depend on the values).
 
     ZK_LAYERS_BOOK_DIR=... ZK_LAYERS_BOOK2_DIR=... ZK_LAYERS_PTB_DIR=... \\
     PYTHONPATH=. python benchmarks/bench_product_share.py --markdown FILE
@@ -40,16 +42,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling be
 import zk_layers as zk  # noqa: E402
 from zk_layers.bench import cpu_model  # noqa: E402
 
-_CLOCK = {"seconds": 0.0}
+_CLOCK = {"dot": 0.0, "matmul": 0.0}
+_DATA = {"convnets": ""}
 
 
-def _timed_product(product: Callable[..., Any]) -> Callable[..., Any]:
+def _timed_product(product: Callable[..., Any], name: str) -> Callable[..., Any]:
     def timed(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
             return product(*args, **kwargs)
         finally:
-            _CLOCK["seconds"] += time.perf_counter() - start
+            _CLOCK[name] += time.perf_counter() - start
     return timed
 
 
@@ -92,7 +95,7 @@ def _convnet_sides(case: str, steps: int) -> tuple[dict[str, Callable[[int], Non
         import bench_convnet as bc
 
         cases, _ = bc.contenders(False)
-        x_all, t_all, _ = bc._data()
+        x_all, t_all, _DATA["convnets"] = bc._data()
         chosen = {"book": cases["book"], "zk": cases["book net, zk_layers.book"]}
     else:
         import bench_deepconvnet as bd
@@ -103,7 +106,7 @@ def _convnet_sides(case: str, steps: int) -> tuple[dict[str, Callable[[int], Non
             del sys.modules[name]
         book_net, book_adam = bd._book_modules()
         cases, _, _ = bd.contenders(book_net, book_adam, False)
-        x_all, t_all, _ = bd._data()
+        x_all, t_all, _DATA["convnets"] = bd._data()
         chosen = {"book": cases["book"], "zk": cases["zk_layers.book"], "zk float32": cases["zk float32"]}
     batches = [rng.choice(len(x_all), 100) for _ in range(steps)]
 
@@ -112,28 +115,31 @@ def _convnet_sides(case: str, steps: int) -> tuple[dict[str, Callable[[int], Non
     return {name: wrap(fn) for name, fn in chosen.items()}, steps
 
 
-def measure(case: str, steps: int) -> dict[str, tuple[float, float]]:
+def measure(case: str, steps: int) -> dict[str, tuple[float, float, float]]:
+    """Per side: the median step, and its median time in np.dot and in np.matmul."""
     sides, n = (_book2_sides if case in ("better-rnnlm", "attention-seq2seq") else _convnet_sides)(case, steps)
     step_times: dict[str, list[float]] = {name: [] for name in sides}
-    product_times: dict[str, list[float]] = {name: [] for name in sides}
+    dot_times: dict[str, list[float]] = {name: [] for name in sides}
+    matmul_times: dict[str, list[float]] = {name: [] for name in sides}
     dot, matmul = np.dot, np.matmul
-    np.dot, np.matmul = _timed_product(dot), _timed_product(matmul)
+    np.dot, np.matmul = _timed_product(dot, "dot"), _timed_product(matmul, "matmul")
     gc.disable()
     try:
         with threadpool_limits(1), zk.limit_threads(1):
             for i in range(n):
                 names = list(sides) if i % 2 == 0 else list(sides)[::-1]
                 for name in names:
-                    _CLOCK["seconds"] = 0.0
+                    _CLOCK["dot"] = _CLOCK["matmul"] = 0.0
                     start = time.perf_counter()
                     sides[name](i)
                     step_times[name].append(time.perf_counter() - start)
-                    product_times[name].append(_CLOCK["seconds"])
+                    dot_times[name].append(_CLOCK["dot"])
+                    matmul_times[name].append(_CLOCK["matmul"])
     finally:
         np.dot, np.matmul = dot, matmul
         gc.enable()
-    return {name: (statistics.median(step_times[name][2:]), statistics.median(product_times[name][2:]))
-            for name in sides}
+    return {name: (statistics.median(step_times[name][2:]), statistics.median(dot_times[name][2:]),
+                   statistics.median(matmul_times[name][2:])) for name in sides}
 
 
 def main() -> None:
@@ -146,21 +152,25 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
             for i in threadpool_info() if i.get("user_api") == "blas"]
-    lines = ["# How much of each step is its matrix products", "",
-             f"{cpu_model()}, Python {platform.python_version()}, NumPy {np.__version__}, BLAS {', '.join(blas)}; "
-             f"one thread, pinned; sides interleaved, {args.steps} steps, the first 2 left out; medians. "
-             "Product time: the step's Python-level np.dot and np.matmul calls (a lower bound of its BLAS time). "
-             "Ceiling: the book's step over zk's product time.", "",
-             "| step | side | step ms | products ms | share | book step / this side's products |",
-             "|---|---|---|---|---|---|"]
+    header = ["| step | side | step ms | in np.dot ms | in np.matmul ms | products ms | share | "
+              "book step / this side's products |", "|---|---|---|---|---|---|---|---|"]
+    rows = []
     for case in args.cases.split(","):
         result = measure(case, args.steps)
         book_step = result["book"][0]
-        for name, (step, products) in result.items():
+        for name, (step, in_dot, in_matmul) in result.items():
+            products = in_dot + in_matmul
             ceiling = f"{book_step / products:.2f}x" if name != "book" and products > 0 else ""
-            lines.append(f"| {case} | {name} | {step * 1e3:.1f} | {products * 1e3:.1f} | "
-                         f"{products / step:.0%} | {ceiling} |")
-        print("\n".join(lines[-len(result):]), flush=True)
+            rows.append(f"| {case} | {name} | {step * 1e3:.1f} | {in_dot * 1e3:.1f} | {in_matmul * 1e3:.1f} | "
+                        f"{products * 1e3:.1f} | {products / step:.0%} | {ceiling} |")
+            print(rows[-1], flush=True)
+    data = f" Convnet images: {_DATA['convnets']}." if _DATA["convnets"] else ""
+    lines = ["# How much of each step is its matrix products", "",
+             f"{cpu_model()}, Python {platform.python_version()}, NumPy {np.__version__}, BLAS {', '.join(blas)}; "
+             f"one thread, pinned; sides interleaved, {args.steps} steps, the first 2 left out; medians.{data} "
+             "Products: the time in the step's Python-level np.dot and np.matmul calls (zk_layers' Affine "
+             "products, called from its compiled glue, not counted). Ceiling: the book's step over this "
+             "side's products.", "", *header, *rows]
     text = "\n".join(lines) + "\n"
     if args.markdown:
         with open(args.markdown, "w") as f:
