@@ -128,31 +128,45 @@ def _case(book: str, case: str, steps: int, corpus: np.ndarray) -> dict[str, Any
     raise SystemExit(f"unknown case {case!r}")
 
 
-def _run_case(book: str, case: str, steps: int, corpus: np.ndarray) -> dict[str, Any]:
+def sides(book: str, case: str, steps: int, corpus: np.ndarray) -> tuple[dict[str, Any], int]:
+    """Per side, ``step(i)``: one of the book's trainer steps on batch i
+    (the same seed, so the same dropout masks, on both sides), returning
+    its loss; and the number of batches."""
     spec = _case(book, case, steps, corpus)
     chapter, name, cls = spec["where"]
-    state = {}
+    steps_of: dict[str, Any] = {}
     for side in ("book", "zk"):
         world = _load(book, side, chapter, name)
         np.random.seed(0)  # noqa: NPY002 (the book draws from the global generator)
         model = getattr(world["module"], cls)(*spec["args"])
         opt_name, opt_args = spec["optimizer"]
-        state[side] = (model, getattr(world["optimizer"], opt_name)(**opt_args),
-                       world["trainer"].remove_duplicate, world["util"].clip_grads)
-    times: dict[str, list[float]] = {"book": [], "zk": []}
-    losses: dict[str, list[float]] = {"book": [], "zk": []}
-    for step, (bx, bt) in enumerate(spec["batches"]):
-        for side in (("book", "zk") if step % 2 == 0 else ("zk", "book")):
-            model, optimizer, remove_duplicate, clip_grads = state[side]
-            np.random.seed(1000 + step)  # noqa: NPY002 (the same dropout masks on both sides)
-            start = time.perf_counter()
+        optimizer = getattr(world["optimizer"], opt_name)(**opt_args)
+
+        def step(i: int, model: Any = model, optimizer: Any = optimizer,
+                 remove_duplicate: Any = world["trainer"].remove_duplicate,
+                 clip_grads: Any = world["util"].clip_grads) -> float:
+            bx, bt = spec["batches"][i]
+            np.random.seed(1000 + i)  # noqa: NPY002 (the same dropout masks on both sides)
             loss = model.forward(bx, bt)
             model.backward()
             params, grads = remove_duplicate(model.params, model.grads)
             clip_grads(grads, spec["max_grad"])
             optimizer.update(params, grads)
+            return float(loss)
+        steps_of[side] = step
+    return steps_of, len(spec["batches"])
+
+
+def _run_case(book: str, case: str, steps: int, corpus: np.ndarray) -> dict[str, Any]:
+    step_of, n = sides(book, case, steps, corpus)
+    times: dict[str, list[float]] = {"book": [], "zk": []}
+    losses: dict[str, list[float]] = {"book": [], "zk": []}
+    for step in range(n):
+        for side in (("book", "zk") if step % 2 == 0 else ("zk", "book")):
+            start = time.perf_counter()
+            loss = step_of[side](step)
             times[side].append(time.perf_counter() - start)
-            losses[side].append(float(loss))
+            losses[side].append(loss)
     np.testing.assert_allclose(losses["zk"], losses["book"], rtol=2e-4)
     worst = max(abs(a - b) / abs(b) for a, b in zip(losses["zk"], losses["book"], strict=True))
     warm = slice(2, None)

@@ -56,40 +56,18 @@ def _timed_product(product: Callable[..., Any], name: str) -> Callable[..., Any]
     return timed
 
 
-def _book2_sides(case: str, steps: int) -> tuple[dict[str, Callable[[int], None]], int]:
+def _book2_sides(case: str, steps: int) -> tuple[dict[str, Callable[[int], Any]], int]:
     import bench_book2_time as b2
     from bench_book2 import _corpus
 
     book = os.environ.get("ZK_LAYERS_BOOK2_DIR")
     if not book:
         raise SystemExit("set ZK_LAYERS_BOOK2_DIR to a checkout of the second volume")
-    book = os.path.abspath(book)
     corpus, _ = _corpus(os.environ.get("ZK_LAYERS_PTB_DIR"))
-    spec = b2._case(book, case, steps, corpus)
-    chapter, name, cls = spec["where"]
-    sides = {}
-    for side in ("book", "zk"):
-        world = b2._load(book, side, chapter, name)
-        np.random.seed(0)  # noqa: NPY002 (the book draws from the global generator)
-        model = getattr(world["module"], cls)(*spec["args"])
-        opt_name, opt_args = spec["optimizer"]
-        optimizer = getattr(world["optimizer"], opt_name)(**opt_args)
-        remove_duplicate, clip_grads = world["trainer"].remove_duplicate, world["util"].clip_grads
-
-        def step(i: int, model: Any = model, optimizer: Any = optimizer, remove_duplicate: Any = remove_duplicate,
-                 clip_grads: Any = clip_grads) -> None:
-            bx, bt = spec["batches"][i]
-            np.random.seed(1000 + i)  # noqa: NPY002 (the same dropout masks on both sides)
-            model.forward(bx, bt)
-            model.backward()
-            params, grads = remove_duplicate(model.params, model.grads)
-            clip_grads(grads, spec["max_grad"])
-            optimizer.update(params, grads)
-        sides[side] = step
-    return sides, len(spec["batches"])
+    return b2.sides(os.path.abspath(book), case, steps, corpus)
 
 
-def _convnet_sides(case: str, steps: int) -> tuple[dict[str, Callable[[int], None]], int]:
+def _convnet_sides(case: str, steps: int) -> tuple[dict[str, Callable[[int], Any]], int]:
     rng = np.random.default_rng(123)
     if case == "simple-convnet":
         import bench_convnet as bc

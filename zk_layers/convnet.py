@@ -24,7 +24,7 @@ from . import layers as fast_layers
 from . import reference
 from ._validate import accuracy_labels, as_float_array, float_dtype, nonnegative_int, positive_int, positive_number
 from .gradient import numerical_gradient as _numerical_gradient
-from .nets import bind_params, param_bindings
+from .nets import bind_params, weight_bias_bindings
 
 __all__ = ["SimpleConvNet"]
 
@@ -139,9 +139,7 @@ class SimpleConvNet:
 
     @functools.cached_property
     def _bindings(self) -> tuple[tuple[str, Any, str], ...]:
-        return param_bindings(self.layers, {
-            f"{kind}{i + 1}": (name, f"d{kind}") for i, name in enumerate(("Conv1", "Affine1", "Affine2"))
-            for kind in ("W", "b")})
+        return weight_bias_bindings(self.layers, ("Conv1", "Affine1", "Affine2"))
 
     def predict(self, x: Any) -> np.ndarray:
         """Scores (before the softmax), shape (N, output_size).  The layers

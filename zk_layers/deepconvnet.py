@@ -35,7 +35,7 @@ from ._validate import as_float_array, float_dtype, positive_int, random_state
 from ._validate import output_size as _output_size
 from .convnet import _conv_param, batched_accuracy, call_layer, read_param_file
 from .gradient import numerical_gradient as _numerical_gradient
-from .nets import bind_params, param_bindings
+from .nets import bind_params, weight_bias_bindings
 
 __all__ = ["DeepConvNet"]
 
@@ -172,9 +172,7 @@ class DeepConvNet:
 
     @functools.cached_property
     def _bindings(self) -> tuple[tuple[str, Any, str], ...]:
-        return param_bindings(self.layers, {
-            f"{kind}{i + 1}": (index, f"d{kind}") for i, index in enumerate(_PARAMETER_LAYERS)
-            for kind in ("W", "b")})
+        return weight_bias_bindings(self.layers, _PARAMETER_LAYERS)
 
     def _run(self, x: Any, train_flg: bool) -> Any:
         bind_params(self.params, self._bindings)  # the arrays params holds now

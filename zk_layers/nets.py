@@ -62,6 +62,12 @@ def param_bindings(layers: Any, sources: dict[str, tuple[Any, str]]) -> tuple[tu
     return tuple((key, layers[name], grad[1:]) for key, (name, grad) in sources.items())
 
 
+def weight_bias_bindings(layers: Any, names: Sequence[Any]) -> tuple[tuple[str, Any, str], ...]:
+    """``param_bindings`` for W1, b1, W2, b2, ... held by the layers ``names``, in order."""
+    return param_bindings(layers, {f"{kind}{i + 1}": (name, f"d{kind}") for i, name in enumerate(names)
+                                   for kind in ("W", "b")})
+
+
 def bind_params(params: dict[str, np.ndarray], bindings: tuple[tuple[str, Any, str], ...]) -> None:
     """Point each layer at the array ``params`` holds now: an entry the
     caller replaced (``params["W1"] = W1 - lr * dW1``) is then the one the
