@@ -24,7 +24,7 @@ called through the typed table of src/_tables.pxd that ``bind`` installs.
 schedule; every element is computed by the same arithmetic whatever thread
 runs it and nothing is reduced, so results are bitwise identical for every
 thread count.  Small one-thread work runs inline with the GIL held;
-everything else in a prange region without it.
+everything else without it (src/_runners.pxi.tp).
 """
 cimport numpy as cnp
 

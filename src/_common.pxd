@@ -8,8 +8,9 @@ cdef extern from "_openmp_shim.h":
 
 # Below this many elements a one-thread kernel runs inline with the GIL held:
 # releasing and re-taking it (and, with other Python threads waiting, being
-# handed it back) costs more than the work.  Anything larger goes through a
-# prange region, which runs without the GIL even at num_threads=1.
+# handed it back) costs more than the work.  Anything larger runs without
+# the GIL: inline in a nogil block on one thread, in a prange region on
+# several (src/_runners.pxi.tp).
 cdef enum:
     GIL_RELEASE_MIN_ITEMS = 8192
 
