@@ -267,8 +267,12 @@ def extensions():
     kernel_includes = ["src"]  # + numpy.get_include(), added when building
     # _platform and the glue modules (built once) cimport _common.pxd, and
     # with it NumPy's declarations.
+    # _affine looks up NumPy's BLAS with dlopen/dlsym (src/_blas.h), which
+    # glibc before 2.34 keeps in libdl.
+    dl = ["dl"] if sys.platform.startswith("linux") else []
     exts = [Extension(f"zk_layers.{module}", [f"src/{module}.pyx"],
-                      include_dirs=list(kernel_includes), define_macros=NUMPY_MACROS)
+                      include_dirs=list(kernel_includes), define_macros=NUMPY_MACROS,
+                      libraries=dl if module == "_affine" else [])
             for module in [PLATFORM_MODULE, *GLUE_MODULES]]
     for module in KERNEL_MODULES:
         exts.append(Extension(f"zk_layers.{module}", [f"src/{module}.pyx"],

@@ -14,14 +14,18 @@ with the caller's arrays and, when it declines, normalises them and calls it
 again.  A product the layer formed itself (mixed dtypes: block by block in
 the wider type) is handed in as ``product`` / ``dW``; the rest is the same.
 
-The products, chosen here once: x @ W and dout @ W.T through
-PyArray_MatrixProduct2 / PyArray_MatrixProduct, the very functions np.dot
-calls (the same bits as the reference); x.T @ dout through np.matmul, the
-same BLAS call with less overhead for the transposed x (docs/performance.md),
-except for one sample, an outer product, which the outer kernel forms with
-the same bits faster than BLAS's GEMM.  The kernels (bias add, bias
-gradient, outer product) are src/_cpu_affine.pyx, called through the table
-that ``bind`` installs.  The bias add cuts the rows between threads and the
+The products, chosen here once: x @ W and dout @ W.T as np.dot forms them,
+x.T @ dout as np.matmul does (less overhead for the transposed x than
+np.dot, docs/performance.md), except for one sample, an outer product,
+which the outer kernel forms with the same bits faster than BLAS's GEMM.
+Where NumPy's BLAS can be called directly (src/_blas.pxi), the glue makes
+the very BLAS call np.dot or np.matmul would make, without their overhead;
+otherwise, and for every case that route leaves to NumPy, it calls
+PyArray_MatrixProduct2 / PyArray_MatrixProduct, the functions np.dot
+calls, or np.matmul.  Either way the bits are NumPy's.
+
+The kernels (bias add, bias gradient, outer product) are
+src/_cpu_affine.pyx, called through the table that ``bind`` installs.  The bias add cuts the rows between threads and the
 bias gradient the columns, each column summed by one thread in row order:
 no partial sums are combined, so results are bitwise identical for every
 thread count.
@@ -32,11 +36,12 @@ from _common cimport PyArray_MatrixProduct, PyArray_MatrixProduct2, kernel_float
 from _tables cimport GRAIN_ELEMENTWISE, AffineKernels
 
 from numpy import errstate as _errstate
-from numpy import matmul as _matmul
+from numpy import matmul as _np_matmul
 
 ctypedef AffineKernels Table
 cdef const char* TABLE_NAME = "zk_layers.AffineKernels"
 include "_glue.pxi"
+include "_blas.pxi"  # _dot, _matmul: NumPy's BLAS calls, made directly
 
 
 def dot(object a, object b, object out):
@@ -96,7 +101,8 @@ def affine_forward(object x, object W, object b, object product=None):
     cdef const void* bias = cnp.PyArray_DATA(<cnp.ndarray>b)
     if product is None:
         out = cnp.PyArray_EMPTY(2, dims, typenum, 0)
-        PyArray_MatrixProduct2(x, W, out)
+        if not _dot(x, W, out):
+            PyArray_MatrixProduct2(x, W, out)
     elif _fresh_matrix(product, typenum, dims[0], dims[1]):
         out = <cnp.ndarray>product
     else:
@@ -112,14 +118,16 @@ def affine_forward(object x, object W, object b, object product=None):
 
 
 def affine_backward(object dout, object x, object W, object b,
-                    bint need_dx, object dW=None, bint checked=False):
+                    bint need_dx, object dW=None, bint checked=False, object owner=None):
     """``(dW, db, dx)`` (dx None when not needed) for a C-contiguous (N, M)
     dout, the saved 2-D x (N, D), W (D, M) and b (M,) of one float dtype;
     ``dW``, when given, is x.T @ dout, formed by the layer (C-contiguous
     (D, M); x is then not read and may have another dtype).  b is only
     checked, as the layer checks the parameters together; ``checked``: the
     layer has checked them, and W need only be ready when dx is formed.
-    None when the arrays are not ready."""
+    ``owner``, when given, is the layer: once the arrays are known to be
+    ready, its ``dW`` is dropped before the new one is allocated (see
+    below).  None when the arrays are not ready."""
     cdef int typenum = kernel_float_type(dout)
     if typenum < 0 or not cnp.PyArray_Check(x) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
         return None
@@ -146,25 +154,35 @@ def affine_backward(object dout, object x, object W, object b,
         if not _fresh_matrix(dW, typenum, d_in, m):
             return None
         dWa = <cnp.ndarray>dW
-    elif n == 1:
-        # One sample: dW is the outer product x[0] (x) dout[0], each element
-        # one rounded product, as BLAS forms it.  BLAS takes it as a GEMM
-        # with inner dimension 1 and spends most of its time packing.
-        dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
-        if typenum == cnp.NPY_DOUBLE:
-            _run_outer(K.outer_f64, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
-                       <const double*>cnp.PyArray_DATA(da), <double*>cnp.PyArray_DATA(dWa),
-                       m, d_in, _threads(d_in * m, GRAIN_ELEMENTWISE))
-        else:
-            _run_outer(K.outer_f32, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
-                       <const float*>cnp.PyArray_DATA(da), <float*>cnp.PyArray_DATA(dWa),
-                       m, d_in, _threads(d_in * m, GRAIN_ELEMENTWISE))
     else:
+        if owner is not None:
+            # The layer's last dW, about to be replaced, is dropped first:
+            # when nobody else holds it, the allocator hands its memory,
+            # still in cache, to the new one, where a step would otherwise
+            # cycle through two buffers of W's size (docs/performance.md).
+            owner.dW = None
         dWa = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(Wa), typenum, 0)
-        # np.matmul reports the floating-point flags that BLAS leaves set (an
-        # overflow to inf); np.dot, the book's and the other products', does not.
-        with _errstate(all="ignore"):
-            _matmul(cnp.PyArray_Transpose(xa, NULL), da, out=dWa)
+        if n == 1:
+            # One sample: dW is the outer product x[0] (x) dout[0], each
+            # element one rounded product, as BLAS forms it.  BLAS takes it
+            # as a GEMM with inner dimension 1 and spends most of its time
+            # packing.
+            if typenum == cnp.NPY_DOUBLE:
+                _run_outer(K.outer_f64, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
+                           <const double*>cnp.PyArray_DATA(da), <double*>cnp.PyArray_DATA(dWa),
+                           m, d_in, _threads(d_in * m, GRAIN_ELEMENTWISE))
+            else:
+                _run_outer(K.outer_f32, <const char*>cnp.PyArray_DATA(xa), cnp.PyArray_STRIDES(xa)[1],
+                           <const float*>cnp.PyArray_DATA(da), <float*>cnp.PyArray_DATA(dWa),
+                           m, d_in, _threads(d_in * m, GRAIN_ELEMENTWISE))
+        else:
+            xT = cnp.PyArray_Transpose(xa, NULL)
+            if not _matmul(xT, da, dWa):
+                # np.matmul reports the floating-point flags that BLAS leaves
+                # set (an overflow to inf); np.dot, the book's and the other
+                # products', does not.
+                with _errstate(all="ignore"):
+                    _np_matmul(xT, da, out=dWa)
     cdef cnp.npy_intp m_dims[1]
     m_dims[0] = m
     cdef cnp.ndarray db = cnp.PyArray_EMPTY(1, m_dims, typenum, 0)
@@ -175,5 +193,13 @@ def affine_backward(object dout, object x, object W, object b,
     else:
         _run_bias_gradient(K.bias_gradient_f32, <const float*>cnp.PyArray_DATA(da),
                            <float*>cnp.PyArray_DATA(db), n, m, n_threads)
-    dx = PyArray_MatrixProduct(da, cnp.PyArray_Transpose(Wa, NULL)) if need_dx else None
+    if not need_dx:
+        return dWa, db, None
+    WT = cnp.PyArray_Transpose(Wa, NULL)
+    cdef cnp.npy_intp dx_dims[2]
+    dx_dims[0] = n
+    dx_dims[1] = d_in
+    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(2, dx_dims, typenum, 0)
+    if not _dot(da, WT, dx):
+        dx = PyArray_MatrixProduct(da, WT)
     return dWa, db, dx

@@ -42,6 +42,7 @@ def config_info() -> dict[str, Any]:
         "usable_cpus": USABLE_CPUS,
         "openmp_runtimes": [p for p in pools if p.get("user_api") == "openmp"],
         "blas": [p for p in pools if p.get("user_api") == "blas"],
+        "blas_direct": _kernels.DIRECT_BLAS,
         "environment": {
             k: v for k, v in sorted(os.environ.items())
             if k.startswith(("OMP_", "OPENBLAS_", "MKL_", "GOMP_", "KMP_", "ZK_LAYERS_"))
@@ -72,6 +73,11 @@ def show_config(file: TextIO | None = None) -> None:
         )
     if not info["blas"]:
         lines.append("  blas:       not detected by threadpoolctl")
+    direct = info["blas_direct"]
+    if direct:
+        lines.append(f"  products:   Affine calls NumPy's BLAS directly ({direct}*64_)")
+    else:
+        lines.append("  products:   through np.dot and np.matmul")
     for key, value in info["environment"].items():
         lines.append(f"  env:        {key}={value}")
     print("\n".join(lines), file=out)

@@ -118,3 +118,52 @@ def _select() -> Kernels:
 
 KERNELS = _select()
 bind(KERNELS)
+
+
+def _direct_products_agree() -> bool:
+    """Whether the direct BLAS calls of the Affine glue give np.dot's and
+    np.matmul's bits on one probe of each call they make (gemm with each
+    transpose, gemv on either layout), in float32 and float64."""
+    import numpy as np
+
+    from . import _affine
+
+    values = np.random.default_rng(20261208).standard_normal(64)
+    for dtype in (np.float64, np.float32):
+        x = values[:21].reshape(3, 7).astype(dtype)
+        W = values[21:49].reshape(7, 4).astype(dtype)
+        d = values[49:61].reshape(3, 4).astype(dtype)
+        row = x[:1]
+        probes = [(_affine.direct_dot, np.dot, a, b)
+                  for a, b in ((x, W), (d, W.T), (row, W), (row, np.asfortranarray(W)))]
+        probes.append((_affine.direct_matmul, np.matmul, x.T, d))
+        for direct, numpy_call, a, b in probes:
+            got = direct(a, b)
+            if got is None or not np.array_equal(got.view(np.uint8), numpy_call(a, b).view(np.uint8)):
+                return False
+    return True
+
+
+def _bind_blas() -> str | None:
+    """Let the Affine glue call NumPy's own BLAS routines directly (src/_blas.pxi)
+    when it finds them in the library NumPy links and they pass the probe;
+    the symbols' prefix, or None (the glue then calls np.dot and np.matmul)."""
+    import numpy as np
+
+    from . import _affine
+
+    try:
+        module = np._core._multiarray_umath.__file__
+    except AttributeError:  # a NumPy without _core (1.x): keep NumPy's calls
+        return None
+    prefix = _affine.find_blas(module)
+    if prefix is None or not _affine.use_blas(True):
+        return None
+    if not _direct_products_agree():
+        _affine.use_blas(False)
+        return None
+    return prefix
+
+
+# The prefix of NumPy's CBLAS symbols that Affine calls directly, or None.
+DIRECT_BLAS = _bind_blas()

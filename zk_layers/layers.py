@@ -229,8 +229,10 @@ class Affine(AffineBase):
     Notes
     -----
     ``forward(x)`` takes a batch of shape (N, D) or (N, d1, d2, ...) with
-    ``d1 * d2 * ... == D``.  The products go through BLAS (NumPy's dot);
-    the bias add and the ``db`` reduction run in the compiled kernels.
+    ``d1 * d2 * ... == D``.  The products are the BLAS calls that
+    ``np.dot`` and ``np.matmul`` make, with their bits (made directly from C
+    where NumPy's BLAS allows, see ``show_config()``); the bias add and the
+    ``db`` reduction run in the compiled kernels.
     """
 
     def forward(self, x: Any) -> np.ndarray:
@@ -259,7 +261,7 @@ class Affine(AffineBase):
 
     def backward(self, dout: Any) -> np.ndarray | None:
         x = self.x
-        done = _affine.affine_backward(dout, x, self.W, self.b, self.need_dx)
+        done = _affine.affine_backward(dout, x, self.W, self.b, self.need_dx, owner=self)
         if done is not None and x is not None:  # the common case: the caller's arrays as they are
             self.dW, self.db, dx = done
             if dx is None:
@@ -281,7 +283,7 @@ class Affine(AffineBase):
         # when W has another dtype or layout than the kernels read.
         ready = W.dtype is dtype and W is _operand(W)
         self.dW, self.db, dx = _ran(_affine.affine_backward(
-            dout, _operand(x), W, b, self.need_dx and ready, dW, checked=True))
+            dout, _operand(x), W, b, self.need_dx and ready, dW, checked=True, owner=self))
         if not self.need_dx:
             return None
         if not ready:
