@@ -28,16 +28,31 @@ from cython cimport floating
 from _math cimport square_root
 
 
-cdef void _sgd(floating* param, const floating* grad, floating* s1, floating* s2,
-               const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+cdef inline Py_ssize_t _line_start(const floating* p, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """The first index from ``start`` whose element of p begins a 64-byte
+    line (or ``stop``).  NumPy aligns its arrays to 16 bytes only; with
+    the rows of every stream split across lines, Adam ran at half speed and
+    SGD 10-20 % slower (docs/performance.md).  The kernels run [start, that
+    index) and the rest as two ranges: the same arithmetic per element."""
+    cdef size_t offset = (<size_t>(p + start)) % 64
+    cdef Py_ssize_t skip = 0
+    if offset and offset % sizeof(floating) == 0:
+        skip = <Py_ssize_t>((64 - offset) // sizeof(floating))
+    return start + skip if skip < stop - start else stop
+
+
+# The update of each kind on one range, then the kernel: that range cut at
+# the first cache line of param.
+cdef inline void _sgd_range(floating* param, const floating* grad, floating* s1, floating* s2,
+                            const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef floating lr = <floating>c[0]
     cdef Py_ssize_t i
     for i in range(start, stop):
         param[i] = param[i] - lr * grad[i]
 
 
-cdef void _momentum(floating* param, const floating* grad, floating* v, floating* s2,
-                    const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+cdef inline void _momentum_range(floating* param, const floating* grad, floating* v, floating* s2,
+                                 const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef floating momentum = <floating>c[0], lr = <floating>c[1]
     cdef Py_ssize_t i
     for i in range(start, stop):
@@ -45,8 +60,8 @@ cdef void _momentum(floating* param, const floating* grad, floating* v, floating
         param[i] = param[i] + v[i]
 
 
-cdef void _nesterov(floating* param, const floating* grad, floating* v, floating* s2,
-                    const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+cdef inline void _nesterov_range(floating* param, const floating* grad, floating* v, floating* s2,
+                                 const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef floating momentum = <floating>c[0], lr = <floating>c[1]
     # The book's `self.momentum * self.momentum * self.v[key]` and
     # `(1 + self.momentum) * self.lr * grads[key]` form these in double first.
@@ -59,8 +74,8 @@ cdef void _nesterov(floating* param, const floating* grad, floating* v, floating
         v[i] = v[i] * momentum - lr * grad[i]
 
 
-cdef void _adagrad(floating* param, const floating* grad, floating* h, floating* s2,
-                   const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+cdef inline void _adagrad_range(floating* param, const floating* grad, floating* h, floating* s2,
+                                const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef floating lr = <floating>c[0], eps = <floating>c[1]
     cdef Py_ssize_t i
     for i in range(start, stop):
@@ -68,8 +83,8 @@ cdef void _adagrad(floating* param, const floating* grad, floating* h, floating*
         param[i] = param[i] - (lr * grad[i]) / (square_root(h[i]) + eps)
 
 
-cdef void _rmsprop(floating* param, const floating* grad, floating* h, floating* s2,
-                   const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+cdef inline void _rmsprop_range(floating* param, const floating* grad, floating* h, floating* s2,
+                                const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef floating lr = <floating>c[0], decay = <floating>c[1], eps = <floating>c[2]
     cdef floating keep = <floating>(1 - c[1])
     cdef Py_ssize_t i
@@ -78,8 +93,8 @@ cdef void _rmsprop(floating* param, const floating* grad, floating* h, floating*
         param[i] = param[i] - (lr * grad[i]) / (square_root(h[i]) + eps)
 
 
-cdef void _adam(floating* param, const floating* grad, floating* m, floating* v,
-                const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+cdef inline void _adam_range(floating* param, const floating* grad, floating* m, floating* v,
+                             const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef double lr_t = c[0]
     cdef floating one_minus_beta1 = <floating>(1 - c[1])
     cdef floating one_minus_beta2 = <floating>(1 - c[2])
@@ -92,6 +107,48 @@ cdef void _adam(floating* param, const floating* grad, floating* m, floating* v,
             param[i] = <float>(<double>param[i] - (lr_t * <double>m[i]) / <double>(square_root(v[i]) + eps))
         else:
             param[i] = param[i] - (lr_t * m[i]) / (square_root(v[i]) + eps)
+
+
+cdef void _sgd(floating* param, const floating* grad, floating* s1, floating* s2,
+               const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t line = _line_start(param, start, stop)
+    _sgd_range(param, grad, s1, s2, c, start, line)
+    _sgd_range(param, grad, s1, s2, c, line, stop)
+
+
+cdef void _momentum(floating* param, const floating* grad, floating* v, floating* s2,
+                    const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t line = _line_start(param, start, stop)
+    _momentum_range(param, grad, v, s2, c, start, line)
+    _momentum_range(param, grad, v, s2, c, line, stop)
+
+
+cdef void _nesterov(floating* param, const floating* grad, floating* v, floating* s2,
+                    const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t line = _line_start(param, start, stop)
+    _nesterov_range(param, grad, v, s2, c, start, line)
+    _nesterov_range(param, grad, v, s2, c, line, stop)
+
+
+cdef void _adagrad(floating* param, const floating* grad, floating* h, floating* s2,
+                   const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t line = _line_start(param, start, stop)
+    _adagrad_range(param, grad, h, s2, c, start, line)
+    _adagrad_range(param, grad, h, s2, c, line, stop)
+
+
+cdef void _rmsprop(floating* param, const floating* grad, floating* h, floating* s2,
+                   const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t line = _line_start(param, start, stop)
+    _rmsprop_range(param, grad, h, s2, c, start, line)
+    _rmsprop_range(param, grad, h, s2, c, line, stop)
+
+
+cdef void _adam(floating* param, const floating* grad, floating* m, floating* v,
+                const double* c, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t line = _line_start(param, start, stop)
+    _adam_range(param, grad, m, v, c, start, line)
+    _adam_range(param, grad, m, v, c, line, stop)
 
 
 include "_cpu_update_table.pxi"  # the table of the kernels above (src/_table.pxi.tp)

@@ -208,6 +208,36 @@ def test_compiled_updates_are_bitwise_the_books_formulas(name, dtype, n_threads,
 
 
 @pytest.mark.parametrize("name", ALL_SIX)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_compiled_updates_are_the_books_at_every_offset_into_a_cache_line(name, dtype, n_threads, tiny_grain,
+                                                                          threads):
+    """The kernels cut their range at param's first 64-byte line: views
+    starting at every element offset, and lengths shorter than the cut,
+    give the book's bits."""
+    threads(n_threads)
+    rng = np.random.default_rng(5)
+    per_line = 64 // np.dtype(dtype).itemsize
+    for offset in range(per_line):
+        for n in (1, 3, per_line + 5, 211):
+            buffers = [np.zeros(n + 2 * per_line, dtype) for _ in range(2)]
+            params = {"W": buffers[0][offset:offset + n], "b": buffers[1][offset + 1:offset + 1 + n]}
+            for value in params.values():
+                value[...] = rng.standard_normal(n)
+            book = {k: v.copy() for k, v in params.items()}
+            state = {s: {k: np.zeros_like(v) for k, v in params.items()} for s in ("v", "h", "m")}
+            opt = getattr(zk, name)()
+            for it in range(1, 3):
+                grads = {k: rng.standard_normal(n).astype(dtype) for k in params}
+                opt.update(params, grads)
+                _book_step(name, book, grads, state, it)
+                for key in params:
+                    np.testing.assert_array_equal(params[key], book[key], err_msg=f"{name} {offset} {n} {key}")
+            # The buffers around the views are untouched.
+            assert not buffers[0][:offset].any() and not buffers[0][offset + n:].any()
+
+
+@pytest.mark.parametrize("name", ALL_SIX)
 def test_python_float_parameters_take_the_books_lines(name):
     """ch06/optimizer_compare_naive.py optimizes two Python floats."""
     params, grads = {"x": -7.0, "y": 2.0}, {"x": -0.7, "y": 4.0}
