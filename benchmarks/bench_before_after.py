@@ -1,4 +1,5 @@
-"""Two builds of zk_layers side by side: the N = 1 cost of every layer method.
+"""Two builds of zk_layers side by side: the N = 1 cost of every layer method
+(and of the two-layer net's step, and of Affine at N = 8).
 
 ``python benchmarks/bench_before_after.py BEFORE AFTER [--rounds 9]`` takes
 two source trees, each built in place (``setup.py build_ext --inplace``),
@@ -60,6 +61,12 @@ for name in ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"):
     opt = getattr(zk, name)()
     params, grads = {"W": W.copy(), "b": b.copy()}, {"W": W * 1e-3, "b": b + 1e-3}
     add(name + ".update", lambda: None, lambda opt=opt, p=params, g=grads: opt.update(p, g))
+net, sgd = zk.TwoLayerNet(784, 50, 10), zk.SGD(0.1)
+add("TwoLayerNet step (gradient + SGD)", lambda: None, lambda: sgd.update(net.params, net.gradient(xa, labels)))
+x8, dout8 = rng.standard_normal((8, 784)), rng.standard_normal((8, 50))
+aff8 = zk.Affine(W, b)
+add("Affine forward + backward, N = 8", lambda: None, lambda: (aff8.forward(x8), aff8.backward(dout8)))
+heavy = ("Affine", "update", "Convolution", "TwoLayerNet")
 result = {}
 reps = 2000
 for name, call in calls.items():
@@ -68,9 +75,9 @@ samples = {name: [] for name in calls}
 for _ in range(15):
     for name, call in calls.items():
         start = time.perf_counter()
-        for _ in range(reps // (20 if "Affine" in name or "update" in name or "Convolution" in name else 1)):
+        n = reps // (20 if any(word in name for word in heavy) else 1)
+        for _ in range(n):
             call()
-        n = reps // (20 if "Affine" in name or "update" in name or "Convolution" in name else 1)
         samples[name].append((time.perf_counter() - start) / n * 1e6)
 print(json.dumps({name: statistics.median(v) for name, v in samples.items()}))
 '''
@@ -94,7 +101,7 @@ def main() -> None:
         results["before"].append(run(args.before))
         results["after"].append(run(args.after))
     print(f"medians over {args.rounds} alternating rounds, microseconds per call, 1 thread, one core")
-    print("| call (N = 1) | before | after | after / before |")
+    print("| call (N = 1 unless named) | before | after | after / before |")
     print("|---|---|---|---|")
     for name in results["before"][0]:
         before = statistics.median(r[name] for r in results["before"])
