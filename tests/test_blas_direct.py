@@ -91,6 +91,21 @@ def test_direct_route_leaves_numpy_its_special_cases(rng):
     assert_array_equal(_affine.direct_dot(V, W.T), np.dot(V, W.T))
 
 
+@needs_direct
+@pytest.mark.parametrize("n", [1, 2, 9])
+def test_direct_products_never_read_their_output(rng, n, dtype):
+    """np.dot zeroes its output before BLAS; the direct gemm does not (beta 0
+    never reads it): an output full of NaN gives the same bits."""
+    W = rng.standard_normal((12, 5)).astype(dtype)
+    x, d = rng.standard_normal((n, 12)).astype(dtype), rng.standard_normal((n, 5)).astype(dtype)
+    for call, numpy_call, a, b in ((_affine.direct_dot, np.dot, x, W), (_affine.direct_dot, np.dot, d, W.T),
+                                   (_affine.direct_matmul, np.matmul, x.T, d)):
+        expected = numpy_call(a, b)
+        got = call(a, b, np.full(expected.shape, np.nan, dtype))
+        if got is not None:
+            assert_array_equal(_bits(got), _bits(expected))
+
+
 def test_direct_route_switched_off_takes_nothing(rng):
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
     with direct(False):
