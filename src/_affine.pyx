@@ -25,10 +25,10 @@ PyArray_MatrixProduct2 / PyArray_MatrixProduct, the functions np.dot
 calls, or np.matmul.  Either way the bits are NumPy's.
 
 The kernels (bias add, bias gradient, outer product) are
-src/_cpu_affine.pyx, called through the table that ``bind`` installs.  The bias add cuts the rows between threads and the
-bias gradient the columns, each column summed by one thread in row order:
-no partial sums are combined, so results are bitwise identical for every
-thread count.
+src/_cpu_affine.pyx, called through the table that ``bind`` installs.  The
+bias add cuts the rows between threads and the bias gradient the columns,
+each column summed by one thread in row order: no partial sums are
+combined, so results are bitwise identical for every thread count.
 """
 cimport numpy as cnp
 

@@ -134,12 +134,11 @@ def _direct_products_agree() -> bool:
         W = values[21:49].reshape(7, 4).astype(dtype)
         d = values[49:61].reshape(3, 4).astype(dtype)
         row = x[:1]
-        probes = [(_affine.direct_dot, np.dot, a, b)
-                  for a, b in ((x, W), (d, W.T), (row, W), (row, np.asfortranarray(W)))]
-        probes.append((_affine.direct_matmul, np.matmul, x.T, d))
-        for direct, numpy_call, a, b in probes:
-            got = direct(a, b)
-            if got is None or not np.array_equal(got.view(np.uint8), numpy_call(a, b).view(np.uint8)):
+        pairs = [(np.dot(a, b), _affine.direct_dot(a, b))
+                 for a, b in ((x, W), (d, W.T), (row, W), (row, np.asfortranarray(W)))]
+        pairs.append((np.matmul(x.T, d), _affine.direct_matmul(x.T, d)))
+        for expected, got in pairs:
+            if got is None or not np.array_equal(got.view(np.uint8), expected.view(np.uint8)):
                 return False
     return True
 
@@ -148,14 +147,13 @@ def _bind_blas() -> str | None:
     """Let the Affine glue call NumPy's own BLAS routines directly (src/_blas.pxi)
     when it finds them in the library NumPy links and they pass the probe;
     the symbols' prefix, or None (the glue then calls np.dot and np.matmul)."""
-    import numpy as np
-
     from . import _affine
 
     try:
-        module = np._core._multiarray_umath.__file__
-    except AttributeError:  # a NumPy without _core (1.x): keep NumPy's calls
+        from numpy._core import _multiarray_umath  # type: ignore[attr-defined]
+    except ImportError:  # a NumPy without _core (1.x): keep NumPy's calls
         return None
+    module = _multiarray_umath.__file__
     prefix = _affine.find_blas(module)
     if prefix is None or not _affine.use_blas(True):
         return None

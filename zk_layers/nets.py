@@ -149,8 +149,7 @@ class _LayerStack:
 
     def _gradients(self) -> dict[str, np.ndarray]:
         """The layers' gradients by parameter key, read from the layers the
-        net holds now (a loop: a comprehension's frame is about a third of
-        its cost at N = 1)."""
+        net holds now (a loop: a comprehension's own frame costs a third)."""
         layers = self.layers
         grads = {}
         for key, (name, attr) in self._gradient_sources.items():
