@@ -127,7 +127,8 @@ def affine_backward(object dout, object x, object W, object b,
     layer has checked them, and W need only be ready when dx is formed.
     ``owner``, when given, is the layer: once the arrays are known to be
     ready, its ``dW`` is dropped before the new one is allocated (see
-    below).  None when the arrays are not ready."""
+    below), so a backward that fails after that (out of memory) leaves it
+    None.  None when the arrays are not ready."""
     cdef int typenum = kernel_float_type(dout)
     if typenum < 0 or not cnp.PyArray_Check(x) or cnp.PyArray_NDIM(<cnp.ndarray>x) != 2:
         return None
@@ -199,7 +200,9 @@ def affine_backward(object dout, object x, object W, object b,
     cdef cnp.npy_intp dx_dims[2]
     dx_dims[0] = n
     dx_dims[1] = d_in
-    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(2, dx_dims, typenum, 0)
-    if not _dot(da, WT, dx):
-        dx = PyArray_MatrixProduct(da, WT)
-    return dWa, db, dx
+    cdef cnp.ndarray dx
+    if _blas_on:
+        dx = cnp.PyArray_EMPTY(2, dx_dims, typenum, 0)
+        if _dot(da, WT, dx):
+            return dWa, db, dx
+    return dWa, db, PyArray_MatrixProduct(da, WT)

@@ -14,6 +14,10 @@
 # import before switching it on.
 from libc.string cimport memset
 
+from os import fsencode as _fsencode
+
+from numpy import may_share_memory as _may_share_memory
+
 cdef extern from "_blas.h" nogil:
     ctypedef long long zk_blas_int
     ctypedef void (*zk_gemm_f64)(int, int, int, zk_blas_int, zk_blas_int, zk_blas_int, double,
@@ -55,7 +59,7 @@ def find_blas(str numpy_module):
     directly.  The direct route stays off until ``use_blas(True)``."""
     global _blas_found, _blas_on
     _blas_on = False
-    _blas_found = zk_blas_find(numpy_module.encode(), &_blas) == 1
+    _blas_found = zk_blas_find(_fsencode(numpy_module), &_blas) == 1
     return _blas.prefix.decode() if _blas_found else None
 
 
@@ -161,9 +165,10 @@ cdef cnp.ndarray _test_output(object out, cnp.npy_intp* dims, int typenum):
         return cnp.PyArray_EMPTY(2, dims, typenum, 0)
     if not (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == typenum
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>out) and cnp.PyArray_NDIM(<cnp.ndarray>out) == 2
+            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)
             and cnp.PyArray_DIMS(<cnp.ndarray>out)[0] == dims[0]
             and cnp.PyArray_DIMS(<cnp.ndarray>out)[1] == dims[1]):
-        raise ValueError("out must be a C-contiguous array of the product's shape and dtype")
+        raise ValueError("out must be a writeable C-contiguous array of the product's shape and dtype")
     return <cnp.ndarray>out
 
 
@@ -183,6 +188,8 @@ def direct_dot(object a, object b, object out=None):
     dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>a)[0]
     dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>b)[1]
     cdef cnp.ndarray result = _test_output(out, dims, typenum)
+    if out is not None and (_may_share_memory(out, a) or _may_share_memory(out, b)):
+        raise ValueError("out must not overlap a or b")
     return result if _dot(a, b, result) else None
 
 
@@ -200,6 +207,8 @@ def direct_matmul(object a, object b, object out=None):
     dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>a)[0]
     dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>b)[1]
     cdef cnp.ndarray result = _test_output(out, dims, typenum)
+    if out is not None and (_may_share_memory(out, a) or _may_share_memory(out, b)):
+        raise ValueError("out must not overlap a or b")
     return result if _matmul(a, b, result) else None
 
 

@@ -58,20 +58,29 @@ def test_direct_dot_is_np_dot_bit_for_bit(rng, n, k, m, dtype):
     assert taken == (0 if k < 2 or m < 2 else 4 if n > 1 else 6)
 
 
+def _padded(a: np.ndarray) -> np.ndarray:
+    """a as a view of wider rows: a leading dimension above its width."""
+    wide = np.zeros((a.shape[0], a.shape[1] + 3), a.dtype)
+    wide[:, :a.shape[1]] = a
+    return wide[:, :a.shape[1]]
+
+
 @needs_direct
 @pytest.mark.parametrize("n,k,m", SHAPES, ids=str)
 def test_direct_matmul_is_np_matmul_bit_for_bit(rng, n, k, m, dtype):
-    # The layer's x.T @ dout: a (k, n) view of a C-ordered (n, k) array.
+    # The layer's x.T @ dout: a (k, n) view of a C-ordered (n, k) array, or
+    # of rows longer than k (a column slice of a wider x).
     x = rng.standard_normal((n, k)).astype(dtype)
     d = rng.standard_normal((n, m)).astype(dtype)
     taken = 0
-    for a in (x.T, np.ascontiguousarray(x.T)):
-        for b in _layouts(d):
+    for a in (x.T, np.ascontiguousarray(x.T), _padded(x).T):
+        for b in [*_layouts(d), _padded(d)]:
             got = _affine.direct_matmul(a, b)
             if got is not None:
                 taken += 1
                 assert_array_equal(_bits(got), _bits(np.matmul(a, b)))
-    assert taken == (4 if min(n, k, m) > 1 else 0)
+    # Every layout but the strided one, whose rows are not contiguous.
+    assert taken == (9 if min(n, k, m) > 1 else 0)
 
 
 @needs_direct
@@ -120,6 +129,20 @@ def test_direct_route_is_on_where_numpy_links_an_ilp64_cblas():
 
 
 @needs_direct
+def test_a_probe_that_disagrees_switches_the_route_off(monkeypatch, rng):
+    real = _affine.direct_dot
+    monkeypatch.setattr(_affine, "direct_dot", lambda a, b, out=None: np.zeros((a.shape[0], b.shape[1]), a.dtype))
+    try:
+        assert _kernels._bind_blas() is None
+        monkeypatch.setattr(_affine, "direct_dot", real)
+        a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
+        assert _affine.direct_dot(a, b) is None  # off: the layers call NumPy
+    finally:
+        monkeypatch.setattr(_affine, "direct_dot", real)
+        assert _kernels._bind_blas() == _kernels.DIRECT_BLAS
+
+
+@needs_direct
 @pytest.mark.parametrize("n", [1, 2, 8, 100])
 def test_affine_gives_the_same_bits_with_and_without_the_direct_route(rng, n, dtype):
     W = rng.standard_normal((50, 20)).astype(dtype)
@@ -162,3 +185,30 @@ def test_affine_failed_backward_keeps_the_last_gradients(rng):
     with pytest.raises(ValueError, match="dout"):
         layer.backward(np.ones((2, 4)))
     assert layer.dW is dW and layer.db is db
+
+
+def test_a_subclass_whose_dW_is_a_property_gets_every_gradient(rng):
+    """The glue drops the last dW only where it is a plain attribute: a
+    subclass's dW setter sees only the gradients (and the constructor's None)."""
+
+    class Recording(zk.Affine):
+        @property
+        def dW(self):  # noqa: N802 (the book's name)
+            return self._dW
+
+        @dW.setter
+        def dW(self, value):  # noqa: N802
+            self.__dict__.setdefault("set_to", []).append(value)
+            self._dW = value
+
+    W, b = rng.standard_normal((6, 3)), rng.standard_normal(3)
+    layer = Recording(W, b)
+    assert layer.set_to == [None]
+    for n in (1, 4):
+        x = rng.standard_normal((n, 6))
+        layer.forward(x)
+        layer.set_to.clear()
+        layer.backward(np.ones((n, 3)))
+        layer.backward(2 * np.ones((n, 3)))
+        assert len(layer.set_to) == 2 and all(value is not None for value in layer.set_to)
+        assert_array_equal(layer.set_to[1], 2 * layer.set_to[0])

@@ -134,9 +134,11 @@ def _direct_products_agree() -> bool:
         W = values[21:49].reshape(7, 4).astype(dtype)
         d = values[49:61].reshape(3, 4).astype(dtype)
         row = x[:1]
+        padded = np.zeros((3, 9), dtype)[:, :7]  # rows longer than the matrix: lda 9, not 7
+        padded[...] = x
         pairs = [(np.dot(a, b), _affine.direct_dot(a, b))
-                 for a, b in ((x, W), (d, W.T), (row, W), (row, np.asfortranarray(W)))]
-        pairs.append((np.matmul(x.T, d), _affine.direct_matmul(x.T, d)))
+                 for a, b in ((x, W), (np.asfortranarray(x), W), (d, W.T), (row, W), (row, np.asfortranarray(W)))]
+        pairs += [(np.matmul(a.T, d), _affine.direct_matmul(a.T, d)) for a in (x, padded)]
         for expected, got in pairs:
             if got is None or not np.array_equal(got.view(np.uint8), expected.view(np.uint8)):
                 return False
@@ -151,16 +153,14 @@ def _bind_blas() -> str | None:
 
     try:
         from numpy._core import _multiarray_umath  # type: ignore[attr-defined]
-    except ImportError:  # a NumPy without _core (1.x): keep NumPy's calls
-        return None
-    module = _multiarray_umath.__file__
-    prefix = _affine.find_blas(module)
-    if prefix is None or not _affine.use_blas(True):
-        return None
-    if not _direct_products_agree():
-        _affine.use_blas(False)
-        return None
-    return prefix
+
+        prefix = _affine.find_blas(_multiarray_umath.__file__)
+        if prefix is not None and _affine.use_blas(True) and _direct_products_agree():
+            return prefix
+    except Exception:  # noqa: BLE001 - whatever went wrong, NumPy's own calls remain
+        pass
+    _affine.use_blas(False)
+    return None
 
 
 # The prefix of NumPy's CBLAS symbols that Affine calls directly, or None.

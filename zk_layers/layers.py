@@ -261,7 +261,7 @@ class Affine(AffineBase):
 
     def backward(self, dout: Any) -> np.ndarray | None:
         x = self.x
-        done = _affine.affine_backward(dout, x, self.W, self.b, self.need_dx, owner=self)
+        done = _affine.affine_backward(dout, x, self.W, self.b, self.need_dx, owner=_dW_owner(self))
         if done is not None and x is not None:  # the common case: the caller's arrays as they are
             self.dW, self.db, dx = done
             if dx is None:
@@ -283,12 +283,26 @@ class Affine(AffineBase):
         # when W has another dtype or layout than the kernels read.
         ready = W.dtype is dtype and W is _operand(W)
         self.dW, self.db, dx = _ran(_affine.affine_backward(
-            dout, _operand(x), W, b, self.need_dx and ready, dW, checked=True, owner=self))
+            dout, _operand(x), W, b, self.need_dx and ready, dW, checked=True, owner=_dW_owner(self)))
         if not self.need_dx:
             return None
         if not ready:
             dx = np.dot(dout, W.T)
         return dx.reshape(self._saved_shape(x))
+
+
+_PLAIN_DW: dict[type, bool] = {}  # layer class -> whether dW is a plain instance attribute
+
+
+def _dW_owner(layer: Any) -> Any:
+    """The layer, for the glue to drop its last ``dW`` before allocating the
+    next (its memory is then reused, still in cache); None when its class
+    defines ``dW`` itself (a property, say), which the glue then leaves alone."""
+    cls = type(layer)
+    plain = _PLAIN_DW.get(cls)
+    if plain is None:
+        plain = _PLAIN_DW[cls] = not any("dW" in vars(klass) for klass in cls.__mro__)
+    return layer if plain else None
 
 
 def _operand(arr: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
