@@ -13,11 +13,24 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 import zk_layers as zk
 from zk_layers.bench import cpu_model
+
+
+def _calls(torch: Any, x: np.ndarray, out: np.ndarray) -> dict[str, Callable[[], object]]:
+    x_t, out_t = torch.from_numpy(x), torch.from_numpy(out)
+    relu = zk.Relu()
+    relu.forward(x, out=out)
+    return {
+        "zk": lambda: relu.forward(x, out=out),
+        "torch": lambda: torch.clamp_min(x_t, 0, out=out_t),
+        "numpy": lambda: np.maximum(x, 0, out=out),
+        "copy": lambda: np.copyto(out, x),
+    }
 
 
 def main() -> None:
@@ -36,16 +49,7 @@ def main() -> None:
     print("| elements | zk Relu.forward(out=) | torch.clamp_min(out=) | np.maximum(out=) | np.copyto |")
     print("|---|---|---|---|---|")
     for n in (100_000, 1_000_000):
-        x, out = rng.standard_normal(n), np.empty(n)
-        x_t, out_t = torch.from_numpy(x), torch.from_numpy(out)
-        relu = zk.Relu()
-        relu.forward(x, out=out)
-        calls: dict[str, Callable[[], object]] = {
-            "zk": lambda: relu.forward(x, out=out),
-            "torch": lambda: torch.clamp_min(x_t, 0, out=out_t),
-            "numpy": lambda: np.maximum(x, 0, out=out),
-            "copy": lambda: np.copyto(out, x),
-        }
+        calls = _calls(torch, rng.standard_normal(n), np.empty(n))
         times: dict[str, list[float]] = {name: [] for name in calls}
         for _ in range(args.repeats):
             for name, call in calls.items():
@@ -53,7 +57,6 @@ def main() -> None:
                 call()
                 times[name].append(time.perf_counter() - start)
         print(f"| {n:,} | " + " | ".join(f"{statistics.median(times[k]) * 1e6:.1f} us" for k in calls) + " |")
-
 
 if __name__ == "__main__":
     main()
