@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import zk_layers as zk
 from zk_layers import _affine, _kernels
-from zk_layers.bench import cpu_model
+from zk_layers.bench import cpu_model, pinned_to_one_core
 
 
 def affine_call(n: int, rng: np.random.Generator) -> Callable[[], object]:
@@ -59,32 +58,31 @@ def main() -> None:
             raise SystemExit("mallopt failed (not glibc?)")
     if _kernels.DIRECT_BLAS is None:
         raise SystemExit("this NumPy's BLAS is not one Affine calls directly: nothing to compare")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    rng = np.random.default_rng(0)
-    cases = {f"Affine forward + backward, N = {n}": affine_call(n, rng) for n in (1, 2, 8, 32, 100)}
-    cases |= {f"TwoLayerNet step, N = {n}": step_call(n, rng) for n in (1, 100)}
-    blas = ", ".join(f"{p['internal_api']} {p['version']} ({p['architecture']})"
-                     for p in threadpool_info() if p.get("user_api") == "blas")
-    print(f"{cpu_model()}, NumPy {np.__version__}, {blas}, direct symbols {_kernels.DIRECT_BLAS}*64_; "
-          f"one thread, pinned; medians of {args.samples} interleaved samples; "
-          f"{'heap kept (--keep-heap)' if args.keep_heap else 'glibc malloc defaults'}")
-    print("| case | np.dot / np.matmul | direct | direct / NumPy's calls |\n|---|---|---|---|")
-    with threadpool_limits(1), zk.limit_threads(1):
-        for name, call in cases.items():
-            repeats = 2 if "100" in name else 10
-            times: dict[bool, list[float]] = {False: [], True: []}
-            for _ in range(args.samples):
-                for direct in (False, True):
-                    _affine.use_blas(direct)
-                    call()
-                    start = time.perf_counter()
-                    for _ in range(repeats):
+    with pinned_to_one_core(True):
+        rng = np.random.default_rng(0)
+        cases = {f"Affine forward + backward, N = {n}": affine_call(n, rng) for n in (1, 2, 8, 32, 100)}
+        cases |= {f"TwoLayerNet step, N = {n}": step_call(n, rng) for n in (1, 100)}
+        blas = ", ".join(f"{p['internal_api']} {p['version']} ({p['architecture']})"
+                         for p in threadpool_info() if p.get("user_api") == "blas")
+        print(f"{cpu_model()}, NumPy {np.__version__}, {blas}, direct symbols {_kernels.DIRECT_BLAS}*64_; "
+              f"one thread, pinned; medians of {args.samples} interleaved samples; "
+              f"{'heap kept (--keep-heap)' if args.keep_heap else 'glibc malloc defaults'}")
+        print("| case | np.dot / np.matmul | direct | direct / NumPy's calls |\n|---|---|---|---|")
+        with threadpool_limits(1), zk.limit_threads(1):
+            for name, call in cases.items():
+                repeats = 2 if "100" in name else 10
+                times: dict[bool, list[float]] = {False: [], True: []}
+                for _ in range(args.samples):
+                    for direct in (False, True):
+                        _affine.use_blas(direct)
                         call()
-                    times[direct].append((time.perf_counter() - start) / repeats)
-            _affine.use_blas(True)
-            before, after = (statistics.median(times[d]) * 1e6 for d in (False, True))
-            print(f"| {name} | {before:.2f} us | {after:.2f} us | {after / before:.3f} |")
+                        start = time.perf_counter()
+                        for _ in range(repeats):
+                            call()
+                        times[direct].append((time.perf_counter() - start) / repeats)
+                _affine.use_blas(True)
+                before, after = (statistics.median(times[d]) * 1e6 for d in (False, True))
+                print(f"| {name} | {before:.2f} us | {after:.2f} us | {after / before:.3f} |")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling benchmarks
 
 import zk_layers as zk  # noqa: E402
-from zk_layers.bench import cpu_model  # noqa: E402
+from zk_layers.bench import cpu_model, pinned_to_one_core  # noqa: E402
 
 _CLOCK = {"dot": 0.0, "matmul": 0.0}
 _DATA = {"convnets": ""}
@@ -126,34 +126,33 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--markdown")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    header = ["| step | side | step ms | in np.dot ms | in np.matmul ms | products ms | share | "
-              "book step / this side's products |", "|---|---|---|---|---|---|---|---|"]
-    rows = []
-    for case in args.cases.split(","):
-        result = measure(case, args.steps)
-        book_step = result["book"][0]
-        for name, (step, in_dot, in_matmul) in result.items():
-            products = in_dot + in_matmul
-            ceiling = f"{book_step / products:.2f}x" if name != "book" and products > 0 else ""
-            rows.append(f"| {case} | {name} | {step * 1e3:.1f} | {in_dot * 1e3:.1f} | {in_matmul * 1e3:.1f} | "
-                        f"{products * 1e3:.1f} | {products / step:.0%} | {ceiling} |")
-            print(rows[-1], flush=True)
-    data = f" Convnet images: {_DATA['convnets']}." if _DATA["convnets"] else ""
-    lines = ["# How much of each step is its matrix products", "",
-             f"{cpu_model()}, Python {platform.python_version()}, NumPy {np.__version__}, BLAS {', '.join(blas)}; "
-             f"one thread, pinned; sides interleaved, {args.steps} steps, the first 2 left out; medians.{data} "
-             "Products: the time in the step's Python-level np.dot and np.matmul calls (zk_layers' Affine "
-             "products, called from its compiled glue, not counted). Ceiling: the book's step over this "
-             "side's products.", "", *header, *rows]
-    text = "\n".join(lines) + "\n"
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text)
-    print(text)
+    with pinned_to_one_core(True):
+        blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
+                for i in threadpool_info() if i.get("user_api") == "blas"]
+        header = ["| step | side | step ms | in np.dot ms | in np.matmul ms | products ms | share | "
+                  "book step / this side's products |", "|---|---|---|---|---|---|---|---|"]
+        rows = []
+        for case in args.cases.split(","):
+            result = measure(case, args.steps)
+            book_step = result["book"][0]
+            for name, (step, in_dot, in_matmul) in result.items():
+                products = in_dot + in_matmul
+                ceiling = f"{book_step / products:.2f}x" if name != "book" and products > 0 else ""
+                rows.append(f"| {case} | {name} | {step * 1e3:.1f} | {in_dot * 1e3:.1f} | {in_matmul * 1e3:.1f} | "
+                            f"{products * 1e3:.1f} | {products / step:.0%} | {ceiling} |")
+                print(rows[-1], flush=True)
+        data = f" Convnet images: {_DATA['convnets']}." if _DATA["convnets"] else ""
+        lines = ["# How much of each step is its matrix products", "",
+                 f"{cpu_model()}, Python {platform.python_version()}, NumPy {np.__version__}, BLAS {', '.join(blas)}; "
+                 f"one thread, pinned; sides interleaved, {args.steps} steps, the first 2 left out; medians.{data} "
+                 "Products: the time in the step's Python-level np.dot and np.matmul calls (zk_layers' Affine "
+                 "products, called from its compiled glue, not counted). Ceiling: the book's step over this "
+                 "side's products.", "", *header, *rows]
+        text = "\n".join(lines) + "\n"
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(text)
+        print(text)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ interleaved call by call, medians.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import zk_layers as zk
-from zk_layers.bench import cpu_model
+from zk_layers.bench import cpu_model, pinned_to_one_core
 
 
 def _calls(torch: Any, x: np.ndarray, out: np.ndarray) -> dict[str, Callable[[], object]]:
@@ -37,26 +36,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    import torch
+    with pinned_to_one_core(True):
+        import torch
 
-    torch.set_num_threads(1)
-    zk.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    print(f"{cpu_model()}, NumPy {np.__version__}, PyTorch {torch.__version__}; one thread, pinned; "
-          f"medians of {args.repeats}")
-    print("| elements | zk Relu.forward(out=) | torch.clamp_min(out=) | np.maximum(out=) | np.copyto |")
-    print("|---|---|---|---|---|")
-    for n in (100_000, 1_000_000):
-        calls = _calls(torch, rng.standard_normal(n), np.empty(n))
-        times: dict[str, list[float]] = {name: [] for name in calls}
-        for _ in range(args.repeats):
-            for name, call in calls.items():
-                start = time.perf_counter()
-                call()
-                times[name].append(time.perf_counter() - start)
-        print(f"| {n:,} | " + " | ".join(f"{statistics.median(times[k]) * 1e6:.1f} us" for k in calls) + " |")
+        torch.set_num_threads(1)
+        zk.set_num_threads(1)
+        rng = np.random.default_rng(0)
+        print(f"{cpu_model()}, NumPy {np.__version__}, PyTorch {torch.__version__}; one thread, pinned; "
+              f"medians of {args.repeats}")
+        print("| elements | zk Relu.forward(out=) | torch.clamp_min(out=) | np.maximum(out=) | np.copyto |")
+        print("|---|---|---|---|---|")
+        for n in (100_000, 1_000_000):
+            calls = _calls(torch, rng.standard_normal(n), np.empty(n))
+            times: dict[str, list[float]] = {name: [] for name in calls}
+            for _ in range(args.repeats):
+                for name, call in calls.items():
+                    start = time.perf_counter()
+                    call()
+                    times[name].append(time.perf_counter() - start)
+            print(f"| {n:,} | " + " | ".join(f"{statistics.median(times[k]) * 1e6:.1f} us" for k in calls) + " |")
 
 if __name__ == "__main__":
     main()

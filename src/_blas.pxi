@@ -172,44 +172,35 @@ cdef cnp.ndarray _test_output(object out, cnp.npy_intp* dims, int typenum):
     return <cnp.ndarray>out
 
 
+cdef object _test_product(object a, object b, object out, bint matmul):
+    """The direct call's result for the tests (see direct_dot)."""
+    cdef cnp.npy_intp dims[2]
+    if not (cnp.PyArray_CheckExact(a) and cnp.PyArray_CheckExact(b)):
+        return None
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if ((typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or cnp.PyArray_TYPE(<cnp.ndarray>b) != typenum
+            or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>b) != 2
+            or not (cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>b))
+            or cnp.PyArray_DIMS(<cnp.ndarray>a)[1] != cnp.PyArray_DIMS(<cnp.ndarray>b)[0]):
+        return None
+    dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>a)[0]
+    dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>b)[1]
+    cdef cnp.ndarray result = _test_output(out, dims, typenum)
+    if out is not None and (_may_share_memory(out, a) or _may_share_memory(out, b)):
+        raise ValueError("out must not overlap a or b")
+    return result if (_matmul(a, b, result) if matmul else _dot(a, b, result)) else None
+
+
 def direct_dot(object a, object b, object out=None):
     """np.dot(a, b) by the direct call, for the tests: the result (in ``out``
     when given), or None when the direct route is off or the case is
     NumPy's alone."""
-    cdef cnp.npy_intp dims[2]
-    if not (cnp.PyArray_CheckExact(a) and cnp.PyArray_CheckExact(b)):
-        return None
-    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>a)
-    if ((typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or cnp.PyArray_TYPE(<cnp.ndarray>b) != typenum
-            or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>b) != 2
-            or not (cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>b))
-            or cnp.PyArray_DIMS(<cnp.ndarray>a)[1] != cnp.PyArray_DIMS(<cnp.ndarray>b)[0]):
-        return None
-    dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>a)[0]
-    dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>b)[1]
-    cdef cnp.ndarray result = _test_output(out, dims, typenum)
-    if out is not None and (_may_share_memory(out, a) or _may_share_memory(out, b)):
-        raise ValueError("out must not overlap a or b")
-    return result if _dot(a, b, result) else None
+    return _test_product(a, b, out, False)
 
 
 def direct_matmul(object a, object b, object out=None):
     """np.matmul(a, b) by the direct call, for the tests (see direct_dot)."""
-    cdef cnp.npy_intp dims[2]
-    if not (cnp.PyArray_CheckExact(a) and cnp.PyArray_CheckExact(b)):
-        return None
-    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>a)
-    if ((typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or cnp.PyArray_TYPE(<cnp.ndarray>b) != typenum
-            or cnp.PyArray_NDIM(<cnp.ndarray>a) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>b) != 2
-            or not (cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>b))
-            or cnp.PyArray_DIMS(<cnp.ndarray>a)[1] != cnp.PyArray_DIMS(<cnp.ndarray>b)[0]):
-        return None
-    dims[0] = cnp.PyArray_DIMS(<cnp.ndarray>a)[0]
-    dims[1] = cnp.PyArray_DIMS(<cnp.ndarray>b)[1]
-    cdef cnp.ndarray result = _test_output(out, dims, typenum)
-    if out is not None and (_may_share_memory(out, a) or _may_share_memory(out, b)):
-        raise ValueError("out must not overlap a or b")
-    return result if _matmul(a, b, result) else None
+    return _test_product(a, b, out, True)
 
 
 cdef inline bint _blasable(Py_ssize_t stride1, Py_ssize_t stride2, Py_ssize_t d2,

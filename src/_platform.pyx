@@ -84,6 +84,12 @@ def take_owned(object owner, str name):
 cdef dict _CLASS_DEFINES = {}
 
 
+def class_defines(type cls, str name):
+    """Whether ``cls`` or a base defines the attribute ``name`` (remembered
+    per class, as take_owned asks it)."""
+    return _class_defines(cls, name)
+
+
 cdef bint _class_defines(type cls, str name) except -1:
     cdef dict names = _CLASS_DEFINES.get(cls)
     if names is None:

@@ -11,6 +11,7 @@ def omp_max_threads() -> int: ...  # omp_get_max_threads() of this thread (1 wit
 def cpu_has_avx2() -> bool: ...  # the CPU and OS support AVX2
 def cpu_has_avx512() -> bool: ...  # the CPU and OS support AVX-512 F, VL, BW and DQ (and AVX2)
 def take_owned(owner: object, name: str) -> Any: ...  # owner.name taken out when nothing else holds it, or None
+def class_defines(cls: type, name: str) -> bool: ...  # cls or a base defines the attribute name
 
 class Grains:
     NAMES: ClassVar[tuple[str, ...]]

@@ -291,18 +291,11 @@ class Affine(AffineBase):
         return dx.reshape(self._saved_shape(x))
 
 
-_PLAIN_DW: dict[type, bool] = {}  # layer class -> whether dW is a plain instance attribute
-
-
 def _dW_owner(layer: Any) -> Any:
     """The layer, for the glue to drop its last ``dW`` before allocating the
     next (its memory is then reused, still in cache); None when its class
     defines ``dW`` itself (a property, say), which the glue then leaves alone."""
-    cls = type(layer)
-    plain = _PLAIN_DW.get(cls)
-    if plain is None:
-        plain = _PLAIN_DW[cls] = not any("dW" in vars(klass) for klass in cls.__mro__)
-    return layer if plain else None
+    return None if _platform.class_defines(type(layer), "dW") else layer
 
 
 def _operand(arr: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
